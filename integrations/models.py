@@ -1,0 +1,71 @@
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from opbox.ids import PublicIdField
+from workspaces.models import Workspace
+
+from .fields import EncryptedJSONField
+from .types import EMAIL_PROVIDER_TYPES, TYPES, IntegrationType, definition_for
+
+
+class IntegrationQuerySet(models.QuerySet):
+    def for_workspace(self, workspace):
+        return self.filter(workspace=workspace)
+
+    def email_providers(self):
+        return self.filter(type__in=EMAIL_PROVIDER_TYPES)
+
+    def without_secrets(self):
+        """Skip loading the ciphertext: lists and stats only need the stored fingerprints."""
+        return self.defer("credentials")
+
+
+class Integration(models.Model):
+    """A workspace's connection to an external service; credentials sealed at rest, fingerprints in clear."""
+
+    id = PublicIdField()
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="integrations")
+    name = models.CharField(max_length=255)
+    type = models.CharField(max_length=32, choices=IntegrationType.choices)
+    config = models.JSONField(default=dict, blank=True)
+    credentials = EncryptedJSONField(default=dict, blank=True)
+    # Written with the credentials so reading a list never decrypts: {"apiKey": "key.a1b2...****"}.
+    credential_fingerprints = models.JSONField(default=dict, blank=True, editable=False)
+    enabled = models.BooleanField(default=True)
+    is_site_email_provider = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = IntegrationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="integration_newest_first")]
+        constraints = [
+            # At most one site email provider per workspace, whatever the code above does.
+            models.UniqueConstraint(
+                fields=["workspace"], condition=Q(is_site_email_provider=True), name="one_site_email_provider_per_workspace"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_site_email_provider=False) | Q(type__in=EMAIL_PROVIDER_TYPES, enabled=True),
+                name="site_email_provider_is_an_enabled_email_integration",
+            ),
+            models.CheckConstraint(condition=Q(type__in=list(TYPES)), name="integration_type_is_known"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.type})"
+
+    @property
+    def definition(self):
+        return definition_for(self.type)
+
+    @property
+    def is_email_provider(self) -> bool:
+        return self.type in EMAIL_PROVIDER_TYPES
+
+    @property
+    def credentials_configured(self) -> bool:
+        """True when every credential field of the type has a value (judged from the fingerprints)."""
+        return all(name in self.credential_fingerprints for name in self.definition.credential_fields)

@@ -1,0 +1,193 @@
+"""The nine integration types: one definition each serves the API, admin, settings pages and fingerprints.
+
+Adding a type is one entry in TYPES.
+"""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
+from django.db import models
+
+MAX_VALUE_LENGTH = 2048
+
+
+class IntegrationType(models.TextChoices):
+    EMAIL_PROVIDER = "EMAIL_PROVIDER", "Email provider A"
+    EMAIL_PROVIDER_ALT = "EMAIL_PROVIDER_ALT", "Email provider B"
+    DOCUMENT_ENGINE = "DOCUMENT_ENGINE", "Document engine"
+    WEBHOOK = "WEBHOOK", "Webhook"
+    SLACK = "SLACK", "Slack"
+    EXTERNAL_DATABASE = "EXTERNAL_DATABASE", "External database"
+    WEBHOOK_PLATFORM = "WEBHOOK_PLATFORM", "Webhook platform"
+    CRM_PLATFORM = "CRM_PLATFORM", "CRM platform"
+    CLOUD_STORAGE = "CLOUD_STORAGE", "Cloud storage"
+
+
+EMAIL_PROVIDER_TYPES = (IntegrationType.EMAIL_PROVIDER, IntegrationType.EMAIL_PROVIDER_ALT)
+
+_validate_email = EmailValidator(message="Enter a valid email address.")
+_validate_web_url = URLValidator(schemes=["http", "https"], message="Enter a valid http or https URL.")
+_validate_https_url = URLValidator(schemes=["https"], message="Enter a valid https URL.")
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    name: str
+    label: str
+    validator: object = None  # a Django validator, or None for free text
+    input_type: str = "text"  # for the settings form: text, email, url
+
+
+@dataclass(frozen=True)
+class TypeDefinition:
+    type: IntegrationType
+    description: str
+    config_fields: tuple[ConfigField, ...]
+    credential_fields: tuple[str, ...]
+
+    @property
+    def config_names(self) -> tuple[str, ...]:
+        return tuple(field.name for field in self.config_fields)
+
+    @property
+    def is_email_provider(self) -> bool:
+        return self.type in EMAIL_PROVIDER_TYPES
+
+
+def _email(name, label):
+    return ConfigField(name, label, _validate_email, "email")
+
+
+def _url(name, label, validator=_validate_web_url):
+    return ConfigField(name, label, validator, "url")
+
+
+TYPES: dict[str, TypeDefinition] = {
+    definition.type.value: definition
+    for definition in (
+        TypeDefinition(
+            IntegrationType.EMAIL_PROVIDER,
+            "Email delivery provider (Resend API)",
+            (_email("fromEmail", "From email"), ConfigField("fromName", "From name")),
+            ("apiKey",),
+        ),
+        TypeDefinition(
+            IntegrationType.EMAIL_PROVIDER_ALT,
+            "Alternative email delivery provider (SendGrid v3 API)",
+            (_email("fromEmail", "From email"), ConfigField("fromName", "From name")),
+            ("apiKey",),
+        ),
+        TypeDefinition(
+            IntegrationType.DOCUMENT_ENGINE, "Template-based document generation", (_url("baseUrl", "Base URL"),), ("apiKey",)
+        ),
+        TypeDefinition(IntegrationType.WEBHOOK, "Webhook endpoint", (_url("url", "URL"),), ("secret",)),
+        TypeDefinition(
+            IntegrationType.SLACK,
+            "Workspace notifications",
+            (ConfigField("channel", "Channel"), _url("webhookUrl", "Webhook URL", _validate_https_url)),
+            ("botToken",),
+        ),
+        TypeDefinition(
+            IntegrationType.EXTERNAL_DATABASE,
+            "External database sync",
+            (_url("baseUrl", "Base URL"), ConfigField("baseId", "Base id")),
+            ("apiToken",),
+        ),
+        TypeDefinition(IntegrationType.WEBHOOK_PLATFORM, "Webhook platform trigger", (_url("webhookUrl", "Webhook URL"),), ()),
+        TypeDefinition(IntegrationType.CRM_PLATFORM, "CRM platform sync", (ConfigField("portalId", "Portal id"),), ("accessToken",)),
+        TypeDefinition(
+            IntegrationType.CLOUD_STORAGE,
+            "Cloud storage provider",
+            (ConfigField("rootFolderId", "Root folder id"),),
+            ("accessToken", "refreshToken"),
+        ),
+    )
+}
+
+# Every credential name any type uses, for forms that must offer all of them (admin).
+ALL_CREDENTIAL_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(n for d in TYPES.values() for n in d.credential_fields))
+
+
+def definition_for(type_name: str) -> TypeDefinition:
+    return TYPES[type_name]
+
+
+def fingerprint_for(secret: str) -> str:
+    """The first 8 characters of `secret` (never more than a quarter of it), then `...****`."""
+    return secret[: min(8, len(secret) // 4)] + "...****"
+
+
+def fingerprint_key(credential_name: str) -> str:
+    return f"{credential_name}Fingerprint"
+
+
+def merge_patch(current: dict, patch: dict) -> dict:
+    """RFC 7396 on a flat object: keys set, `None` removes, absent keys kept."""
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _check_keys(values: dict, allowed: tuple[str, ...], what: str, type_name: str) -> list[str]:
+    unknown = sorted(set(values) - set(allowed))
+    if not unknown:
+        return []
+    allowed_text = ", ".join(allowed) if allowed else "none"
+    return [f"Unknown {what} key(s) for {type_name}: {', '.join(unknown)}. Allowed: {allowed_text}."]
+
+
+def _check_value(key: str, value, *, allow_null: bool) -> str | None:
+    if value is None:
+        return None if allow_null else f"{key}: must be a string."
+    if not isinstance(value, str):
+        return f"{key}: must be a string."
+    if len(value) > MAX_VALUE_LENGTH:
+        return f"{key}: at most {MAX_VALUE_LENGTH} characters."
+    return None
+
+
+def validate_config(type_name: str, config: dict, *, allow_null: bool = False) -> dict:
+    """Check `config` (a full object, or a merge patch when `allow_null`) against the type; return it."""
+    definition = definition_for(type_name)
+    if not isinstance(config, dict):
+        raise ValidationError({"config": ["Must be an object."]})
+    errors = _check_keys(config, definition.config_names, "config", type_name)
+    by_name = {field.name: field for field in definition.config_fields}
+    for key, value in config.items():
+        if key not in by_name:
+            continue
+        problem = _check_value(key, value, allow_null=allow_null)
+        if problem is None and value and by_name[key].validator is not None:
+            try:
+                by_name[key].validator(value)
+            except ValidationError as error:
+                problem = f"{key}: {' '.join(error.messages)}"
+        if problem:
+            errors.append(problem)
+    if errors:
+        raise ValidationError({"config": errors})
+    return config
+
+
+def validate_credentials(type_name: str, credentials: dict, *, allow_null: bool = False) -> dict:
+    """Check credential keys and values for the type; a credential, when given, is a non-empty string."""
+    definition = definition_for(type_name)
+    if not isinstance(credentials, dict):
+        raise ValidationError({"credentials": ["Must be an object."]})
+    errors = _check_keys(credentials, definition.credential_fields, "credential", type_name)
+    for key, value in credentials.items():
+        if key not in definition.credential_fields:
+            continue
+        problem = _check_value(key, value, allow_null=allow_null)
+        if problem is None and value == "":
+            problem = f"{key}: must not be empty (send null to remove it)."
+        if problem:
+            errors.append(problem)
+    if errors:
+        raise ValidationError({"credentials": errors})
+    return credentials

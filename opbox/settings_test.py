@@ -1,0 +1,19 @@
+"""Settings for the test suite: the real settings with fixed, non-secret test keys.
+
+DATABASE_URL passes through, so the same suite runs on SQLite and on PostgreSQL.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+# Two throwaway keys (the first encrypts). Tests that rotate keys override this setting.
+os.environ.setdefault(
+    "OPBOX_ENCRYPTION_KEYS",
+    "dGVzdC1rZXktb25lLTMyLWJ5dGVzLWxvbmctLS0tLS0=,dGVzdC1rZXktdHdvLTMyLWJ5dGVzLWxvbmctLS0tLS0=",
+)
+os.environ.setdefault("EMAIL_PROVIDER_A_API_URL", "https://provider-a.test")
+os.environ.setdefault("EMAIL_PROVIDER_B_API_URL", "https://provider-b.test")
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only

@@ -1,0 +1,157 @@
+"""Tenancy: workspaces, the people in them with a role, and the API tokens that act for a membership."""
+
+import hashlib
+import hmac
+import secrets
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.utils import timezone
+
+from opbox.ids import PublicIdField
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self._create_user(email, password, **extra)
+
+    def get_by_natural_key(self, email):
+        return self.get(email__iexact=email)
+
+
+class User(AbstractUser):
+    """A person; logs in with an email address, which is unique regardless of case."""
+
+    username = None
+    email = models.EmailField("email address", unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    objects = UserManager()
+
+    def __str__(self):
+        return self.email
+
+
+class Workspace(models.Model):
+    id = PublicIdField()
+    slug = models.SlugField(max_length=63, unique=True)
+    name = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.name or self.slug
+
+
+class Role(models.TextChoices):
+    OWNER = "OWNER", "Owner"
+    ADMIN = "ADMIN", "Admin"
+    MEMBER = "MEMBER", "Member"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "workspace"], name="one_membership_per_user_and_workspace"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="membership_role_is_known"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} in {self.workspace} ({self.role})"
+
+    @property
+    def is_admin(self) -> bool:
+        """OWNER and ADMIN may change integrations; MEMBER may only read and send."""
+        return self.role in (Role.OWNER, Role.ADMIN)
+
+
+TOKEN_PREFIX = "opbx_"
+_LOOKUP_LENGTH = 12  # characters of the random part stored in clear to find the row
+
+
+def token_digest(token: str) -> str:
+    # The token carries 256 random bits, so a plain SHA-256 is enough: nothing to brute-force.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiToken(models.Model):
+    """A bearer token for one membership. Only its digest and a lookup prefix are stored."""
+
+    id = PublicIdField()
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=100, blank=True)
+    lookup = models.CharField(max_length=_LOOKUP_LENGTH, unique=True, editable=False)
+    digest = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API token"
+
+    def __str__(self):
+        return f"{TOKEN_PREFIX}{self.lookup}… ({self.membership})"
+
+    @classmethod
+    def issue(cls, membership: Membership, name: str = "") -> tuple["ApiToken", str]:
+        """Create a token and return it with its plaintext, which is never stored or shown again."""
+        random_part = secrets.token_urlsafe(32)  # 32 bytes = 256 bits
+        plaintext = TOKEN_PREFIX + random_part
+        token = cls.objects.create(
+            membership=membership, name=name, lookup=random_part[:_LOOKUP_LENGTH], digest=token_digest(plaintext)
+        )
+        return token, plaintext
+
+    @classmethod
+    def authenticate(cls, plaintext: str) -> "ApiToken | None":
+        """The active token matching `plaintext`, compared in constant time, or None."""
+        if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) < len(TOKEN_PREFIX) + _LOOKUP_LENGTH:
+            return None
+        lookup = plaintext[len(TOKEN_PREFIX) : len(TOKEN_PREFIX) + _LOOKUP_LENGTH]
+        token = (
+            cls.objects.active()
+            .select_related("membership__user", "membership__workspace")
+            .filter(lookup=lookup)
+            .first()
+        )
+        if token is None or not hmac.compare_digest(token.digest, token_digest(plaintext)):
+            return None
+        if not token.membership.user.is_active:
+            return None
+        return token
+
+    def revoke(self):
+        self.revoked_at = timezone.now()
+        self.save(update_fields=["revoked_at"])
