@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from . import services
-from .models import Integration
+from .models import Integration, IntegrationAuditEvent
 from .types import ALL_CREDENTIAL_FIELDS, TYPES, fingerprint_key, validate_config, validate_credentials
 
 _CREDENTIAL_PREFIX = "credential_"
@@ -95,6 +95,7 @@ class IntegrationAdmin(admin.ModelAdmin):
                 credentials_patch=form.credentials_entered() or None,
                 enabled=data["enabled"],
                 set_as_site_email_provider=data["set_as_site_email_provider"],
+                actor=request.user,
             )
         else:
             saved = services.create_integration(
@@ -105,12 +106,17 @@ class IntegrationAdmin(admin.ModelAdmin):
                 credentials=form.credentials_entered(),
                 enabled=data["enabled"],
                 set_as_site_email_provider=data["set_as_site_email_provider"],
+                actor=request.user,
             )
         # The admin's redirect and log message read the object it passed in.
         obj.pk, obj.name = saved.pk, saved.name
 
     def delete_model(self, request, obj):
-        services.delete_integration(obj)
+        services.delete_integration(obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for integration in queryset:
+            services.delete_integration(integration, actor=request.user)
 
 
 def _as_patch(current: dict, wanted: dict) -> dict:
@@ -118,3 +124,20 @@ def _as_patch(current: dict, wanted: dict) -> dict:
     patch = {key: None for key in current if key not in wanted}
     patch.update(wanted)
     return patch
+
+
+@admin.register(IntegrationAuditEvent)
+class IntegrationAuditEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "integration_name", "action", "changes", "actor", "workspace"]
+    list_filter = ["action", "workspace"]
+    search_fields = ["integration_id", "integration_name", "actor__email"]
+    list_select_related = ["actor", "workspace"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -69,3 +69,31 @@ class Integration(models.Model):
     def credentials_configured(self) -> bool:
         """True when every credential field of the type has a value (judged from the fingerprints)."""
         return all(name in self.credential_fingerprints for name in self.definition.credential_fields)
+
+
+class AuditAction(models.TextChoices):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+
+
+class IntegrationAuditEvent(models.Model):
+    """Who changed which fields of an integration, and when. Never the values of credentials."""
+
+    id = PublicIdField()
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="integration_audit_events")
+    # Plain id and name, not a foreign key: the trail outlives the integration it describes.
+    integration_id = models.CharField(max_length=25, db_index=True)
+    integration_name = models.CharField(max_length=255)
+    actor = models.ForeignKey("workspaces.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    action = models.CharField(max_length=10, choices=AuditAction.choices)
+    # Field paths such as "name", "enabled", "isSiteEmailProvider", "config.fromEmail", "credentials.apiKey".
+    changes = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["integration_id", "-created_at"], name="audit_by_integration")]
+
+    def __str__(self):
+        return f"{self.action} {self.integration_name} ({', '.join(self.changes)})"

@@ -92,3 +92,24 @@ class IntegrationStatsSerializer(serializers.Serializer):
     enabled = serializers.IntegerField()
     disabled = serializers.IntegerField()
     byType = serializers.DictField(child=serializers.IntegerField())
+
+
+class EmailTemplateSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    created_at = TimestampField()
+
+
+class EmailTemplateListSerializer(serializers.Serializer):
+    templates = EmailTemplateSerializer(many=True)
+
+
+class AuditEventSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    action = serializers.CharField()
+    changes = serializers.ListField(child=serializers.CharField())
+    actor = serializers.SerializerMethodField()
+    createdAt = TimestampField(source="created_at")
+
+    def get_actor(self, event) -> str | None:
+        return event.actor.email if event.actor else None

@@ -10,7 +10,7 @@ from django.utils import timezone
 from workspaces.models import Workspace
 
 from .crypto import key_ring
-from .models import Integration
+from .models import AuditAction, Integration, IntegrationAuditEvent
 from .types import (
     EMAIL_PROVIDER_TYPES,
     TYPES,
@@ -21,6 +21,10 @@ from .types import (
 )
 
 MAX_NAME_LENGTH = 255
+
+
+class EmailProviderNotConfigured(Exception):
+    """No usable email integration for what was asked (the API answers 409 with this text)."""
 
 
 # Selectors ---------------------------------------------------------------------------------------
@@ -53,6 +57,32 @@ def site_email_provider(workspace: Workspace) -> Integration | None:
     return Integration.objects.for_workspace(workspace).filter(is_site_email_provider=True).first()
 
 
+def template_source(workspace: Workspace, type_name: str) -> Integration:
+    """The integration whose provider lists templates for `type_name`.
+
+    The site email provider when it is of that type, else the most recently updated enabled integration
+    of that type with an apiKey.
+    """
+    usable = Integration.objects.for_workspace(workspace).filter(
+        type=type_name, enabled=True, credential_fingerprints__has_key="apiKey"
+    )
+    integration = usable.filter(is_site_email_provider=True).first() or usable.order_by("-updated_at", "-id").first()
+    if integration is None:
+        raise EmailProviderNotConfigured(
+            f"No enabled {type_name} integration with an apiKey: create one (POST /api/integrations with "
+            f'type "{type_name}" and credentials.apiKey) or enable an existing one.'
+        )
+    return integration
+
+
+def list_email_templates(workspace: Workspace, type_name: str) -> list:
+    """The provider's templates (every page) through the workspace's integration of that type."""
+    from .providers import client_for
+
+    integration = template_source(workspace, type_name)
+    return client_for(integration.type, integration.credentials["apiKey"]).list_templates()
+
+
 # Services ----------------------------------------------------------------------------------------
 
 
@@ -79,13 +109,35 @@ def check_site_provider_rules(type_name: str, enabled: bool, wants_flag: bool) -
         raise ValidationError({"setAsSiteEmailProvider": ["A disabled integration cannot be the site email provider."]})
 
 
-def _take_site_email_provider_flag(integration: Integration) -> None:
+def _record(integration: Integration, actor, action: str, changes: list[str]) -> None:
+    IntegrationAuditEvent.objects.create(
+        workspace_id=integration.workspace_id,
+        integration_id=integration.pk,
+        integration_name=integration.name,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        action=action,
+        changes=changes,
+    )
+
+
+def _lock_workspace(workspace_id) -> None:
+    # Writers of one workspace's integrations queue on its row: flag moves cannot collide on the unique
+    # index, and taking this lock before any integration row keeps the lock order deadlock-free.
+    Workspace.objects.select_for_update().filter(pk=workspace_id).first()
+
+
+def _take_site_email_provider_flag(integration: Integration, actor) -> None:
     """Move the flag to `integration` (saved by the caller, in the same transaction)."""
-    # Lock the workspace row so concurrent movers queue up instead of colliding on the unique index.
-    Workspace.objects.select_for_update().filter(pk=integration.workspace_id).first()
-    Integration.objects.filter(workspace_id=integration.workspace_id, is_site_email_provider=True).exclude(
-        pk=integration.pk
-    ).update(is_site_email_provider=False, updated_at=timezone.now())
+    _lock_workspace(integration.workspace_id)
+    previous = (
+        Integration.objects.filter(workspace_id=integration.workspace_id, is_site_email_provider=True)
+        .exclude(pk=integration.pk)
+        .only("id", "name", "workspace_id")
+        .first()
+    )
+    if previous is not None:
+        Integration.objects.filter(pk=previous.pk).update(is_site_email_provider=False, updated_at=timezone.now())
+        _record(previous, actor, AuditAction.UPDATED, ["isSiteEmailProvider"])
     integration.is_site_email_provider = True
 
 
@@ -99,8 +151,12 @@ def create_integration(
     credentials: dict | None = None,
     enabled: bool = True,
     set_as_site_email_provider: bool = False,
+    actor=None,
 ) -> Integration:
-    """Validate and store a new integration; optionally make it the workspace's site email provider."""
+    """Validate and store a new integration; optionally make it the workspace's site email provider.
+
+    `actor` (the user acting, if any) is recorded in the audit trail.
+    """
     if type not in TYPES:
         raise ValidationError({"type": [f"Unknown type. Allowed: {', '.join(TYPES)}."]})
     config = merge_patch({}, validate_config(type, config or {}, allow_null=True))
@@ -109,8 +165,11 @@ def create_integration(
     _set_credentials(integration, credentials)
     check_site_provider_rules(type, enabled, set_as_site_email_provider)
     if set_as_site_email_provider:
-        _take_site_email_provider_flag(integration)
+        _take_site_email_provider_flag(integration, actor)
     integration.save()
+    changes = ["name", "type", "enabled"] + [f"config.{k}" for k in sorted(config)]
+    changes += [f"credentials.{k}" for k in sorted(credentials)] + (["isSiteEmailProvider"] if set_as_site_email_provider else [])
+    _record(integration, actor, AuditAction.CREATED, changes)
     return integration
 
 
@@ -127,11 +186,16 @@ def update_integration(
     credentials_patch: dict | None = None,
     enabled=_UNSET,
     set_as_site_email_provider=_UNSET,
+    actor=None,
 ) -> Integration:
-    """Apply a JSON Merge Patch to config and credentials and set the other given fields.
+    """Apply a JSON Merge Patch to config and credentials and set the other given fields; returns the row.
 
-    The type is fixed at creation. Disabling the site email provider clears its flag.
+    The type is fixed at creation. Disabling the site email provider clears its flag. The row is locked
+    for the update, so concurrent patches of different keys both survive.
     """
+    _lock_workspace(integration.workspace_id)
+    integration = Integration.objects.select_for_update().get(pk=integration.pk)
+    before = _audited_state(integration)
     if type is not _UNSET and type != integration.type:
         raise ValidationError({"type": ["The type of an integration cannot be changed; create a new one."]})
     if name is not _UNSET:
@@ -149,18 +213,46 @@ def update_integration(
     if set_as_site_email_provider is not _UNSET:
         if set_as_site_email_provider:
             check_site_provider_rules(integration.type, integration.enabled, True)
-            _take_site_email_provider_flag(integration)
+            _take_site_email_provider_flag(integration, actor)
         else:
             integration.is_site_email_provider = False
+    changes = _changed_paths(before, _audited_state(integration))
+    if credentials_patch:
+        # A re-entered secret counts as a change even when its fingerprint is unchanged.
+        changes = sorted(set(changes) | {f"credentials.{k}" for k in credentials_patch})
     integration.updated_at = timezone.now()
     integration.save()
+    if changes:
+        _record(integration, actor, AuditAction.UPDATED, changes)
     return integration
 
 
+def _audited_state(integration: Integration) -> dict:
+    """Field paths -> comparable values; credentials by fingerprint only, never by value."""
+    state = {
+        "name": integration.name,
+        "enabled": integration.enabled,
+        "isSiteEmailProvider": integration.is_site_email_provider,
+    }
+    state.update({f"config.{k}": v for k, v in integration.config.items()})
+    state.update({f"credentials.{k}": v for k, v in integration.credential_fingerprints.items()})
+    return state
+
+
+def _changed_paths(before: dict, after: dict) -> list[str]:
+    return sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+
+
 @transaction.atomic
-def delete_integration(integration: Integration) -> None:
+def delete_integration(integration: Integration, actor=None) -> None:
     """Delete the integration (its flag goes with it); its Email Log table and rows are kept."""
+    _record(integration, actor, AuditAction.DELETED, [])
     integration.delete()
+
+
+def audit_trail(integration: Integration):
+    """The integration's audit events, newest first."""
+    return IntegrationAuditEvent.objects.filter(integration_id=integration.pk).select_related("actor")
 
 
 def reencrypt_all_credentials(batch_size: int = 500) -> dict:

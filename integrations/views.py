@@ -11,6 +11,8 @@ from workspaces.permissions import IsWorkspaceAdmin, IsWorkspaceMember
 from . import services
 from .models import Integration
 from .serializers import (
+    AuditEventSerializer,
+    EmailTemplateListSerializer,
     IntegrationCreateSerializer,
     IntegrationDetailSerializer,
     IntegrationSerializer,
@@ -48,7 +50,9 @@ class IntegrationListView(PermissionByMethodMixin, APIView):
     def post(self, request):
         serializer = IntegrationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        integration = services.create_integration(request.auth.workspace, **serializer.service_arguments())
+        integration = services.create_integration(
+            request.auth.workspace, actor=request.user, **serializer.service_arguments()
+        )
         return Response(IntegrationDetailSerializer(integration).data, status=status.HTTP_201_CREATED)
 
 
@@ -64,13 +68,22 @@ class IntegrationDetailView(APIView):
         integration = _integration_or_404(request, integration_id)
         serializer = IntegrationUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        integration = services.update_integration(integration, **serializer.service_arguments())
+        integration = services.update_integration(integration, actor=request.user, **serializer.service_arguments())
         return Response(IntegrationDetailSerializer(integration).data)
 
     @extend_schema(responses={204: None}, summary="Delete an integration")
     def delete(self, request, integration_id):
-        services.delete_integration(_integration_or_404(request, integration_id))
+        services.delete_integration(_integration_or_404(request, integration_id), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class IntegrationAuditView(APIView):
+    permission_classes = [IsWorkspaceAdmin]
+
+    @extend_schema(responses=AuditEventSerializer(many=True), summary="Get an integration's audit trail")
+    def get(self, request, integration_id):
+        integration = _integration_or_404(request, integration_id)
+        return Response(AuditEventSerializer(services.audit_trail(integration), many=True).data)
 
 
 class IntegrationStatsView(APIView):
@@ -79,3 +92,15 @@ class IntegrationStatsView(APIView):
     @extend_schema(responses=IntegrationStatsSerializer, summary="Get integration statistics")
     def get(self, request):
         return Response(services.integration_stats(request.auth.workspace))
+
+
+class EmailTemplateListView(APIView):
+    """Templates of email provider A (Resend) or B (SendGrid dynamic templates), every page."""
+
+    permission_classes = [IsWorkspaceMember]
+    integration_type = None  # set in urls.py
+
+    @extend_schema(responses=EmailTemplateListSerializer, summary="List email provider templates")
+    def get(self, request):
+        templates = services.list_email_templates(request.auth.workspace, self.integration_type)
+        return Response(EmailTemplateListSerializer({"templates": templates}).data)

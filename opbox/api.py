@@ -26,9 +26,24 @@ def _django_validation_detail(error: DjangoValidationError):
 
 
 def exception_handler(exc, context):
-    """DRF's handler, plus: model/service validation errors become 400s with field errors."""
+    """DRF's handler, plus the domain errors every view may meet, each mapped to its status code:
+    validation -> 400, nothing configured -> 409, provider refused -> 502, provider silent -> 504.
+    """
+    from integrations.providers import ProviderAuthError, ProviderError, ProviderTimeout
+    from integrations.services import EmailProviderNotConfigured
+
     if isinstance(exc, DjangoValidationError):
         return Response(_django_validation_detail(exc), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, EmailProviderNotConfigured):
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, ProviderTimeout):
+        return Response({"detail": str(exc)}, status=status.HTTP_504_GATEWAY_TIMEOUT)
+    if isinstance(exc, ProviderAuthError):
+        detail = f"{exc} Update the integration's apiKey."
+        return Response({"detail": detail}, status=status.HTTP_502_BAD_GATEWAY)
+    if isinstance(exc, ProviderError):
+        logger.warning("Email provider error: %s", exc)
+        return Response({"detail": str(exc)}, status=status.HTTP_502_BAD_GATEWAY)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     return drf_exception_handler(exc, context)

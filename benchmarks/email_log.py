@@ -1,0 +1,181 @@
+"""Email Log at scale: fills one Email Log with N rows on PostgreSQL and prints medians of the reads.
+
+    .venv/bin/python benchmarks/email_log.py                 # 1,000,000 rows, database opbox_bench
+    .venv/bin/python benchmarks/email_log.py --rows 100000   # a quicker look
+
+Figures: first page, page 1,000 through the cursor, a filtered page (status=failed), a rare and a common
+search, the cost of logging one email, and CSV export rows/second with peak memory (at N/10 and N rows,
+to show it is flat). "db" figures are PostgreSQL's own execution time (EXPLAIN ANALYZE) of the page
+query; "wall" figures include Django and serialisation.
+"""
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/opbox_bench")
+    parser.add_argument("--repeat", type=int, default=15, help="runs per figure; the median is printed")
+    return parser.parse_args()
+
+
+def setup_django(database_url):
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opbox.settings_test")
+    import django
+    import psycopg
+
+    url = database_url.rsplit("/", 1)
+    with psycopg.connect(url[0] + "/postgres", autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [url[1]]).fetchone():
+            admin.execute(f'CREATE DATABASE "{url[1]}"')
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def fill(rows):
+    """One workspace, one email integration, `rows` log rows one second apart (5% failed), via COPY."""
+    from datetime import datetime, timedelta, timezone
+
+    from django.db import connection
+
+    from email_logs.models import EmailLogEntry
+    from integrations.services import create_integration
+    from opbox.ids import new_public_id
+    from tables.models import Table
+    from workspaces.models import Workspace
+    from workspaces.services import create_workspace
+
+    workspace = Workspace.objects.filter(slug="bench").first()
+    if workspace is not None:
+        table = Table.objects.get(workspace=workspace)
+        if EmailLogEntry.objects.filter(table=table).count() == rows:
+            return table  # filled by an earlier run: reuse it
+        EmailLogEntry.objects.filter(table=table).delete()
+    else:
+        workspace = create_workspace("bench", "Benchmark")
+        create_integration(
+            workspace, name="Bench Email", type="EMAIL_PROVIDER", config={"fromEmail": "noreply@bench.example"},
+            credentials={"apiKey": "re_bench_key_0123456789"},
+        )  # fmt: skip
+        table = Table.objects.get(workspace=workspace)
+    sources = ["Workflow Automation", "Matter Email Step", "Form Send", "Workflow Email"]
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    columns = "id, table_id, sent_at, created_at, \"to\", from_address, subject, status, provider, message_id, cc, bcc, template_id, source, error, attachment_count"
+    began = time.perf_counter()
+    with connection.cursor() as cursor, cursor.copy(f"COPY email_logs_emaillogentry ({columns}) FROM STDIN") as copy:
+        for i in range(rows):
+            failed = i % 20 == 0
+            sent = start + timedelta(seconds=i)
+            copy.write_row((
+                new_public_id(), table.pk, sent, sent, f"client{i}@example{i % 997}.com", "noreply@bench.example",
+                f"Matter {i % 5000} update {i}", "failed" if failed else "delivered", "email-provider-a",
+                "" if failed else f"msg-{i}", "", "", "", sources[i % 4], "Mailbox unavailable" if failed else "", i % 3,
+            ))  # fmt: skip
+    # One rare recipient for the selective search.
+    EmailLogEntry.objects.filter(pk=EmailLogEntry.objects.filter(table=table).order_by("sent_at").values("pk")[:1]).update(
+        to="ada@lovelace.example"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE email_logs_emaillogentry")
+    print(f"filled {rows:,} rows in {time.perf_counter() - began:.1f} s")
+    return table
+
+
+def median_ms(function, repeat):
+    samples = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - began) * 1000)
+    return statistics.median(samples)
+
+
+def db_ms(function, repeat):
+    """Median PostgreSQL execution time of the page query `function` runs (its last SELECT)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        function()
+    sql = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT") and "emaillogentry" in q["sql"]][-1]
+    samples = []
+    with connection.cursor() as cursor:
+        for _ in range(repeat):
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+            samples.append(cursor.fetchone()[0][0]["Execution Time"])
+    return statistics.median(samples)
+
+
+def main():
+    args = parse_args()
+    setup_django(args.database_url)
+    from django.db import transaction
+
+    from email_logs.models import EmailLogEntry, OutboundEmail
+    from tables import services
+
+    table = fill(args.rows)
+    everything = services.RowQuery(filters={})
+
+    def page(query=everything, cursor=None):
+        return lambda: services.row_page(table, query, cursor)
+
+    cursor = None
+    for _ in range(999):
+        cursor = services.row_page(table, everything, cursor).next_cursor
+    figures = [
+        ("first page", page(), 10),
+        ("page 1,000 (cursor)", page(cursor=cursor), 15),
+        ("filtered page status=failed", page(services.RowQuery(filters={"status": "failed"})), 20),
+        ("search q=lovelace (1 match)", page(services.RowQuery(filters={}, search="lovelace")), 100),
+        ("search q=update 42 (common)", page(services.RowQuery(filters={}, search="update 42")), 100),
+    ]
+    print(f"\nEmail Log benchmark, {args.rows:,} rows, medians of {args.repeat} runs")
+    print(f"{'figure':34} {'db ms':>8} {'wall ms':>8} {'target db ms':>13}")
+    for name, function, target in figures:
+        print(f"{name:34} {db_ms(function, args.repeat):8.2f} {median_ms(function, args.repeat):8.2f} {target:>13}")
+
+    def log_one():
+        with transaction.atomic():
+            entry = EmailLogEntry.objects.create(
+                table=table, to="a@example.com", from_address="noreply@bench.example", subject="One",
+                provider="email-provider-a", source="Workflow Email",
+            )  # fmt: skip
+            OutboundEmail.objects.create(entry=entry, payload={"to": ["a@example.com"]})
+        with transaction.atomic():
+            EmailLogEntry.objects.filter(pk=entry.pk).update(status="delivered", message_id="m")
+            OutboundEmail.objects.filter(pk=entry.pk).delete()
+
+    print(f"{'log one email (queue + settle)':34} {'':>8} {median_ms(log_one, 50):8.2f} {'2 (wall)':>13}")
+
+    for limit in (args.rows // 10, args.rows):
+        query = services.RowQuery(filters={})
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        began = time.perf_counter()
+        count = -1
+        for count, _ in enumerate(services.csv_lines(table, query)):
+            if count >= limit:
+                break
+        elapsed = time.perf_counter() - began
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(
+            f"CSV export {count:>9,} rows: {count / elapsed:10,.0f} rows/s, "
+            f"peak RSS {peak / 1024:6.1f} MiB (+{(peak - before) / 1024:.1f} MiB)  target >= 20,000 rows/s, flat"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+from rest_framework import serializers
+
+from opbox.api import StrictSerializer
+
+from .services import EmailAttachment, EmailRequest
+
+
+class AddressListField(serializers.Field):
+    """A string ("a@x.com" or "a@x.com, b@y.com") or a list of strings -> a list of trimmed addresses."""
+
+    default_error_messages = {"invalid": "Give an address or a list of addresses."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = data.split(",")
+        if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+            self.fail("invalid")
+        return [address.strip() for address in data if address.strip()]
+
+    def to_representation(self, value):
+        return value
+
+
+class AttachmentSerializer(StrictSerializer):
+    filename = serializers.CharField(max_length=255)
+    contentType = serializers.CharField(max_length=255, required=False, default="application/octet-stream")
+    content = serializers.CharField(trim_whitespace=False, help_text="The file, base64-encoded.")
+
+
+class SendEmailSerializer(StrictSerializer):
+    to = AddressListField()
+    cc = AddressListField(required=False, default=list)
+    bcc = AddressListField(required=False, default=list)
+    subject = serializers.CharField()
+    html = serializers.CharField(required=False, default="", allow_blank=True, trim_whitespace=False)
+    text = serializers.CharField(required=False, default="", allow_blank=True, trim_whitespace=False)
+    templateId = serializers.CharField(required=False, default="", allow_blank=True, max_length=255)
+    templateData = serializers.DictField(required=False, default=dict)
+    attachments = AttachmentSerializer(many=True, required=False, default=list)
+    integrationId = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def email_request(self, source: str) -> EmailRequest:
+        data = self.validated_data
+        return EmailRequest(
+            to=data["to"],
+            cc=data["cc"],
+            bcc=data["bcc"],
+            subject=data["subject"],
+            html=data["html"],
+            text=data["text"],
+            template_id=data["templateId"],
+            template_data=data["templateData"],
+            source=source,
+            attachments=[EmailAttachment(a["filename"], a["contentType"], a["content"]) for a in data["attachments"]],
+        )
+
+
+class InitTableSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    systemType = serializers.CharField(source="system_type")
+
+
+class InitResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    tables = InitTableSerializer(many=True)

@@ -1,0 +1,23 @@
+"""gunicorn settings for production: `gunicorn -c gunicorn.conf.py opbox.wsgi`.
+
+Every value can be overridden from the environment (GUNICORN_CMD_ARGS or the variables below).
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
+# Sync workers: the app is short-request CRUD plus provider calls bounded by a 10 s timeout.
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))  # above provider timeout x retries for inline sends
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then so a slow leak can never grow without bound.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+max_requests_jitter = 1000
+accesslog = "-"
+errorlog = "-"
+# The access log carries the request id too; no query strings (they are not secret here, but stay terse).
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

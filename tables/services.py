@@ -1,0 +1,176 @@
+"""Selectors for tables and their rows: keyset pagination, filters, search, CSV streaming.
+
+Pages are found by position, never by OFFSET or COUNT, so page 1,000 costs what page 1 costs.
+"""
+
+import base64
+import binascii
+import csv
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db.models import F, Prefetch, Q
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+
+from opbox.api import iso_timestamp
+
+from .models import Column, ColumnType, Table
+from .registry import source_for
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+CSV_CHUNK_SIZE = 2000
+
+
+def tables_for(workspace, system_type: str | None = None):
+    tables = Table.objects.filter(workspace=workspace).select_related("integration").order_by("created_at", "id")
+    return tables.filter(system_type=system_type) if system_type else tables
+
+
+def table_in(workspace, table_id: str) -> Table:
+    """A table of `workspace` with its columns; another workspace's id raises DoesNotExist."""
+    columns = Prefetch("columns", queryset=Column.objects.order_by("position"))
+    return Table.objects.select_related("integration").prefetch_related(columns).get(workspace=workspace, pk=table_id)
+
+
+# Rows --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowQuery:
+    """What a reader asked for: filters by parameter name and a search text."""
+
+    filters: dict[str, str]
+    search: str = ""
+
+
+@dataclass
+class RowPage:
+    rows: list
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def _encode_cursor(direction: str, position: tuple) -> str:
+    # Full microseconds: a position rounded to the millisecond would repeat or skip rows at the page edge.
+    values = [v.isoformat() if isinstance(v, datetime) else v for v in position]
+    raw = json.dumps({"d": direction, "p": values}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, ordering_fields: list) -> tuple[str, tuple]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        direction, values = data["d"], data["p"]
+        if direction not in ("next", "prev") or len(values) != len(ordering_fields):
+            raise ValueError
+        position = tuple(
+            field.to_python(value) if field.get_internal_type() == "DateTimeField" else value
+            for field, value in zip(ordering_fields, values)
+        )
+    except (ValueError, KeyError, TypeError, binascii.Error, ValidationError):
+        raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+    return direction, position
+
+
+def filtered_rows(table: Table, query: RowQuery):
+    """The table's rows with the reader's filters and search applied (unordered)."""
+    source = source_for(table.system_type)
+    rows = source.rows(table)
+    for parameter, value in query.filters.items():
+        if not value:
+            continue
+        allowed = source.filter_choices.get(parameter)
+        if allowed is not None and value not in allowed:
+            raise ValidationError({parameter: [f"Unknown value. Allowed: {', '.join(allowed)}."]})
+        rows = rows.filter(**{source.filters[parameter]: value})
+    if query.search:
+        match = Q()
+        for name in source.search_fields:
+            match |= Q(**{f"{name}__icontains": query.search})
+        rows = rows.filter(match)
+    return rows
+
+
+def row_page(table: Table, query: RowQuery, cursor: str | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> RowPage:
+    """One page of rows, newest first, from a cursor (None: the newest page)."""
+    source = source_for(table.system_type)
+    page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+    model = source.rows(table).model
+    ordering_fields = [model._meta.get_field(name) for name in source.ordering]
+    key = Tuple(*(F(name) for name in source.ordering))
+    newest_first = [F(name).desc() for name in source.ordering]
+    oldest_first = [F(name).asc() for name in source.ordering]
+
+    rows = filtered_rows(table, query)
+    direction, position = ("next", None) if not cursor else _decode_cursor(cursor, ordering_fields)
+    if direction == "next":
+        if position is not None:
+            rows = rows.filter(TupleLessThan(key, position))
+        found = list(rows.order_by(*newest_first)[: page_size + 1])
+        has_more_older, has_newer = len(found) > page_size, position is not None
+        found = found[:page_size]
+    else:
+        found = list(rows.filter(TupleGreaterThan(key, position)).order_by(*oldest_first)[: page_size + 1])
+        has_newer, has_more_older = len(found) > page_size, True
+        found = list(reversed(found[:page_size]))
+
+    def position_of(row):
+        return tuple(getattr(row, name) for name in source.ordering)
+
+    return RowPage(
+        rows=found,
+        next_cursor=_encode_cursor("next", position_of(found[-1])) if found and has_more_older else None,
+        previous_cursor=_encode_cursor("prev", position_of(found[0])) if found and has_newer else None,
+    )
+
+
+def cell_value(column: Column, row):
+    """A row's value for a column in the JSON shape: ISO timestamps, numbers, and "" for empty text."""
+    value = getattr(row, column.field)
+    if column.type == ColumnType.DATE:
+        return iso_timestamp(value)
+    if column.type == ColumnType.NUMBER:
+        return value if value is not None else 0
+    return "" if value is None else str(value)
+
+
+def row_values(columns, row) -> dict:
+    return {column.name: cell_value(column, row) for column in columns}
+
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value, kind):
+    if kind == ColumnType.DATE:
+        return iso_timestamp(value)
+    if value is None:
+        return ""
+    # A subject like "=HYPERLINK(...)" must stay text when the export is opened in a spreadsheet.
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+class _Echo:
+    """A file-like object whose write returns the line, so csv.writer can feed a streaming response."""
+
+    def write(self, value):
+        return value
+
+
+def csv_lines(table: Table, query: RowQuery):
+    """The table's rows (newest first, filters applied) as CSV lines, read in chunks: memory stays flat."""
+    columns = list(table.columns.all())
+    source = source_for(table.system_type)
+    writer = csv.writer(_Echo())
+    yield writer.writerow([column.name for column in columns])
+    rows = filtered_rows(table, query).order_by(*[F(name).desc() for name in source.ordering])
+    fields = [column.field for column in columns]
+    kinds = [column.type for column in columns]
+    for values in rows.values_list(*fields).iterator(chunk_size=CSV_CHUNK_SIZE):
+        yield writer.writerow([_csv_cell(value, kind) for value, kind in zip(values, kinds)])
