@@ -1,6 +1,9 @@
 import re
 import uuid
 
+from django.conf import settings
+from django.http import JsonResponse
+
 from .logging import request_id_var
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -23,3 +26,21 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+class RequestBodyLimitMiddleware:
+    """Refuses a declared body over MAX_REQUEST_BODY_BYTES with 413 before reading any of it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.MAX_REQUEST_BODY_BYTES:
+            return JsonResponse(
+                {"detail": f"Request body too large: at most {settings.MAX_REQUEST_BODY_BYTES} bytes."}, status=413
+            )
+        return self.get_response(request)
