@@ -2,6 +2,8 @@
 so every rule of SPEC §4 lives here once.
 """
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
@@ -76,11 +78,20 @@ def template_source(workspace: Workspace, type_name: str) -> Integration:
 
 
 def list_email_templates(workspace: Workspace, type_name: str) -> list:
-    """The provider's templates (every page) through the workspace's integration of that type."""
+    """The provider's templates (every page) through the workspace's integration of that type.
+
+    Cached for EMAIL_TEMPLATE_CACHE_SECONDS; any change to the integration (a new key included) moves
+    its `updated_at`, which is part of the cache key, so a changed integration is asked afresh.
+    """
     from .providers import client_for
 
     integration = template_source(workspace, type_name)
-    return client_for(integration.type, integration.credentials["apiKey"]).list_templates()
+    key = f"email-templates:{integration.pk}:{integration.updated_at.timestamp()}"
+    templates = cache.get(key)
+    if templates is None:
+        templates = client_for(integration.type, integration.credentials["apiKey"]).list_templates()
+        cache.set(key, templates, settings.EMAIL_TEMPLATE_CACHE_SECONDS)
+    return templates
 
 
 # Services ----------------------------------------------------------------------------------------

@@ -157,6 +157,7 @@ EMAIL_PROVIDER_B_API_URL = env.str("EMAIL_PROVIDER_B_API_URL", default="https://
 EMAIL_PROVIDER_TIMEOUT = env.float("EMAIL_PROVIDER_TIMEOUT", default=10.0)
 EMAIL_SEND_MAX_ATTEMPTS = env.int("EMAIL_SEND_MAX_ATTEMPTS", default=4)
 EMAIL_SEND_MAX_BACKOFF = env.float("EMAIL_SEND_MAX_BACKOFF", default=30.0)
+EMAIL_TEMPLATE_CACHE_SECONDS = env.int("EMAIL_TEMPLATE_CACHE_SECONDS", default=300)
 EMAIL_MAX_ATTACHMENT_BYTES = env.int("EMAIL_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
 
 # Outbound email runs as a Django task: inline by default, on db_worker processes when
