@@ -73,10 +73,8 @@ def test_with_a_worker_backend_the_row_is_queued_then_settled_once(member_api, s
     assert EmailLogEntry.objects.get().message_id == "worker-sent"
 
 
-def _crashed_entry(workspace, integration, *, attempts, age=timedelta(hours=1)):
+def _crashed_entry(settings, workspace, integration, *, attempts, age=timedelta(hours=1)):
     """What a process leaves when it dies mid-send: a queued row, its outbox, attempts recorded."""
-    from django.conf import settings
-
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
     entry = send_email(workspace, an_email(), integration_id=integration.id)
     EmailLogEntry.objects.filter(pk=entry.pk).update(sent_at=timezone.now() - age)
@@ -85,7 +83,7 @@ def _crashed_entry(workspace, integration, *, attempts, age=timedelta(hours=1)):
 
 
 def test_resolver_resends_provider_a_emails_with_the_same_idempotency_key(workspace, site_provider_a, provider, settings):
-    entry = _crashed_entry(workspace, site_provider_a, attempts=1)
+    entry = _crashed_entry(settings, workspace, site_provider_a, attempts=1)
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     resend_accepts(provider, "deduplicated-by-provider")
 
@@ -96,8 +94,8 @@ def test_resolver_resends_provider_a_emails_with_the_same_idempotency_key(worksp
     assert provider.calls[0].request.headers["Idempotency-Key"] == f"opbox-email-{entry.pk}"
 
 
-def test_resolver_marks_an_interrupted_provider_b_send_failed_without_resending(workspace, provider_b, provider):
-    entry = _crashed_entry(workspace, provider_b, attempts=1)
+def test_resolver_marks_an_interrupted_provider_b_send_failed_without_resending(workspace, provider_b, provider, settings):
+    entry = _crashed_entry(settings, workspace, provider_b, attempts=1)
     sendgrid_accepts(provider)
 
     call_command("resolve_inflight_emails", "--older-than", "15")
@@ -108,9 +106,9 @@ def test_resolver_marks_an_interrupted_provider_b_send_failed_without_resending(
     assert not OutboundEmail.objects.exists()
 
 
-def test_resolver_sends_never_attempted_emails_and_leaves_recent_ones(workspace, provider_b, provider):
-    old = _crashed_entry(workspace, provider_b, attempts=0)
-    recent = _crashed_entry(workspace, provider_b, attempts=1, age=timedelta(minutes=1))
+def test_resolver_sends_never_attempted_emails_and_leaves_recent_ones(workspace, provider_b, provider, settings):
+    old = _crashed_entry(settings, workspace, provider_b, attempts=0)
+    recent = _crashed_entry(settings, workspace, provider_b, attempts=1, age=timedelta(minutes=1))
     sendgrid_accepts(provider)
 
     call_command("resolve_inflight_emails", "--older-than", "15")

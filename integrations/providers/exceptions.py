@@ -1,0 +1,69 @@
+"""One exception family for every email provider: callers catch `ProviderError` and read its attributes.
+
+Messages are written by the client after scrubbing, so they never contain the API key; none of these
+exceptions keeps a reference to the `requests` request or response (which carry the Authorization header).
+"""
+
+
+class ProviderError(Exception):
+    """A provider call failed. `retryable` says whether the same call may be tried again unchanged."""
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        retryable: bool | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.status_code = status_code
+        self.retry_after = retry_after
+        if retryable is not None:  # a per-instance answer overrides the class default
+            self.retryable = retryable
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, status_code={self.status_code!r}, "
+            f"retryable={self.retryable!r}, retry_after={self.retry_after!r})"
+        )
+
+
+class ProviderAuthError(ProviderError):
+    """The provider answered 401/403: the stored API key was rejected (or lacks the permission)."""
+
+
+class ProviderTimeout(ProviderError):
+    """No answer within the timeout (connect or read); retryable only when repeating cannot send twice."""
+
+
+class ProviderUnavailable(ProviderError):
+    """A 5xx answer or a broken connection; worth trying again later."""
+
+    retryable = True
+
+
+class ProviderRateLimited(ProviderError):
+    """A 429 rate limit; `retry_after` (seconds) says when to try again, when the provider said so."""
+
+    retryable = True
+
+
+class ProviderQuotaExceeded(ProviderError):
+    """A 429 that is a daily or monthly sending quota: waiting seconds will not help."""
+
+
+class ProviderRejected(ProviderError):
+    """The provider refused the request (4xx, e.g. a validation error); the message carries its reason."""
+
+
+class ProviderBadResponse(ProviderError):
+    """A success status with a body we cannot use (not JSON, or missing the fields we need)."""

@@ -1,0 +1,135 @@
+"""Provider B: the SendGrid v3 API (dynamic templates; the message id comes back in `X-Message-Id`)."""
+
+import math
+import time
+from email.utils import parseaddr
+from urllib.parse import parse_qsl, urlsplit
+
+from .base import MAX_PAGES, EmailProviderClient, OutboundMessage, ProviderTemplate, parse_timestamp
+
+TEMPLATES_PATH = "/v3/templates"
+# Both are needed: without `generations` SendGrid lists legacy templates, and `page_size` is required.
+TEMPLATE_QUERY = {"generations": "dynamic", "page_size": "200"}
+
+
+class SendGridClient(EmailProviderClient):
+    """Client of the SendGrid v3 API; `Authorization: Bearer <api key>`."""
+
+    provider_name = "SendGrid"
+
+    def list_templates(self) -> list[ProviderTemplate]:
+        """Every dynamic template, following `_metadata.next` until it is absent."""
+        templates, url, params, seen = [], TEMPLATES_PATH, dict(TEMPLATE_QUERY), set()
+        for _ in range(MAX_PAGES):
+            page = self._json(self._request("GET", url, params=params))
+            items = page.get("result")
+            if not isinstance(items, list):
+                raise self._bad_response("templates without a `result` list")
+            templates += [self._template(item) for item in items if _is_dynamic(item)]
+            metadata = page.get("_metadata")
+            next_link = metadata.get("next") if isinstance(metadata, dict) else None
+            if not next_link or not items:
+                return templates
+            if next_link in seen:  # a `next` that points back would loop forever
+                raise self._bad_response("a `_metadata.next` link it already gave")
+            seen.add(next_link)
+            url, params = self._next_page(next_link)
+        raise self._bad_response(f"more than {MAX_PAGES} pages of templates")
+
+    def send(self, message: OutboundMessage, *, idempotency_key: str) -> str:
+        """Send through `POST /v3/mail/send`; the message id is the `X-Message-Id` of the 202 answer."""
+        # SendGrid has no idempotency key: `idempotency_key` is accepted for a uniform interface and ignored.
+        # So this POST is not idempotent, and a read timeout or reset mid-call is reported as not retryable.
+        response = self._request("POST", "/v3/mail/send", json=self._payload(message), idempotent=False)
+        message_id = response.headers.get("X-Message-Id", "").strip()
+        if not message_id:
+            raise self._bad_response(f"HTTP {response.status_code} without an X-Message-Id header")
+        return message_id
+
+    def _payload(self, message: OutboundMessage) -> dict:
+        seen: set[str] = set()
+        personalization = {"to": _addresses(message.to, seen)}
+        for field in ("cc", "bcc"):
+            addresses = _addresses(getattr(message, field), seen)
+            if addresses:  # SendGrid rejects an empty cc or bcc array
+                personalization[field] = addresses
+        sender = {"email": message.from_email} | ({"name": message.from_name} if message.from_name else {})
+        payload = {"personalizations": [personalization], "from": sender}
+        if message.subject:  # a dynamic template carries its own subject
+            payload["subject"] = message.subject
+        if message.template_id:
+            payload["template_id"] = message.template_id
+            if message.template_data:
+                personalization["dynamic_template_data"] = message.template_data
+        else:
+            # SendGrid requires text/plain before text/html.
+            parts = (("text/plain", message.text), ("text/html", message.html))
+            payload["content"] = [{"type": kind, "value": value} for kind, value in parts if value]
+        if message.attachments:
+            payload["attachments"] = [
+                {"content": a.content_base64, "filename": a.filename, "type": a.content_type,
+                 "disposition": "attachment"}
+                for a in message.attachments
+            ]
+        return payload
+
+    def _next_page(self, link: str) -> tuple[str, dict]:
+        """The request for a `_metadata.next` link: as given on our host, else its query on our base URL."""
+        parts, ours = urlsplit(link), urlsplit(self.base_url)
+        # The required parameters are kept even if a `next` link leaves them out.
+        params = dict(TEMPLATE_QUERY) | dict(parse_qsl(parts.query))
+        if (parts.scheme, parts.netloc) == (ours.scheme, ours.netloc):
+            return parts._replace(query="", fragment="").geturl(), params
+        return TEMPLATES_PATH, params  # never send the key to a host we were not configured with
+
+    def _template(self, item) -> ProviderTemplate:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
+            raise self._bad_response("a template without an id")
+        try:
+            # SendGrid lists no creation time; `updated_at` (UTC, no offset) is the closest it offers.
+            created_at = parse_timestamp(item.get("updated_at"))
+        except ValueError:
+            raise self._bad_response(f"template {item['id']} has no readable updated_at") from None
+        return ProviderTemplate(id=item["id"], name=str(item.get("name") or ""), created_at=created_at)
+
+    # Errors look like {"errors": [{"message": "...", "field": "...", "help": ...}]}.
+
+    def _error_details(self, payload, response) -> tuple[str, str]:
+        errors = payload.get("errors") if isinstance(payload, dict) else None
+        if not isinstance(errors, list):
+            return "", ""
+        texts = []
+        for error in errors:
+            if isinstance(error, dict) and error.get("message"):
+                field = error.get("field")
+                texts.append(f"{field}: {error['message']}" if field else str(error["message"]))
+        return "", "; ".join(texts)
+
+    def _retry_after(self, response) -> float | None:
+        seconds = super()._retry_after(response)
+        if seconds is not None or response.status_code != 429:
+            return seconds
+        # SendGrid's 429 carries X-RateLimit-Reset (a Unix time) rather than Retry-After.
+        try:
+            seconds = float(response.headers["X-RateLimit-Reset"]) - time.time()
+        except (KeyError, ValueError):
+            return None
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _is_dynamic(item) -> bool:
+    # Only dynamic templates take `dynamic_template_data`; a legacy one slipping through would be unusable.
+    return not isinstance(item, dict) or item.get("generation", "dynamic") == "dynamic"
+
+
+def _addresses(values: list[str], seen: set[str]) -> list[dict]:
+    """SendGrid address objects; an address already used in to/cc is dropped (SendGrid rejects repeats)."""
+    addresses = []
+    for value in values:
+        name, email = parseaddr(value)
+        email = email or value
+        if email.lower() in seen:
+            continue
+        seen.add(email.lower())
+        addresses.append({"email": email} | ({"name": name} if name else {}))
+    return addresses
