@@ -141,25 +141,35 @@ def main():
         ("page 1,000 (cursor)", page(cursor=cursor), 15),
         ("filtered page status=failed", page(services.RowQuery(filters={"status": "failed"})), 20),
         ("search q=lovelace (1 match)", page(services.RowQuery(filters={}, search="lovelace")), 100),
-        ("search q=update 42 (common)", page(services.RowQuery(filters={}, search="update 42")), 100),
+        ("search q=example42 (1.1%, spread)", page(services.RowQuery(filters={}, search="example42")), 100),
+        ("search q=update 42 (old rows only)", page(services.RowQuery(filters={}, search="update 42")), 100),
     ]
     print(f"\nEmail Log benchmark, {args.rows:,} rows, medians of {args.repeat} runs")
     print(f"{'figure':34} {'db ms':>8} {'wall ms':>8} {'target db ms':>13}")
     for name, function, target in figures:
         print(f"{name:34} {db_ms(function, args.repeat):8.2f} {median_ms(function, args.repeat):8.2f} {target:>13}")
 
+    queued = []
+
     def log_one():
+        # What send_email writes before any provider call: the row and its outbox, one commit.
         with transaction.atomic():
             entry = EmailLogEntry.objects.create(
                 table=table, to="a@example.com", from_address="noreply@bench.example", subject="One",
                 provider="email-provider-a", source="Workflow Email",
             )  # fmt: skip
             OutboundEmail.objects.create(entry=entry, payload={"to": ["a@example.com"]})
-        with transaction.atomic():
-            EmailLogEntry.objects.filter(pk=entry.pk).update(status="delivered", message_id="m")
-            OutboundEmail.objects.filter(pk=entry.pk).delete()
+        queued.append(entry.pk)
 
-    print(f"{'log one email (queue + settle)':34} {'':>8} {median_ms(log_one, 50):8.2f} {'2 (wall)':>13}")
+    def settle_one():
+        # What the task writes after the provider answered: the final status, the outbox gone, one commit.
+        entry_id = queued.pop()
+        with transaction.atomic():
+            EmailLogEntry.objects.filter(pk=entry_id).update(status="delivered", message_id="m")
+            OutboundEmail.objects.filter(pk=entry_id).delete()
+
+    print(f"{'log one email (row + outbox)':34} {'':>8} {median_ms(log_one, 60):8.2f} {'2 (wall)':>13}")
+    print(f"{'settle one email (status)':34} {'':>8} {median_ms(settle_one, 60):8.2f} {'':>13}")
 
     for limit in (args.rows // 10, args.rows):
         query = services.RowQuery(filters={})

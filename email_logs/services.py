@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from integrations.crypto import EncryptionError
@@ -222,14 +223,16 @@ def _lease_length() -> timedelta:
     return timedelta(seconds=attempts * (settings.EMAIL_PROVIDER_TIMEOUT + settings.EMAIL_SEND_MAX_BACKOFF) + 60)
 
 
-def _claim(entry_id: str) -> OutboundEmail | None:
-    """Take the email's lease, or None when it is final or another sender holds it."""
+def _claim(entry_id: str, *, for_attempt: bool = False) -> OutboundEmail | None:
+    """Take the email's lease, or None when it is final or another sender holds it.
+
+    With `for_attempt`, the same UPDATE records the first provider attempt: one commit, not two.
+    """
     now = timezone.now()
-    claimed = (
-        OutboundEmail.objects.filter(pk=entry_id)
-        .exclude(lease_expires_at__gt=now)
-        .update(lease_expires_at=now + _lease_length())
-    )
+    changes = {"lease_expires_at": now + _lease_length()}
+    if for_attempt:
+        changes.update(attempts=F("attempts") + 1, last_attempt_at=now)
+    claimed = OutboundEmail.objects.filter(pk=entry_id).exclude(lease_expires_at__gt=now).update(**changes)
     if not claimed:
         return None
     return OutboundEmail.objects.select_related("entry__integration").get(pk=entry_id)
@@ -274,7 +277,7 @@ def deliver_queued_email(entry_id: str) -> str:
 
     Returns the final status, or "skipped" when the email is already final or claimed elsewhere.
     """
-    outbox = _claim(entry_id)
+    outbox = _claim(entry_id, for_attempt=True)
     if outbox is None:
         return "skipped"
     integration = outbox.entry.integration
@@ -287,9 +290,10 @@ def deliver_queued_email(entry_id: str) -> str:
         return _finish(outbox, EmailStatus.FAILED, error=str(error)).status
     max_attempts = max(1, settings.EMAIL_SEND_MAX_ATTEMPTS)
     for attempt in range(max_attempts):
-        outbox.attempts += 1
-        outbox.last_attempt_at = timezone.now()
-        outbox.save(update_fields=["attempts", "last_attempt_at"])  # durable before the provider call
+        if attempt:  # the claim recorded the first attempt; each retry is recorded before its call
+            outbox.attempts += 1
+            outbox.last_attempt_at = timezone.now()
+            outbox.save(update_fields=["attempts", "last_attempt_at"])
         try:
             message_id = client.send(message, idempotency_key=outbox.idempotency_key)
         except ProviderError as error:
