@@ -1,10 +1,14 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from opbox.api import StrictSerializer
+from opbox.api import StrictCharField, StrictSerializer
 
 from .services import EmailAttachment, EmailRequest
 
 
+@extend_schema_field(
+    {"oneOf": [{"type": "string", "format": "email"}, {"type": "array", "items": {"type": "string", "format": "email"}}]}
+)
 class AddressListField(serializers.Field):
     """A string ("a@x.com" or "a@x.com, b@y.com") or a list of strings -> a list of trimmed addresses."""
 
@@ -22,22 +26,22 @@ class AddressListField(serializers.Field):
 
 
 class AttachmentSerializer(StrictSerializer):
-    filename = serializers.CharField(max_length=255)
-    contentType = serializers.CharField(max_length=255, required=False, default="application/octet-stream")
-    content = serializers.CharField(trim_whitespace=False, help_text="The file, base64-encoded.")
+    filename = StrictCharField(max_length=255)
+    contentType = StrictCharField(max_length=255, required=False, default="application/octet-stream")
+    content = StrictCharField(trim_whitespace=False, help_text="The file, base64-encoded.")
 
 
 class SendEmailSerializer(StrictSerializer):
     to = AddressListField()
     cc = AddressListField(required=False, default=list)
     bcc = AddressListField(required=False, default=list)
-    subject = serializers.CharField()
-    html = serializers.CharField(required=False, default="", allow_blank=True, trim_whitespace=False)
-    text = serializers.CharField(required=False, default="", allow_blank=True, trim_whitespace=False)
-    templateId = serializers.CharField(required=False, default="", allow_blank=True, max_length=255)
+    subject = StrictCharField()
+    html = StrictCharField(required=False, default="", allow_blank=True, trim_whitespace=False)
+    text = StrictCharField(required=False, default="", allow_blank=True, trim_whitespace=False)
+    templateId = StrictCharField(required=False, default="", allow_blank=True, max_length=255)
     templateData = serializers.DictField(required=False, default=dict)
     attachments = AttachmentSerializer(many=True, required=False, default=list)
-    integrationId = serializers.CharField(required=False, allow_blank=True, default="")
+    integrationId = StrictCharField(required=False, allow_blank=True, default="")
 
     def email_request(self, source: str) -> EmailRequest:
         data = self.validated_data

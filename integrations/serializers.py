@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from opbox.api import StrictSerializer, TimestampField
+from opbox.api import StrictBooleanField, StrictCharField, StrictSerializer, TimestampField
 
 from .types import TYPES, fingerprint_key
 
@@ -48,12 +48,12 @@ class _StringMap(serializers.DictField):
 
 
 class IntegrationCreateSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=255, trim_whitespace=True)
+    name = StrictCharField(max_length=255, trim_whitespace=True)
     type = serializers.ChoiceField(choices=list(TYPES))
     config = _StringMap(required=False)
     credentials = _StringMap(required=False)
-    enabled = serializers.BooleanField(required=False, default=True)
-    setAsSiteEmailProvider = serializers.BooleanField(required=False, default=False)
+    enabled = StrictBooleanField(required=False, default=True)
+    setAsSiteEmailProvider = StrictBooleanField(required=False, default=False)
 
     def service_arguments(self) -> dict:
         data = self.validated_data
@@ -68,12 +68,12 @@ class IntegrationCreateSerializer(StrictSerializer):
 
 
 class IntegrationUpdateSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=255, trim_whitespace=True, required=False)
-    type = serializers.CharField(required=False)
+    name = StrictCharField(max_length=255, trim_whitespace=True, required=False)
+    type = StrictCharField(required=False)
     config = _StringMap(required=False)
     credentials = _StringMap(required=False)
-    enabled = serializers.BooleanField(required=False)
-    setAsSiteEmailProvider = serializers.BooleanField(required=False)
+    enabled = StrictBooleanField(required=False)
+    setAsSiteEmailProvider = StrictBooleanField(required=False)
 
     def service_arguments(self) -> dict:
         names = {

@@ -1,7 +1,7 @@
 """Integrations API: parse, call a service, render. Rules live in services.py."""
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -100,7 +100,15 @@ class EmailTemplateListView(APIView):
     permission_classes = [IsWorkspaceMember]
     integration_type = None  # set in urls.py
 
-    @extend_schema(responses=EmailTemplateListSerializer, summary="List email provider templates")
+    @extend_schema(
+        responses={
+            200: EmailTemplateListSerializer,
+            409: OpenApiResponse(description="No enabled integration of this type with an apiKey."),
+            502: OpenApiResponse(description="The provider rejected the stored key, failed, or answered nonsense."),
+            504: OpenApiResponse(description="The provider did not answer within the timeout."),
+        },
+        summary="List email provider templates",
+    )
     def get(self, request):
         templates = services.list_email_templates(request.auth.workspace, self.integration_type)
         return Response(EmailTemplateListSerializer({"templates": templates}).data)

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -49,11 +50,30 @@ def exception_handler(exc, context):
     return drf_exception_handler(exc, context)
 
 
+@extend_schema_field({"type": "string", "format": "date-time", "example": "2026-01-15T08:00:00.000Z"})
 class TimestampField(serializers.ReadOnlyField):
     """A read-only datetime rendered in the seed's form (`iso_timestamp`)."""
 
     def to_representation(self, value):
         return iso_timestamp(value)
+
+
+class StrictCharField(serializers.CharField):
+    """A string, and only a string: DRF would turn 0 into "0", hiding a client's bug."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only (DRF also takes "yes", "1", 1...)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
 
 
 class StrictSerializer(serializers.Serializer):

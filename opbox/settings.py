@@ -145,10 +145,7 @@ SPECTACULAR_SETTINGS = {
     # The API's shape is public; every operation in it still needs a token.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
-    },
-    "SECURITY": [{"bearerAuth": []}],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "opbox.schema.add_error_responses"],
 }
 
 # Email providers (SPEC §4). Local runs and tests point these at a fake.

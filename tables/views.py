@@ -1,5 +1,6 @@
 """Tables API: any member reads their workspace's tables and rows; another workspace's table is a 404."""
 
+from django.core.exceptions import ValidationError
 from django.http import Http404, StreamingHttpResponse
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
@@ -11,12 +12,16 @@ from workspaces.permissions import IsWorkspaceMember
 
 from . import services
 from .models import SystemType, Table
+
+# The row filters documented here are those of the only system table so far, the Email Log.
+from email_logs.models import EmailSource, EmailStatus  # noqa: E402
 from .serializers import RowPageSerializer, RowSerializer, TableDetailSerializer, TableSerializer
 
 ROW_PARAMETERS = [
     OpenApiParameter("cursor", str, description="Opaque position from a previous page's next/previous URL."),
-    OpenApiParameter("status", str, description="Only rows with this Status (queued, delivered, failed)."),
-    OpenApiParameter("source", str, description="Only rows with this Source label."),
+    # "" (as a form's "All" option sends it) means no filter.
+    OpenApiParameter("status", str, enum=["", *EmailStatus.values], description="Only rows with this Status."),
+    OpenApiParameter("source", str, enum=["", *EmailSource.values], description="Only rows with this Source label."),
     OpenApiParameter("q", str, description="Case-insensitive search over To and Subject."),
 ]
 
@@ -40,12 +45,14 @@ class TableListView(APIView):
     permission_classes = [IsWorkspaceMember]
 
     @extend_schema(
-        parameters=[OpenApiParameter("systemType", str, enum=SystemType.values)],
+        parameters=[OpenApiParameter("systemType", str, enum=["", *SystemType.values], description='"" means all.')],
         responses=TableSerializer(many=True),
         summary="List the workspace's tables",
     )
     def get(self, request):
         system_type = request.query_params.get("systemType") or None
+        if system_type is not None and system_type not in SystemType.values:
+            raise ValidationError({"systemType": [f"Unknown system type. Allowed: {', '.join(SystemType.values)}."]})
         return Response(TableSerializer(services.tables_for(request.auth.workspace, system_type), many=True).data)
 
 
