@@ -17,3 +17,5 @@ os.environ.setdefault("EMAIL_PROVIDER_B_API_URL", "https://provider-b.test")
 from .settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
+# Templates render {% static %} without a collectstatic run (the manifest storage needs one).
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

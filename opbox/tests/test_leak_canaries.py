@@ -1,0 +1,103 @@
+"""Planted secrets (a provider key, an API token) must never come back out: not in responses, pages,
+admin HTML, CSV, log rows, error texts, log output at DEBUG, settings reports, or the database in clear."""
+
+import json
+import logging
+
+import pytest
+import responses
+from django.db import connection
+from django.test import Client
+from django.views.debug import SafeExceptionReporterFilter
+
+from email_logs.models import EmailLogEntry
+from tables.models import Table
+from workspaces.models import Role, User
+from workspaces.services import add_member, create_token
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PROVIDER_KEY = "re_CANARY_leak_7d1c9e4b2a6f"
+ROTATED_KEY = "re_CANARY_rotated_83f0a2c4e6"
+HOOK_SECRET = "whsec_CANARY_hook_5b7d9f1e3c"
+
+
+def _everything_a_user_can_see(workspace, admin_api, provider):
+    """Drive every surface with the canaries planted; return the text of everything that came back."""
+    seen = []
+
+    def keep(response):
+        seen.append(response.content.decode() if not getattr(response, "streaming", False) else b"".join(response.streaming_content).decode())
+        return response
+
+    # The provider echoes the key back in its errors, as real ones sometimes do.
+    provider.add(responses.GET, "https://provider-a.test/templates", status=401, json={"message": f"bad key {PROVIDER_KEY}"})
+    provider.add(responses.POST, "https://provider-a.test/emails", status=422, json={"message": f"key {PROVIDER_KEY} cannot send"})
+    created = keep(admin_api.post("/api/integrations", {
+        "name": "Canary Email", "type": "EMAIL_PROVIDER", "config": {"fromEmail": "noreply@acme.example"},
+        "credentials": {"apiKey": PROVIDER_KEY}, "setAsSiteEmailProvider": True,
+    }, format="json")).json()  # fmt: skip
+    hook = keep(admin_api.post("/api/integrations", {"name": "Hook", "type": "WEBHOOK", "credentials": {"secret": HOOK_SECRET}}, format="json")).json()
+    keep(admin_api.post("/api/integrations", {"name": "x", "type": "WEBHOOK", "credentials": {"secret": HOOK_SECRET, "nope": HOOK_SECRET}}, format="json"))
+    keep(admin_api.patch(f"/api/integrations/{hook['id']}", {"credentials": {"secret": "y" * 3000}}, format="json"))
+    for path in ("/api/integrations", f"/api/integrations/{created['id']}", "/api/integrations/stats", f"/api/integrations/{created['id']}/audit"):
+        keep(admin_api.get(path))
+    keep(admin_api.get("/api/integrations/email-provider-a/templates"))
+    keep(admin_api.post("/api/emails", {"to": "a@example.com", "subject": "Hello", "text": "x"}, format="json"))
+    keep(admin_api.patch(f"/api/integrations/{created['id']}", {"credentials": {"apiKey": ROTATED_KEY}}, format="json"))
+    table = Table.objects.get(integration_id=created["id"])
+    for path in ("/api/tables", f"/api/tables/{table.id}", f"/api/tables/{table.id}/rows", f"/api/tables/{table.id}/rows.csv"):
+        keep(admin_api.get(path))
+
+    staff = User.objects.create_superuser(email="staff@opbox.example", password="pw")
+    browser = Client()
+    browser.force_login(staff)
+    entry = EmailLogEntry.objects.get()
+    for path in (
+        "/admin/integrations/integration/", f"/admin/integrations/integration/{created['id']}/change/",
+        "/admin/integrations/integration/add/", "/admin/integrations/integrationauditevent/",
+        "/admin/email_logs/emaillogentry/", f"/admin/email_logs/emaillogentry/{entry.pk}/change/",
+        "/admin/tables/table/", "/admin/workspaces/apitoken/",
+    ):  # fmt: skip
+        assert keep(browser.get(path)).status_code == 200, path
+    # An admin form that fails validation must not echo the secret it was given.
+    keep(browser.post("/admin/integrations/integration/add/", {
+        "workspace": workspace.pk, "name": "", "type": "EMAIL_PROVIDER", "config": "{}", "enabled": "on",
+        "credential_apiKey": PROVIDER_KEY,
+    }))  # fmt: skip
+    return "\n".join(seen)
+
+
+def _database_dump() -> str:
+    """Every row of every table, as text."""
+    lines = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            lines += [repr(row) for row in cursor.fetchall()]
+    return "\n".join(lines)
+
+
+def test_planted_secrets_never_come_back_out(workspace, admin_api, caplog):
+    caplog.set_level(logging.DEBUG)
+    add_member(workspace, "canary@acme.example", Role.MEMBER)
+    api_token = create_token(workspace, "canary@acme.example")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as provider:
+        seen = _everything_a_user_can_see(workspace, admin_api, provider)
+    row = EmailLogEntry.objects.get()
+    logged = "\n".join(record.getMessage() + str(record.args) + str(record.exc_text) for record in caplog.records)
+    dump = _database_dump()
+    settings_report = json.dumps(SafeExceptionReporterFilter().get_safe_settings(), default=str)
+
+    places = {
+        "API responses, pages and admin HTML, CSV": seen,
+        "Email Log row (error text)": row.error,
+        "log records at DEBUG": logged,
+        "database in clear": dump,
+        "error-report settings": settings_report,
+    }
+    for secret in (PROVIDER_KEY, ROTATED_KEY, HOOK_SECRET, api_token):
+        for place, text in places.items():
+            assert secret not in text, f"a planted secret leaked into: {place}"
+    assert row.status == "failed" and "[redacted]" in row.error  # the provider's echo was scrubbed, not dropped
+    assert caplog.records, "the log capture saw nothing: the test would prove nothing"
