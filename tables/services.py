@@ -7,12 +7,14 @@ import base64
 import binascii
 import csv
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db.models import F, Prefetch, Q
-from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.db import connections, transaction
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleGreaterThanOrEqual, TupleLessThan
 
 from opbox.api import iso_timestamp
 
@@ -22,6 +24,7 @@ from .registry import source_for
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 CSV_CHUNK_SIZE = 2000
+SEARCH_WINDOW = 10_000  # newest rows a search walks in index order before asking the search indexes
 
 
 def tables_for(workspace, system_type: str | None = None):
@@ -78,6 +81,21 @@ def _decode_cursor(cursor: str, ordering_fields: list) -> tuple[str, tuple]:
 
 def filtered_rows(table: Table, query: RowQuery):
     """The table's rows with the reader's filters and search applied (unordered)."""
+    rows = _rows_with_filters(table, query)
+    search = _search_condition(source_for(table.system_type), query)
+    return rows if search is None else rows.filter(search)
+
+
+def _search_condition(source, query: RowQuery) -> Q | None:
+    if not query.search:
+        return None
+    match = Q()
+    for name in source.search_fields:
+        match |= Q(**{f"{name}__icontains": query.search})
+    return match
+
+
+def _rows_with_filters(table: Table, query: RowQuery):
     source = source_for(table.system_type)
     rows = source.rows(table)
     for parameter, value in query.filters.items():
@@ -87,12 +105,40 @@ def filtered_rows(table: Table, query: RowQuery):
         if allowed is not None and value not in allowed:
             raise ValidationError({parameter: [f"Unknown value. Allowed: {', '.join(allowed)}."]})
         rows = rows.filter(**{source.filters[parameter]: value})
-    if query.search:
-        match = Q()
-        for name in source.search_fields:
-            match |= Q(**{f"{name}__icontains": query.search})
-        rows = rows.filter(match)
     return rows
+
+
+@contextmanager
+def _prefer_search_indexes(using: str):
+    """On PostgreSQL, steer the next query to the trigram indexes instead of walking the newest-first index."""
+    with transaction.atomic(using=using):
+        if connections[using].vendor == "postgresql":
+            with connections[using].cursor() as cursor:
+                cursor.execute("SET LOCAL enable_indexscan = off")
+        yield
+
+
+def _newest_matching(rows, search: Q | None, ordering: tuple[str, ...], limit: int) -> list:
+    """The newest `limit` rows of `rows` that match `search`, fast whether matches are common or rare.
+
+    Walking the newest-first index finds common matches at once but crawls through millions of rows
+    for a term only old rows contain; the trigram indexes find rare matches at once but sift through
+    millions of candidates for a common term. So: walk the newest SEARCH_WINDOW rows first, and only
+    if they hold too few matches, ask the search indexes for the older ones.
+    """
+    newest_first = [F(name).desc() for name in ordering]
+    if search is None:
+        return list(rows.order_by(*newest_first)[:limit])
+    boundary = list(rows.order_by(*newest_first).values_list(*ordering)[SEARCH_WINDOW - 1 : SEARCH_WINDOW])
+    if not boundary:  # fewer rows than the window: one bounded walk finds everything
+        return list(rows.filter(search).order_by(*newest_first)[:limit])
+    key = Tuple(*(F(name) for name in ordering))
+    found = list(rows.filter(search, TupleGreaterThanOrEqual(key, boundary[0])).order_by(*newest_first)[:limit])
+    if len(found) < limit:
+        with _prefer_search_indexes(rows.db):
+            older = rows.filter(search, TupleLessThan(key, boundary[0])).order_by(*newest_first)
+            found += list(older[: limit - len(found)])
+    return found
 
 
 def row_page(table: Table, query: RowQuery, cursor: str | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> RowPage:
@@ -102,18 +148,20 @@ def row_page(table: Table, query: RowQuery, cursor: str | None = None, page_size
     model = source.rows(table).model
     ordering_fields = [model._meta.get_field(name) for name in source.ordering]
     key = Tuple(*(F(name) for name in source.ordering))
-    newest_first = [F(name).desc() for name in source.ordering]
     oldest_first = [F(name).asc() for name in source.ordering]
 
-    rows = filtered_rows(table, query)
+    rows = _rows_with_filters(table, query)
+    search = _search_condition(source, query)
     direction, position = ("next", None) if not cursor else _decode_cursor(cursor, ordering_fields)
     if direction == "next":
         if position is not None:
             rows = rows.filter(TupleLessThan(key, position))
-        found = list(rows.order_by(*newest_first)[: page_size + 1])
+        found = _newest_matching(rows, search, source.ordering, page_size + 1)
         has_more_older, has_newer = len(found) > page_size, position is not None
         found = found[:page_size]
     else:
+        if search is not None:
+            rows = rows.filter(search)
         found = list(rows.filter(TupleGreaterThan(key, position)).order_by(*oldest_first)[: page_size + 1])
         has_newer, has_more_older = len(found) > page_size, True
         found = list(reversed(found[:page_size]))

@@ -158,3 +158,19 @@ def test_a_page_costs_the_same_queries_at_10_and_at_200_rows(member_api, log_tab
     with django_assert_num_queries(len(small)):
         member_api.get(f"/api/tables/{log_table.id}/rows")
     assert not any("COUNT(" in q["sql"].upper() for q in small.captured_queries)
+
+
+def test_search_finds_old_matches_beyond_the_newest_window(member_api, log_table, monkeypatch):
+    from tables import services
+
+    monkeypatch.setattr(services, "SEARCH_WINDOW", 5)  # the window is 10,000 rows in production
+    add_rows(log_table, 3, start=timezone.now() - timedelta(days=30), subject="Archived engagement")
+    add_rows(log_table, 20)
+    add_rows(log_table, 2, start=timezone.now() - timedelta(minutes=5), subject="Recent engagement")
+
+    body = member_api.get(f"/api/tables/{log_table.id}/rows?q=engagement&pageSize=4").json()
+    rest = member_api.get(body["next"]).json()
+
+    subjects = [r["values"]["Subject"] for r in body["results"] + rest["results"]]
+    assert subjects == ["Recent engagement"] * 2 + ["Archived engagement"] * 3
+    assert rest["next"] is None
