@@ -9,7 +9,7 @@ import base64
 import binascii
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -190,26 +190,10 @@ def send_email(workspace, email: EmailRequest, integration_id: str | None = None
             source=email.source,
             attachment_count=len(email.attachments),
         )
-        OutboundEmail.objects.create(entry=entry, payload=_payload(email))
+        OutboundEmail.objects.create(entry=entry, payload=asdict(email))
         transaction.on_commit(lambda: _enqueue_delivery(entry.pk))
     entry.refresh_from_db()
     return entry
-
-
-def _payload(email: EmailRequest) -> dict:
-    return {
-        "to": email.to,
-        "cc": email.cc,
-        "bcc": email.bcc,
-        "subject": email.subject,
-        "html": email.html,
-        "text": email.text,
-        "templateId": email.template_id,
-        "templateData": email.template_data,
-        "attachments": [
-            {"filename": a.filename, "contentType": a.content_type, "content": a.content_base64} for a in email.attachments
-        ],
-    }
 
 
 def _enqueue_delivery(entry_id: str) -> None:
@@ -239,21 +223,16 @@ def _claim(entry_id: str, *, for_attempt: bool = False) -> OutboundEmail | None:
 
 
 def _message_for(outbox: OutboundEmail, integration: Integration) -> OutboundMessage:
-    payload = outbox.payload
+    """The provider message for the EmailRequest stored in the outbox (as `asdict` wrote it)."""
+    email = dict(outbox.payload)
+    attachments = email.pop("attachments")
+    email.pop("source")
     return OutboundMessage(
         from_email=integration.config.get("fromEmail", ""),
         from_name=integration.config.get("fromName", ""),
-        to=payload["to"],
-        cc=payload["cc"],
-        bcc=payload["bcc"],
-        subject=payload["subject"],
-        html=payload["html"],
-        text=payload["text"],
-        template_id=payload["templateId"],
-        template_data=payload["templateData"] or None,
+        **{**email, "template_data": email["template_data"] or None},
         attachments=[
-            Attachment(filename=a["filename"], content_type=a["contentType"], content=base64.b64decode(a["content"]))
-            for a in payload["attachments"]
+            Attachment(a["filename"], a["content_type"], base64.b64decode(a["content_base64"])) for a in attachments
         ],
     )
 
