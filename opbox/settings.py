@@ -160,18 +160,22 @@ EMAIL_SEND_MAX_BACKOFF = env.float("EMAIL_SEND_MAX_BACKOFF", default=30.0)
 EMAIL_TEMPLATE_CACHE_SECONDS = env.int("EMAIL_TEMPLATE_CACHE_SECONDS", default=300)
 EMAIL_MAX_ATTACHMENT_BYTES = env.int("EMAIL_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
 
-# Outbound email runs as a Django task: inline by default, on db_worker processes when
-# TASKS_BACKEND=database (django-tasks-db).
+# Outbound email runs as a Django task: inline by default; on `manage.py db_worker` processes with
+# TASKS_BACKEND=database (django-tasks-db, no extra service); on `manage.py rqworker default` processes
+# with TASKS_BACKEND=rq (django-tasks-rq on Redis at REDIS_URL, for larger teams).
 TASKS_BACKEND = env.str("TASKS_BACKEND", default="immediate")
 TASKS = {
     "default": {
         "BACKEND": {
             "immediate": "django_tasks.backends.immediate.ImmediateBackend",
             "database": "django_tasks_db.DatabaseBackend",
+            "rq": "django_tasks_rq.RQBackend",
             "dummy": "django_tasks.backends.dummy.DummyBackend",
         }[TASKS_BACKEND],
     }
 }
+INSTALLED_APPS.append("django_rq")
+RQ_QUEUES = {"default": {"URL": env.str("REDIS_URL", default="redis://127.0.0.1:6379/0"), "DEFAULT_TIMEOUT": 300}}
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
