@@ -10,7 +10,8 @@ bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # Sync workers: the app is short-request CRUD plus provider calls bounded by a 10 s timeout.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))  # above provider timeout x retries for inline sends
+# Above an inline send's worst case (4 attempts x 10 s timeout + 3 waits x 10 s): use workers to go lower.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "90"))
 graceful_timeout = 30
 keepalive = 5
 # Recycle workers now and then so a slow leak can never grow without bound.

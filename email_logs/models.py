@@ -32,7 +32,8 @@ class EmailLogEntry(models.Model):
     """One outbound email (all its retries included): a row of its integration's Email Log table."""
 
     id = PublicIdField()
-    table = models.ForeignKey(Table, on_delete=models.PROTECT, related_name="email_log_entries")
+    # Tables are never deleted on their own (admin cannot); only a workspace deletion removes them, and its logs.
+    table = models.ForeignKey(Table, on_delete=models.CASCADE, related_name="email_log_entries")
     integration = models.ForeignKey(Integration, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     sent_at = models.DateTimeField(default=timezone.now)
     to = models.TextField()
