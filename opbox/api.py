@@ -22,7 +22,7 @@ def iso_timestamp(value: datetime | None) -> str | None:
 
 def _django_validation_detail(error: DjangoValidationError):
     if hasattr(error, "error_dict"):
-        return {field: [str(m) for messages in errs for m in messages] for field, errs in error.message_dict.items()}
+        return {field: [str(message) for message in messages] for field, messages in error.message_dict.items()}
     return {"detail": " ".join(error.messages)}
 
 
