@@ -11,9 +11,17 @@ from .types import ALL_CREDENTIAL_FIELDS, TYPES, fingerprint_key, validate_confi
 _CREDENTIAL_PREFIX = "credential_"
 
 
-class IntegrationAdminForm(forms.ModelForm):
-    """Credentials are password inputs that never render a value; blank keeps what is stored."""
+def _credential_input(name: str) -> forms.CharField:
+    return forms.CharField(
+        label=f"{name} (credential)",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only. Leave blank to keep the stored value.",
+    )
 
+
+class _IntegrationAdminForm(forms.ModelForm):
     set_as_site_email_provider = forms.BooleanField(
         required=False, help_text="Make this the workspace's site email provider (email types only)."
     )
@@ -24,15 +32,7 @@ class IntegrationAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in ALL_CREDENTIAL_FIELDS:
-            self.fields[_CREDENTIAL_PREFIX + name] = forms.CharField(
-                label=f"{name} (credential)",
-                required=False,
-                strip=False,
-                widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-                help_text="Write-only. Leave blank to keep the stored value.",
-            )
-        if self.instance.pk:
+        if not self.instance._state.adding:  # (a new integration already has its id: check the state)
             self.fields["workspace"].disabled = True
             self.fields["type"].disabled = True
             self.fields["set_as_site_email_provider"].initial = self.instance.is_site_email_provider
@@ -64,6 +64,18 @@ class IntegrationAdminForm(forms.ModelForm):
             except ValidationError as error:
                 self.add_error(None, error.messages)
         return cleaned
+
+
+# Declared on the class (not added in __init__) so the admin's fieldsets include them.
+IntegrationAdminForm = type(
+    "IntegrationAdminForm",
+    (_IntegrationAdminForm,),
+    {
+        "__doc__": "Credentials are password inputs that never render a value; blank keeps what is stored.",
+        "__module__": __name__,
+        **{_CREDENTIAL_PREFIX + name: _credential_input(name) for name in ALL_CREDENTIAL_FIELDS},
+    },
+)
 
 
 @admin.register(Integration)
