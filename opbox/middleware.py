@@ -44,3 +44,23 @@ class RequestBodyLimitMiddleware:
                 {"detail": f"Request body too large: at most {settings.MAX_REQUEST_BODY_BYTES} bytes."}, status=413
             )
         return self.get_response(request)
+
+
+class LoginThrottleMiddleware:
+    """Turns a login refused by the rate limit (see workspaces.backends) into 429 with Retry-After."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        retry_after = getattr(request, "login_retry_after", None)
+        if retry_after is None:
+            return response
+        if request.path.startswith("/api/"):
+            throttled = JsonResponse({"detail": "Too many failed logins; try again later."}, status=429)
+        else:
+            response.status_code = 429
+            throttled = response  # the login page again, with its error, under a 429
+        throttled["Retry-After"] = str(retry_after)
+        return throttled
