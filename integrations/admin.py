@@ -2,6 +2,8 @@
 
 from django import forms
 from django.contrib import admin
+
+from opbox.admin import ReadOnlyAdmin
 from django.core.exceptions import ValidationError
 
 from . import services
@@ -139,17 +141,8 @@ def _as_patch(current: dict, wanted: dict) -> dict:
 
 
 @admin.register(IntegrationAuditEvent)
-class IntegrationAuditEventAdmin(admin.ModelAdmin):
+class IntegrationAuditEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "integration_name", "action", "changes", "actor", "workspace"]
     list_filter = ["action", "workspace"]
     search_fields = ["integration_id", "integration_name", "actor__email"]
     list_select_related = ["actor", "workspace"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from opbox.admin import ReadOnlyAdmin
+
 from .models import Column, Table
 
 
@@ -10,12 +12,10 @@ class ColumnInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Table)
-class TableAdmin(admin.ModelAdmin):
+class TableAdmin(ReadOnlyAdmin):
     """System tables are made by the services (init, hooks, migration); admin only shows them."""
 
     list_display = ["name", "system_type", "workspace", "integration", "created_at"]
@@ -23,12 +23,3 @@ class TableAdmin(admin.ModelAdmin):
     search_fields = ["name", "id", "integration__name", "workspace__slug"]
     list_select_related = ["workspace", "integration"]
     inlines = [ColumnInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
