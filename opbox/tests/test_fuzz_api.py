@@ -6,6 +6,8 @@ examples) is part of every test run; `-m slow` runs 100+ cases per operation (.c
 
 import pytest
 import responses
+from django.core import signals
+from django.db import close_old_connections
 import schemathesis
 from schemathesis.checks import positive_data_acceptance
 from hypothesis import HealthCheck, settings as hypothesis_settings
@@ -19,6 +21,17 @@ FUZZ = hypothesis_settings(
     max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
 )
 FUZZ_DEEP = hypothesis_settings(FUZZ, max_examples=120)
+
+
+@pytest.fixture(autouse=True)
+def keep_test_connection_open():
+    """Calling the WSGI app directly fires request_finished, whose close_old_connections would close the
+    test's connection mid-transaction on PostgreSQL (Django's test client unhooks it the same way)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
