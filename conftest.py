@@ -1,6 +1,7 @@
 """Fixtures shared by every app's tests: workspaces, people in each role, and API clients holding tokens."""
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from integrations import services as integration_services
@@ -75,6 +76,22 @@ def member_api(api_as):
 @pytest.fixture
 def other_admin_api(api_as, other_workspace):
     return api_as(Role.ADMIN, other_workspace)
+
+
+@pytest.fixture
+def pages_as(workspace):
+    """pages_as(Role.MEMBER) -> a Django test Client logged in as a fresh member of `workspace` (a browser)."""
+    counter = iter(range(1000))
+
+    def make(role, in_workspace=None, *, enforce_csrf_checks=False):
+        ws = in_workspace or workspace
+        membership = add_member(ws, f"{role.lower()}{next(counter)}@{ws.slug}.example", role)
+        client = Client(enforce_csrf_checks=enforce_csrf_checks)
+        client.force_login(membership.user)
+        client.user = membership.user
+        return client
+
+    return make
 
 
 @pytest.fixture

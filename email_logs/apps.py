@@ -11,6 +11,7 @@ class EmailLogsConfig(AppConfig):
 
         from . import signals  # noqa: F401  (creates log tables when email integrations are enabled)
         from .models import EmailLogEntry, EmailSource, EmailStatus
+        from .services import ensure_email_log_tables
 
         register(
             SystemType.EMAIL_LOG,
@@ -20,5 +21,6 @@ class EmailLogsConfig(AppConfig):
                 filters={"status": "status", "source": "source"},
                 filter_choices={"status": tuple(EmailStatus.values), "source": tuple(EmailSource.values)},
                 search_fields=("to", "subject"),
+                ensure_tables=ensure_email_log_tables,
             ),
         )

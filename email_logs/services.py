@@ -196,6 +196,20 @@ def send_email(workspace, email: EmailRequest, integration_id: str | None = None
     return entry
 
 
+def send_test_email(integration: Integration, to: str) -> EmailLogEntry:
+    """A short test email through `integration`, sent and logged like any other (see send_email)."""
+    email = EmailRequest(
+        to=[to.strip()],
+        subject=f"Opbox test email via {integration.name}",
+        source=EmailSource.WORKFLOW_EMAIL,
+        text=(
+            f"This is a test email from Opbox, sent through the integration {integration.name!r} "
+            "to check that it can deliver. It is logged in that integration's Email Log table."
+        ),
+    )
+    return send_email(integration.workspace, email, integration.pk)
+
+
 def _enqueue_delivery(entry_id: str) -> None:
     from .tasks import deliver_email  # the task module imports this one
 

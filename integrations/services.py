@@ -78,14 +78,22 @@ def template_source(workspace: Workspace, type_name: str) -> Integration:
 
 
 def list_email_templates(workspace: Workspace, type_name: str) -> list:
-    """The provider's templates (every page) through the workspace's integration of that type.
+    """The provider's templates (every page) through the workspace's integration of that type."""
+    return email_templates_of(template_source(workspace, type_name))
+
+
+def email_templates_of(integration: Integration) -> list:
+    """The templates of the provider behind one email integration, which also proves its key works.
 
     Cached for EMAIL_TEMPLATE_CACHE_SECONDS; any change to the integration (a new key included) moves
     its `updated_at`, which is part of the cache key, so a changed integration is asked afresh.
     """
     from .providers import client_for
 
-    integration = template_source(workspace, type_name)
+    if not integration.is_email_provider:
+        raise ValidationError("Only email integrations have templates.")
+    if "apiKey" not in integration.credential_fingerprints:
+        raise EmailProviderNotConfigured(f"The email integration {integration.name!r} has no apiKey: add one first.")
     key = f"email-templates:{integration.pk}:{integration.updated_at.timestamp()}"
     templates = cache.get(key)
     if templates is None:

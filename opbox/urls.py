@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
+from django.views.generic import RedirectView
 from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -15,6 +16,11 @@ urlpatterns = [
     path("", include("integrations.urls")),
     path("", include("email_logs.urls")),  # before tables: /api/tables/integration/init
     path("", include("tables.urls")),
+    # Pages for people (server-rendered).
+    path("", RedirectView.as_view(pattern_name="tables:index"), name="home"),
+    path("", include("workspaces.page_urls")),
+    path("", include("tables.page_urls")),
+    path("", include("integrations.page_urls")),
 ]
 
 

@@ -15,6 +15,8 @@ class RowSource:
     filters: dict[str, str] = field(default_factory=dict)  # query parameter -> exact-match model field
     search_fields: tuple[str, ...] = ()  # fields the `q` parameter searches (case-insensitive contains)
     filter_choices: dict[str, tuple[str, ...]] = field(default_factory=dict)  # allowed values per parameter
+    # workspace -> None: creates the workspace's missing tables of this type (idempotent), e.g. on a page visit
+    ensure_tables: Callable[[object], object] | None = None
 
 
 _sources: dict[str, RowSource] = {}
@@ -29,3 +31,7 @@ def source_for(system_type: str) -> RowSource:
         return _sources[system_type]
     except KeyError:
         raise LookupError(f"No row source is registered for system type {system_type!r}.") from None
+
+
+def sources() -> dict[str, RowSource]:
+    return dict(_sources)

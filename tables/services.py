@@ -19,12 +19,13 @@ from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, Tuple
 from opbox.api import iso_timestamp
 
 from .models import Column, ColumnType, Table
-from .registry import source_for
+from .registry import source_for, sources
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 CSV_CHUNK_SIZE = 2000
 SEARCH_WINDOW = 10_000  # newest rows a search walks in index order before asking the search indexes
+EXACT_COUNT_LIMIT = 10_000  # above this many rows a table's size is estimated, not counted
 
 
 def tables_for(workspace, system_type: str | None = None):
@@ -36,6 +37,45 @@ def table_in(workspace, table_id: str) -> Table:
     """A table of `workspace` with its columns; another workspace's id raises DoesNotExist."""
     columns = Prefetch("columns", queryset=Column.objects.order_by("position"))
     return Table.objects.select_related("integration").prefetch_related(columns).get(workspace=workspace, pk=table_id)
+
+
+def ensure_system_tables(workspace, system_type: str | None = None) -> None:
+    """Create the workspace's missing system tables (each owning app knows which should exist)."""
+    for kind, source in sources().items():
+        if source.ensure_tables is not None and system_type in (None, kind):
+            source.ensure_tables(workspace)
+
+
+@dataclass(frozen=True)
+class TableSummary:
+    table: Table
+    row_count: int
+    row_count_is_estimate: bool
+    newest_row_at: datetime | None
+
+
+def table_summaries(tables) -> list[TableSummary]:
+    """Size and newest row of each table, cheap however large: a capped count, then an estimate."""
+    summaries = []
+    for table in tables:
+        source = source_for(table.system_type)
+        rows = source.rows(table)
+        newest = source.ordering[0]
+        newest_row_at = rows.order_by(F(newest).desc()).values_list(newest, flat=True).first()
+        count = rows[: EXACT_COUNT_LIMIT + 1].count() if newest_row_at is not None else 0
+        estimated = count > EXACT_COUNT_LIMIT and connections[rows.db].vendor == "postgresql"
+        if estimated:
+            count = max(_planner_row_estimate(rows), count)
+        elif count > EXACT_COUNT_LIMIT:
+            count = rows.count()  # SQLite keeps no statistics to estimate from; its tables are small
+        summaries.append(TableSummary(table, count, estimated, newest_row_at))
+    return summaries
+
+
+def _planner_row_estimate(rows) -> int:
+    """PostgreSQL's own estimate of how many rows `rows` has (from its statistics; no scan)."""
+    plan = json.loads(rows.explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 # Rows --------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from email_logs.models import EmailLogEntry, EmailSource, EmailStatus
 from tables.models import Table
+from tables.tests.factories import add_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -19,28 +20,6 @@ pytestmark = pytest.mark.django_db
 def log_table(make_integration):
     integration = make_integration("EMAIL_PROVIDER", name="Production Email")
     return Table.objects.get(integration=integration)
-
-
-def add_rows(table, count, *, start=None, **fields):
-    """`count` rows one minute apart, newest last; returns them oldest first."""
-    start = start or timezone.now() - timedelta(days=1)
-    rows = [
-        EmailLogEntry(
-            table=table,
-            sent_at=start + timedelta(minutes=i),
-            to=fields.get("to", f"client{i}@example.com"),
-            from_address="noreply@acme.example",
-            subject=fields.get("subject", f"Update {i}"),
-            status=fields.get("status", EmailStatus.DELIVERED),
-            provider="email-provider-a",
-            message_id=f"msg-{i}" if fields.get("status", EmailStatus.DELIVERED) == EmailStatus.DELIVERED else "",
-            source=fields.get("source", EmailSource.WORKFLOW_EMAIL),
-            error=fields.get("error", ""),
-        )
-        for i in range(count)
-    ]
-    EmailLogEntry.objects.bulk_create(rows)
-    return rows
 
 
 def test_tables_list_and_filter_by_system_type(member_api, log_table):

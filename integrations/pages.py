@@ -1,0 +1,212 @@
+"""Settings -> Integrations: every member sees the list; owners and admins add, change and test.
+
+Each view parses the form, calls the same services as the API, and says what happened in plain words.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.html import format_html
+from django.views import View
+from django.views.generic import TemplateView
+
+from email_logs.models import EmailStatus
+from email_logs.services import send_test_email
+from workspaces.pages import WorkspacePageMixin
+
+from . import services
+from .forms import IntegrationForm, TestEmailForm, credential_label
+from .models import Integration
+from .providers import ProviderError
+from .types import TYPES, definition_for
+
+LIST_URL = "integration-settings:list"
+
+
+def _service_errors(form, error: ValidationError) -> None:
+    """Put a service's ValidationError on the form: `name` on its field, the rest above the form."""
+    messages_by_key = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
+    for key, problems in messages_by_key.items():
+        for problem in problems:
+            form.add_error("name" if key == "name" else None, problem)
+
+
+class IntegrationPageMixin(WorkspacePageMixin):
+    def integration(self) -> Integration:
+        try:
+            return services.integration_in(self.workspace, self.kwargs["integration_id"])
+        except Integration.DoesNotExist:
+            raise Http404("No such integration in this workspace.") from None
+
+    def done(self, level, text, *args):
+        messages.add_message(self.request, level, format_html(text, *args))
+        return HttpResponseRedirect(reverse(LIST_URL))
+
+
+class IntegrationListPage(WorkspacePageMixin, TemplateView):
+    template_name = "integrations/settings_list.html"
+
+    def get_context_data(self, **kwargs):
+        integrations = list(services.integrations_for(self.workspace))
+        for integration in integrations:
+            integration.fingerprints = [
+                (credential_label(name), fingerprint) for name, fingerprint in integration.credential_fingerprints.items()
+            ]
+        return super().get_context_data(
+            integrations=integrations, can_change=self.membership.is_admin, test_email_to=self.request.user.email, **kwargs
+        )
+
+
+class IntegrationCreatePage(IntegrationPageMixin, View):
+    """GET without a type: choose one. GET ?type=...: its form. POST: create it."""
+
+    admin_only = True
+
+    def get(self, request):
+        type_name = request.GET.get("type", "")
+        if not type_name:
+            return render(request, "integrations/choose_type.html", {"types": TYPES.values()})
+        return self._render(IntegrationForm(self._definition(type_name)))
+
+    def post(self, request):
+        definition = self._definition(request.GET.get("type", ""))
+        form = IntegrationForm(definition, request.POST)
+        if form.is_valid():
+            try:
+                integration = services.create_integration(
+                    self.workspace,
+                    type=definition.type.value,
+                    config=form.config_values(),
+                    credentials=form.credentials_patch(),
+                    actor=request.user,
+                    **form.service_arguments(),
+                )
+            except ValidationError as error:
+                _service_errors(form, error)
+            else:
+                return self.done(messages.SUCCESS, "Added {}.", integration.name)
+        return self._render(form, status=400)
+
+    @staticmethod
+    def _definition(type_name):
+        if type_name not in TYPES:
+            raise Http404("Unknown integration type.")
+        return definition_for(type_name)
+
+    def _render(self, form, status=200):
+        context = {"form": form, "definition": form.definition, "integration": None}
+        return render(self.request, "integrations/form.html", context, status=status)
+
+
+class IntegrationEditPage(IntegrationPageMixin, View):
+    admin_only = True
+
+    def get(self, request, integration_id):
+        integration = self.integration()
+        return self._render(IntegrationForm(integration.definition, integration=integration), integration)
+
+    def post(self, request, integration_id):
+        integration = self.integration()
+        form = IntegrationForm(integration.definition, request.POST, integration=integration)
+        if form.is_valid():
+            try:
+                integration = services.update_integration(
+                    integration,
+                    config_patch=form.config_values(),
+                    credentials_patch=form.credentials_patch(),
+                    actor=request.user,
+                    **form.service_arguments(),
+                )
+            except ValidationError as error:
+                _service_errors(form, error)
+            else:
+                return self.done(messages.SUCCESS, "Saved {}.", integration.name)
+        return self._render(form, integration, status=400)
+
+    def _render(self, form, integration, status=200):
+        context = {"form": form, "definition": integration.definition, "integration": integration}
+        return render(self.request, "integrations/form.html", context, status=status)
+
+
+class IntegrationDeletePage(IntegrationPageMixin, View):
+    admin_only = True
+
+    def get(self, request, integration_id):
+        return render(request, "integrations/confirm_delete.html", {"integration": self.integration()})
+
+    def post(self, request, integration_id):
+        integration = self.integration()
+        services.delete_integration(integration, actor=request.user)
+        return self.done(messages.SUCCESS, "Deleted {}. Its Email Log, if it had one, is kept.", integration.name)
+
+
+class IntegrationEnablePage(IntegrationPageMixin, View):
+    """POST enabled=1|0."""
+
+    admin_only = True
+
+    def post(self, request, integration_id):
+        integration = self.integration()
+        enabled = request.POST.get("enabled") == "1"
+        services.update_integration(integration, enabled=enabled, actor=request.user)
+        return self.done(messages.SUCCESS, "{} is now {}.", integration.name, "enabled" if enabled else "disabled")
+
+
+class SiteEmailProviderPage(IntegrationPageMixin, View):
+    admin_only = True
+
+    def post(self, request, integration_id):
+        integration = self.integration()
+        try:
+            services.update_integration(integration, set_as_site_email_provider=True, actor=request.user)
+        except ValidationError as error:
+            return self.done(messages.ERROR, "{} cannot be the site email provider: {}", integration.name, " ".join(error.messages))
+        return self.done(messages.SUCCESS, "{} is now the site email provider.", integration.name)
+
+
+class SendTestEmailPage(IntegrationPageMixin, View):
+    """Sends through the outbound email service, so the test is logged like any other email."""
+
+    admin_only = True
+
+    def post(self, request, integration_id):
+        integration = self.integration()
+        form = TestEmailForm(request.POST)
+        if not form.is_valid():
+            return self.done(messages.ERROR, "Test email not sent: {}", " ".join(form.errors["to"]))
+        try:
+            entry = send_test_email(integration, form.cleaned_data["to"])
+        except (ValidationError, services.EmailProviderNotConfigured) as error:
+            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            return self.done(messages.ERROR, "Test email not sent: {}", text)
+        log_url = reverse("tables:table", args=[entry.table_id])
+        if entry.status == EmailStatus.FAILED:
+            return self.done(messages.ERROR, 'Test email failed: {} (<a href="{}">see the Email Log</a>)', entry.error, log_url)
+        outcome = "delivered" if entry.status == EmailStatus.DELIVERED else "queued for delivery"
+        return self.done(messages.SUCCESS, 'Test email to {} {}. <a href="{}">See it in the Email Log</a>.', entry.to, outcome, log_url)
+
+
+class CheckConnectionPage(IntegrationPageMixin, View):
+    """Lists the provider's templates with the stored key: the plainest proof that the key works."""
+
+    admin_only = True
+
+    def post(self, request, integration_id):
+        integration = self.integration()
+        try:
+            templates = services.email_templates_of(integration)
+        except (ValidationError, services.EmailProviderNotConfigured, ProviderError) as error:
+            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            return self.done(messages.ERROR, "Connection check for {} failed: {}", integration.name, text)
+        names = ", ".join(template.name for template in templates[:10]) + (", ..." if len(templates) > 10 else "")
+        return self.done(
+            messages.SUCCESS,
+            "Connected to {}: {} template{} found{}{}",
+            integration.name,
+            len(templates),
+            "" if len(templates) == 1 else "s",
+            ": " if templates else ".",
+            names,
+        )

@@ -1,0 +1,97 @@
+"""The Tables pages: the workspace's tables by tab, and one table's rows (filters, search, newer/older)."""
+
+from urllib.parse import urlencode
+
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.urls import reverse
+from django.views.generic import TemplateView
+
+from workspaces.pages import WorkspacePageMixin
+
+from . import services
+from .models import SystemType, Table
+from .registry import source_for
+
+SEARCH_MAX_LENGTH = 200
+
+
+class TablesPage(WorkspacePageMixin, TemplateView):
+    """Tabs: Integrations (the tables integrations keep, created on the visit if missing) and All tables."""
+
+    template_name = "tables/index.html"
+    tabs = {"integrations": "Integrations", "all": "All tables"}
+
+    def get_context_data(self, **kwargs):
+        tab = self.request.GET.get("tab", "integrations")
+        if tab not in self.tabs:
+            raise Http404("No such tab.")
+        if tab == "integrations":
+            services.ensure_system_tables(self.workspace, SystemType.EMAIL_LOG)
+            tables = services.tables_for(self.workspace, SystemType.EMAIL_LOG)
+        else:
+            tables = services.tables_for(self.workspace)
+        return super().get_context_data(tab=tab, tabs=self.tabs, tab_label=self.tabs[tab], summaries=services.table_summaries(tables), **kwargs)
+
+
+class TablePage(WorkspacePageMixin, TemplateView):
+    """One table: its columns in order, newest rows first, a page at a time by cursor."""
+
+    template_name = "tables/table.html"
+    page_size = services.DEFAULT_PAGE_SIZE
+
+    def get(self, request, *args, **kwargs):
+        try:
+            self.table = services.table_in(self.workspace, kwargs["table_id"])
+        except Table.DoesNotExist:
+            raise Http404("No such table in this workspace.") from None
+        self.query = self._query()
+        try:
+            self.page = services.row_page(self.table, self.query, request.GET.get("cursor") or None, self.page_size)
+            self.error = None
+        except ValidationError as error:
+            # A stale cursor or a hand-edited filter: say what was wrong, show no rows, answer 400.
+            self.page, self.error = None, " ".join(error.messages)
+        response = super().get(request, *args, **kwargs)
+        if self.error:
+            response.status_code = 400
+        return response
+
+    def _query(self) -> services.RowQuery:
+        params = self.request.GET
+        source = source_for(self.table.system_type)
+        return services.RowQuery(
+            filters={name: params.get(name, "").strip() for name in source.filters},
+            search=params.get("q", "").strip()[:SEARCH_MAX_LENGTH],
+        )
+
+    def _link(self, **changes) -> str:
+        params = {**self.query.filters, "q": self.query.search, **changes}
+        encoded = urlencode({name: value for name, value in params.items() if value})
+        return f"?{encoded}" if encoded else ""
+
+    def get_context_data(self, **kwargs):
+        columns = list(self.table.columns.all())
+        source = source_for(self.table.system_type)
+        rows = [
+            {"cells": [(column, getattr(row, column.field)) for column in columns], "status": getattr(row, "status", "")}
+            for row in (self.page.rows if self.page else [])
+        ]
+        filtered = any(self.query.filters.values()) or bool(self.query.search)
+        return super().get_context_data(
+            table=self.table,
+            columns=columns,
+            rows=rows,
+            query=self.query,
+            filter_choices=[
+                (name, name.title(), source.filter_choices.get(name, ()), self.query.filters.get(name, ""))
+                for name in source.filters
+            ],
+            filtered=filtered,
+            error=self.error,
+            newer_url=self._link(cursor=self.page.previous_cursor) if self.page and self.page.previous_cursor else None,
+            older_url=self._link(cursor=self.page.next_cursor) if self.page and self.page.next_cursor else None,
+            csv_url=reverse("table-rows-csv", args=[self.table.pk]) + self._link(),
+            search_max_length=SEARCH_MAX_LENGTH,
+            **kwargs,
+        )

@@ -1,0 +1,69 @@
+"""Browser pages for signing in and choosing a workspace, and the base every workspace page builds on."""
+
+from django import forms
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.mixins import AccessMixin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+
+from .services import session_membership, switch_workspace
+
+
+class WorkspacePageMixin(AccessMixin):
+    """A page of the session's current workspace: anonymous visitors go to the login page, people without
+    a workspace get a page that says so, and `admin_only` pages answer 403 to MEMBERs.
+
+    Sets `self.membership` (and `request.membership`, which the base template reads).
+    """
+
+    admin_only = False
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.membership = session_membership(request)
+        if self.membership is None:
+            return render(request, "workspaces/no_workspace.html", status=403)
+        request.membership = self.membership
+        if self.admin_only and not self.membership.is_admin:
+            raise PermissionDenied("This page is for workspace owners and admins.")
+        return super().dispatch(request, *args, **kwargs)
+
+    @property
+    def workspace(self):
+        return self.membership.workspace
+
+
+class EmailLoginForm(AuthenticationForm):
+    username = forms.EmailField(
+        label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
+
+
+class LoginPage(auth_views.LoginView):
+    template_name = "workspaces/login.html"
+    form_class = EmailLoginForm
+    redirect_authenticated_user = True
+
+
+class LogoutPage(auth_views.LogoutView):
+    """POST only (Django's LogoutView), so a link on another site cannot sign anyone out."""
+
+
+class SwitchWorkspacePage(View):
+    """POST workspace=<id>: make it the session's current workspace, then go back where the user was."""
+
+    def post(self, request):
+        if not request.user.is_authenticated:
+            return HttpResponseRedirect(reverse("login"))
+        if switch_workspace(request, request.POST.get("workspace", "")) is None:
+            raise PermissionDenied("You are not a member of that workspace.")
+        next_url = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, require_https=request.is_secure()):
+            next_url = reverse("tables:index")
+        return HttpResponseRedirect(next_url)
