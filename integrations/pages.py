@@ -51,6 +51,11 @@ class IntegrationListPage(WorkspacePageMixin, TemplateView):
     def get_context_data(self, **kwargs):
         integrations = list(services.integrations_for(self.workspace))
         for integration in integrations:
+            integration.settings = [
+                (field.label, integration.config[field.name])
+                for field in integration.definition.config_fields
+                if field.name in integration.config
+            ]
             integration.fingerprints = [
                 (credential_label(name), fingerprint) for name, fingerprint in integration.credential_fingerprints.items()
             ]

@@ -74,7 +74,11 @@ class TablePage(WorkspacePageMixin, TemplateView):
         columns = list(self.table.columns.all())
         source = source_for(self.table.system_type)
         rows = [
-            {"cells": [(column, getattr(row, column.field)) for column in columns], "status": getattr(row, "status", "")}
+            {
+                "cells": [(column, getattr(row, column.field)) for column in columns],
+                "status": getattr(row, "status", ""),
+                "error": getattr(row, "error", ""),
+            }
             for row in (self.page.rows if self.page else [])
         ]
         filtered = any(self.query.filters.values()) or bool(self.query.search)
