@@ -61,6 +61,7 @@ def server(tmp_path_factory):
         return result.stdout.strip()
 
     manage("migrate", "--noinput")
+    manage("collectstatic", "--noinput")  # the build step of a release: pages need the hashed stylesheet
     manage("createworkspace", "acme", "--name", "Acme Legal")
     manage("createworkspace", "globex")
     people = {}
@@ -182,3 +183,25 @@ def test_the_api_as_a_client_sees_it(server):
         for path in ("/api/integrations", "/api/integrations/stats", f"/api/tables/{table_a['id']}/rows", f"/api/tables/{table_a['id']}/rows.csv")
     ) + sent.text + refused.text + created.text
     assert CANARY not in everything
+
+
+@pytest.mark.slow
+def test_pages_are_served_in_production(server):
+    import re
+
+    base, browser = server["base"], requests.Session()
+    login_page = browser.get(f"{base}/login/", timeout=30)
+    stylesheet = re.search(r'href="(/static/css/opbox\.[0-9a-f]+\.css)"', login_page.text)
+    logged_in = browser.post(
+        f"{base}/login/",
+        data={"username": "member@acme.example", "password": "a long test password", "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        headers={"Referer": f"{base}/login/"},
+        timeout=30,
+    )
+    css = requests.get(base + stylesheet.group(1), timeout=30)
+
+    assert login_page.status_code == 200 and stylesheet, login_page.text[:500]
+    assert logged_in.status_code == 200 and logged_in.url == f"{base}/tables/"
+    assert "member@acme.example" in logged_in.text and "Acme Legal" in logged_in.text
+    assert css.status_code == 200 and "immutable" in css.headers["Cache-Control"]
+    assert browser.get(f"{base}/settings/integrations/", timeout=30).status_code == 200
