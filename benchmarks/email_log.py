@@ -10,88 +10,19 @@ query; "wall" figures include Django and serialisation.
 """
 
 import argparse
-import os
 import resource
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import database_url, fill, setup_django
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/opbox_bench")
+    parser.add_argument("--database-url", default=database_url("opbox_bench"))
     parser.add_argument("--repeat", type=int, default=15, help="runs per figure; the median is printed")
     return parser.parse_args()
-
-
-def setup_django(database_url):
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opbox.settings_test")
-    import django
-    import psycopg
-
-    url = database_url.rsplit("/", 1)
-    with psycopg.connect(url[0] + "/postgres", autocommit=True) as admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [url[1]]).fetchone():
-            admin.execute(f'CREATE DATABASE "{url[1]}"')
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-def fill(rows):
-    """One workspace, one email integration, `rows` log rows one second apart (5% failed), via COPY."""
-    from datetime import datetime, timedelta, timezone
-
-    from django.db import connection
-
-    from email_logs.models import EmailLogEntry
-    from integrations.services import create_integration
-    from opbox.ids import new_public_id
-    from tables.models import Table
-    from workspaces.models import Workspace
-    from workspaces.services import create_workspace
-
-    workspace = Workspace.objects.filter(slug="bench").first()
-    if workspace is not None:
-        table = Table.objects.get(workspace=workspace)
-        if EmailLogEntry.objects.filter(table=table).count() == rows:
-            return table  # filled by an earlier run: reuse it
-        EmailLogEntry.objects.filter(table=table).delete()
-    else:
-        workspace = create_workspace("bench", "Benchmark")
-        create_integration(
-            workspace, name="Bench Email", type="EMAIL_PROVIDER", config={"fromEmail": "noreply@bench.example"},
-            credentials={"apiKey": "re_bench_key_0123456789"},
-        )  # fmt: skip
-        table = Table.objects.get(workspace=workspace)
-    sources = ["Workflow Automation", "Matter Email Step", "Form Send", "Workflow Email"]
-    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
-    columns = "id, table_id, sent_at, created_at, \"to\", from_address, subject, status, provider, message_id, cc, bcc, template_id, source, error, attachment_count"
-    began = time.perf_counter()
-    with connection.cursor() as cursor, cursor.copy(f"COPY email_logs_emaillogentry ({columns}) FROM STDIN") as copy:
-        for i in range(rows):
-            failed = i % 20 == 0
-            sent = start + timedelta(seconds=i)
-            copy.write_row((
-                new_public_id(), table.pk, sent, sent, f"client{i}@example{i % 997}.com", "noreply@bench.example",
-                f"Matter {i % 5000} update {i}", "failed" if failed else "delivered", "email-provider-a",
-                "" if failed else f"msg-{i}", "", "", "", sources[i % 4], "Mailbox unavailable" if failed else "", i % 3,
-            ))  # fmt: skip
-    # One rare recipient for the selective search.
-    EmailLogEntry.objects.filter(pk=EmailLogEntry.objects.filter(table=table).order_by("sent_at").values("pk")[:1]).update(
-        to="ada@lovelace.example"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE email_logs_emaillogentry")
-    print(f"filled {rows:,} rows in {time.perf_counter() - began:.1f} s")
-    return table
 
 
 def current_rss_mib() -> float:
@@ -110,25 +41,31 @@ def median_ms(function, repeat):
 
 
 def db_ms(function, repeat):
-    """Median PostgreSQL execution time (EXPLAIN ANALYZE) of the log queries `function` runs, summed;
-    its SET LOCAL planner settings are replayed in the same transaction so the plans are the same."""
+    """Median PostgreSQL execution time (EXPLAIN ANALYZE) of the log queries `function` runs, summed.
+
+    Each query is explained under the SET LOCAL planner settings in force when it ran: those of its own
+    transaction (they end at its COMMIT), so the plans are the request's plans.
+    """
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as captured:
         function()
-    statements = [
-        q["sql"] for q in captured.captured_queries
-        if q["sql"].startswith("SET LOCAL") or (q["sql"].startswith("SELECT") and "emaillogentry" in q["sql"])
-    ]  # fmt: skip
+    queries, settings = [], []
+    for sql in (q["sql"] for q in captured.captured_queries):
+        if sql.startswith("SET LOCAL"):
+            settings.append(sql)
+        elif sql in ("COMMIT", "ROLLBACK"):
+            settings = []
+        elif sql.startswith("SELECT") and "emaillogentry" in sql:
+            queries.append((list(settings), sql))
     samples = []
     for _ in range(repeat):
         total = 0.0
-        with transaction.atomic(), connection.cursor() as cursor:
-            for sql in statements:
-                if sql.startswith("SET LOCAL"):
-                    cursor.execute(sql)
-                    continue
+        for query_settings, sql in queries:
+            with transaction.atomic(), connection.cursor() as cursor:
+                for setting in query_settings:
+                    cursor.execute(setting)
                 cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
                 total += cursor.fetchone()[0][0]["Execution Time"]
         samples.append(total)
