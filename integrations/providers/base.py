@@ -146,6 +146,9 @@ class _BearerAuth(requests.auth.AuthBase):
         return f"<BearerAuth {REDACTED}>"
 
 
+_DEFAULT_HEADERS = {"Accept": "application/json", "User-Agent": "opbox-integrations"}
+
+
 class EmailProviderClient:
     """Base of the provider clients: one `requests.Session`, `base_url`, a timeout on every call."""
 
@@ -156,15 +159,17 @@ class EmailProviderClient:
         self.timeout = float(timeout)
         # Surrounding whitespace is never part of a key but often pasted with it.
         self._api_key = _Secret((api_key or "").strip())
+        # Auth and headers go with each request, not on the session, so one session can serve many keys.
+        self._auth = _BearerAuth(self._api_key)
+        self._owns_session = session is None
         self._session = session or requests.Session()
-        self._session.auth = _BearerAuth(self._api_key)
-        self._session.headers.update({"Accept": "application/json", "User-Agent": "opbox-integrations"})
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} base_url={self.base_url!r} timeout={self.timeout!r}>"
 
     def close(self) -> None:
-        self._session.close()
+        if self._owns_session:
+            self._session.close()
 
     def __enter__(self):
         return self
@@ -218,7 +223,10 @@ class EmailProviderClient:
         started = time.monotonic()
         failure = None
         try:
-            response = self._session.request(method, url, timeout=self.timeout, allow_redirects=False, **kwargs)
+            headers = {**_DEFAULT_HEADERS, **kwargs.pop("headers", {})}
+            response = self._session.request(
+                method, url, auth=self._auth, headers=headers, timeout=self.timeout, allow_redirects=False, **kwargs
+            )
         except requests.RequestException as exc:
             failure = self._transport_error(exc, idempotent)
         if failure is not None:
