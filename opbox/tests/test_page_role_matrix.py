@@ -7,7 +7,6 @@ import pytest
 import responses
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tables.models import Table
 from workspaces.models import Role
 
 pytestmark = pytest.mark.django_db
@@ -54,16 +53,6 @@ def _page_routes(patterns, prefix="", namespace=""):
 def test_matrix_covers_every_page():
     pages = set(_page_routes(get_resolver().url_patterns)) - {"healthz", "readyz"}
     assert pages == set(PAGES) | OPEN_PAGES
-
-
-@pytest.fixture
-def objects(make_integration, other_workspace):
-    own = make_integration("EMAIL_PROVIDER", set_as_site_email_provider=True)
-    other = make_integration("EMAIL_PROVIDER", in_workspace=other_workspace, set_as_site_email_provider=True)
-    return {
-        "own": {"integration": own.pk, "table": Table.objects.get(integration=own).pk},
-        "other": {"integration": other.pk, "table": Table.objects.get(integration=other).pk},
-    }
 
 
 def _path(route, objects, whose):

@@ -7,7 +7,6 @@ import pytest
 import responses
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tables.models import Table
 from workspaces.models import Role
 
 pytestmark = pytest.mark.django_db
@@ -55,17 +54,6 @@ def _api_routes(patterns, prefix=""):
 
 def test_matrix_covers_every_api_route():
     assert set(_api_routes(get_resolver().url_patterns)) == set(MATRIX) | PUBLIC_API_ROUTES
-
-
-@pytest.fixture
-def objects(make_integration, other_workspace):
-    """An email integration (and so its Email Log table) in each workspace."""
-    own = make_integration("EMAIL_PROVIDER", set_as_site_email_provider=True)
-    other = make_integration("EMAIL_PROVIDER", in_workspace=other_workspace, set_as_site_email_provider=True)
-    return {
-        "own": {"integration": own.id, "table": Table.objects.get(integration=own).id},
-        "other": {"integration": other.id, "table": Table.objects.get(integration=other).id},
-    }
 
 
 def _path(route, objects, whose):
