@@ -164,10 +164,12 @@ EMAIL_SEND_MAX_BACKOFF = env.float("EMAIL_SEND_MAX_BACKOFF", default=10.0)
 EMAIL_TEMPLATE_CACHE_SECONDS = env.int("EMAIL_TEMPLATE_CACHE_SECONDS", default=300)
 EMAIL_MAX_ATTACHMENT_BYTES = env.int("EMAIL_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
 
-# Outbound email runs as a Django task: inline by default; on `manage.py db_worker` processes with
-# TASKS_BACKEND=database (django-tasks-db, no extra service); on `manage.py rqworker default` processes
-# with TASKS_BACKEND=rq (django-tasks-rq on Redis at REDIS_URL, for larger teams).
-TASKS_BACKEND = env.str("TASKS_BACKEND", default="immediate")
+# Outbound email runs as a Django task. On PostgreSQL by default on `manage.py db_worker` processes
+# (TASKS_BACKEND=database: django-tasks-db, no extra service); inline on SQLite first runs
+# (TASKS_BACKEND=immediate); or on `manage.py rqworker default` processes with TASKS_BACKEND=rq
+# (django-tasks-rq on Redis at REDIS_URL, for larger teams).
+_ON_POSTGRESQL = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+TASKS_BACKEND = env.str("TASKS_BACKEND", default="database" if _ON_POSTGRESQL else "immediate")
 TASKS = {
     "default": {
         "BACKEND": {

@@ -11,6 +11,8 @@ os.environ.setdefault(
     "OPBOX_ENCRYPTION_KEYS",
     "dGVzdC1rZXktb25lLTMyLWJ5dGVzLWxvbmctLS0tLS0=,dGVzdC1rZXktdHdvLTMyLWJ5dGVzLWxvbmctLS0tLS0=",
 )
+# Sends run inline on both databases; the worker-backend tests choose their backend themselves.
+os.environ.setdefault("TASKS_BACKEND", "immediate")
 os.environ.setdefault("EMAIL_PROVIDER_A_API_URL", "https://provider-a.test")
 os.environ.setdefault("EMAIL_PROVIDER_B_API_URL", "https://provider-b.test")
 

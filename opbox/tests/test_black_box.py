@@ -52,6 +52,7 @@ def server(tmp_path_factory):
         "EMAIL_PROVIDER_A_API_URL": f"{fake_url}/a",
         "EMAIL_PROVIDER_B_API_URL": f"{fake_url}/b",
         "EMAIL_SEND_MAX_BACKOFF": "0",
+        "TASKS_BACKEND": "immediate",  # no db_worker here: the answers below are those of inline sends
         "DJANGO_SETTINGS_MODULE": "opbox.settings",
     }
 
