@@ -186,13 +186,21 @@ def test_a_busy_log_filters_pages_and_exports(page, owner, fake_provider):
     assert EmailLogEntry.objects.filter(table=table).count() == 107  # reading changed nothing
 
 
-def test_a_member_sees_settings_read_only(page, owner, make_member=None):
+def test_a_member_sees_settings_read_only(page, owner):
     from playwright.sync_api import expect
 
+    from integrations.services import create_integration
+
+    create_integration(
+        owner.workspace, name="Production Email", type="EMAIL_PROVIDER",
+        config={"fromEmail": "noreply@acme.example"}, credentials={"apiKey": "re_member_view_key_0123456789"},
+    )  # fmt: skip
     add_member(owner.workspace, "member@acme.example", Role.MEMBER, password=PASSWORD)
     log_in(page, "member@acme.example")
     page.goto("/settings/integrations/")
 
     expect(page.get_by_text("you can see its integrations; owners and admins change them")).to_be_visible()
+    expect(page.locator(".integration")).to_contain_text(fingerprint_for("re_member_view_key_0123456789"))
     expect(page.get_by_role("link", name="Add an integration")).to_have_count(0)
+    expect(page.locator(".integration button, .integration .button")).to_have_count(0)
     shoot(page, "08-settings-member-read-only")
