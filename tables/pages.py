@@ -45,6 +45,7 @@ class TablePage(WorkspacePageMixin, TemplateView):
             self.table = services.table_in(self.workspace, kwargs["table_id"])
         except Table.DoesNotExist:
             raise Http404("No such table in this workspace.") from None
+        self.source = source_for(self.table.system_type)
         self.query = self._query()
         try:
             self.page = services.row_page(self.table, self.query, request.GET.get("cursor") or None, self.page_size)
@@ -59,9 +60,8 @@ class TablePage(WorkspacePageMixin, TemplateView):
 
     def _query(self) -> services.RowQuery:
         params = self.request.GET
-        source = source_for(self.table.system_type)
         return services.RowQuery(
-            filters={name: params.get(name, "").strip() for name in source.filters},
+            filters={name: params.get(name, "").strip() for name in self.source.filters},
             search=params.get("q", "").strip()[:SEARCH_MAX_LENGTH],
         )
 
@@ -72,7 +72,6 @@ class TablePage(WorkspacePageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         columns = list(self.table.columns.all())
-        source = source_for(self.table.system_type)
         rows = [
             {
                 "cells": [(column, getattr(row, column.field)) for column in columns],
@@ -88,8 +87,8 @@ class TablePage(WorkspacePageMixin, TemplateView):
             rows=rows,
             query=self.query,
             filter_choices=[
-                (name, name.title(), source.filter_choices.get(name, ()), self.query.filters.get(name, ""))
-                for name in source.filters
+                (name, name.title(), self.source.filter_choices.get(name, ()), self.query.filters.get(name, ""))
+                for name in self.source.filters
             ],
             filtered=filtered,
             error=self.error,

@@ -31,7 +31,3 @@ def source_for(system_type: str) -> RowSource:
         return _sources[system_type]
     except KeyError:
         raise LookupError(f"No row source is registered for system type {system_type!r}.") from None
-
-
-def sources() -> dict[str, RowSource]:
-    return dict(_sources)

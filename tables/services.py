@@ -19,7 +19,7 @@ from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, Tuple
 from opbox.api import iso_timestamp
 
 from .models import Column, ColumnType, Table
-from .registry import source_for, sources
+from .registry import source_for
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -39,11 +39,11 @@ def table_in(workspace, table_id: str) -> Table:
     return Table.objects.select_related("integration").prefetch_related(columns).get(workspace=workspace, pk=table_id)
 
 
-def ensure_system_tables(workspace, system_type: str | None = None) -> None:
-    """Create the workspace's missing system tables (each owning app knows which should exist)."""
-    for kind, source in sources().items():
-        if source.ensure_tables is not None and system_type in (None, kind):
-            source.ensure_tables(workspace)
+def ensure_system_tables(workspace, system_type: str) -> None:
+    """Create the workspace's missing tables of `system_type` (the app that owns the type knows which)."""
+    ensure_tables = source_for(system_type).ensure_tables
+    if ensure_tables is not None:
+        ensure_tables(workspace)
 
 
 @dataclass(frozen=True)
