@@ -29,6 +29,7 @@ class IntegrationForm(forms.Form):
 
     def __init__(self, definition: TypeDefinition, *args, integration: Integration | None = None, **kwargs):
         self.definition = definition
+        self.integration = integration  # the one being edited, or None for a new one
         if integration is not None:
             kwargs.setdefault("initial", self._initial_from(integration))
         super().__init__(*args, **kwargs)

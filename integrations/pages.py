@@ -25,6 +25,11 @@ from .types import TYPES, definition_for
 LIST_URL = "integration-settings:list"
 
 
+def _plain(error: Exception) -> str:
+    """A refusal's text for a message: a ValidationError's messages, else the exception's own text."""
+    return " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+
+
 def _service_errors(form, error: ValidationError) -> None:
     """Put a service's ValidationError on the form: `name` on its field, the rest above the form."""
     messages_by_key = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
@@ -34,6 +39,10 @@ def _service_errors(form, error: ValidationError) -> None:
 
 
 class IntegrationPageMixin(WorkspacePageMixin):
+    """Pages that change integrations: owners and admins only."""
+
+    admin_only = True
+
     def integration(self) -> Integration:
         try:
             return services.integration_in(self.workspace, self.kwargs["integration_id"])
@@ -43,6 +52,21 @@ class IntegrationPageMixin(WorkspacePageMixin):
     def done(self, level, text, *args):
         messages.add_message(self.request, level, format_html(text, *args))
         return HttpResponseRedirect(reverse(LIST_URL))
+
+    def submit(self, form, save, success: str):
+        """Validate `form`, then `save(form)` through a service; a refusal goes back on the form (400)."""
+        if form.is_valid():
+            try:
+                integration = save(form)
+            except ValidationError as error:
+                _service_errors(form, error)
+            else:
+                return self.done(messages.SUCCESS, success, integration.name)
+        return self.render_form(form, status=400)
+
+    def render_form(self, form, status=200):
+        context = {"form": form, "definition": form.definition, "integration": form.integration}
+        return render(self.request, "integrations/form.html", context, status=status)
 
 
 class IntegrationListPage(WorkspacePageMixin, TemplateView):
@@ -67,32 +91,26 @@ class IntegrationListPage(WorkspacePageMixin, TemplateView):
 class IntegrationCreatePage(IntegrationPageMixin, View):
     """GET without a type: choose one. GET ?type=...: its form. POST: create it."""
 
-    admin_only = True
-
     def get(self, request):
         type_name = request.GET.get("type", "")
         if not type_name:
             return render(request, "integrations/choose_type.html", {"types": TYPES.values()})
-        return self._render(IntegrationForm(self._definition(type_name)))
+        return self.render_form(IntegrationForm(self._definition(type_name)))
 
     def post(self, request):
         definition = self._definition(request.GET.get("type", ""))
-        form = IntegrationForm(definition, request.POST)
-        if form.is_valid():
-            try:
-                integration = services.create_integration(
-                    self.workspace,
-                    type=definition.type.value,
-                    config=form.config_values(),
-                    credentials=form.credentials_patch(),
-                    actor=request.user,
-                    **form.service_arguments(),
-                )
-            except ValidationError as error:
-                _service_errors(form, error)
-            else:
-                return self.done(messages.SUCCESS, "Added {}.", integration.name)
-        return self._render(form, status=400)
+
+        def create(form):
+            return services.create_integration(
+                self.workspace,
+                type=definition.type.value,
+                config=form.config_values(),
+                credentials=form.credentials_patch(),
+                actor=request.user,
+                **form.service_arguments(),
+            )
+
+        return self.submit(IntegrationForm(definition, request.POST), create, "Added {}.")
 
     @staticmethod
     def _definition(type_name):
@@ -100,44 +118,29 @@ class IntegrationCreatePage(IntegrationPageMixin, View):
             raise Http404("Unknown integration type.")
         return definition_for(type_name)
 
-    def _render(self, form, status=200):
-        context = {"form": form, "definition": form.definition, "integration": None}
-        return render(self.request, "integrations/form.html", context, status=status)
-
 
 class IntegrationEditPage(IntegrationPageMixin, View):
-    admin_only = True
-
     def get(self, request, integration_id):
         integration = self.integration()
-        return self._render(IntegrationForm(integration.definition, integration=integration), integration)
+        return self.render_form(IntegrationForm(integration.definition, integration=integration))
 
     def post(self, request, integration_id):
         integration = self.integration()
-        form = IntegrationForm(integration.definition, request.POST, integration=integration)
-        if form.is_valid():
-            try:
-                integration = services.update_integration(
-                    integration,
-                    config_patch=form.config_values(),
-                    credentials_patch=form.credentials_patch(),
-                    actor=request.user,
-                    **form.service_arguments(),
-                )
-            except ValidationError as error:
-                _service_errors(form, error)
-            else:
-                return self.done(messages.SUCCESS, "Saved {}.", integration.name)
-        return self._render(form, integration, status=400)
 
-    def _render(self, form, integration, status=200):
-        context = {"form": form, "definition": integration.definition, "integration": integration}
-        return render(self.request, "integrations/form.html", context, status=status)
+        def update(form):
+            return services.update_integration(
+                integration,
+                config_patch=form.config_values(),
+                credentials_patch=form.credentials_patch(),
+                actor=request.user,
+                **form.service_arguments(),
+            )
+
+        form = IntegrationForm(integration.definition, request.POST, integration=integration)
+        return self.submit(form, update, "Saved {}.")
 
 
 class IntegrationDeletePage(IntegrationPageMixin, View):
-    admin_only = True
-
     def get(self, request, integration_id):
         return render(request, "integrations/confirm_delete.html", {"integration": self.integration()})
 
@@ -150,8 +153,6 @@ class IntegrationDeletePage(IntegrationPageMixin, View):
 class IntegrationEnablePage(IntegrationPageMixin, View):
     """POST enabled=1|0."""
 
-    admin_only = True
-
     def post(self, request, integration_id):
         integration = self.integration()
         enabled = request.POST.get("enabled") == "1"
@@ -160,21 +161,17 @@ class IntegrationEnablePage(IntegrationPageMixin, View):
 
 
 class SiteEmailProviderPage(IntegrationPageMixin, View):
-    admin_only = True
-
     def post(self, request, integration_id):
         integration = self.integration()
         try:
             services.update_integration(integration, set_as_site_email_provider=True, actor=request.user)
         except ValidationError as error:
-            return self.done(messages.ERROR, "{} cannot be the site email provider: {}", integration.name, " ".join(error.messages))
+            return self.done(messages.ERROR, "{} cannot be the site email provider: {}", integration.name, _plain(error))
         return self.done(messages.SUCCESS, "{} is now the site email provider.", integration.name)
 
 
 class SendTestEmailPage(IntegrationPageMixin, View):
     """Sends through the outbound email service, so the test is logged like any other email."""
-
-    admin_only = True
 
     def post(self, request, integration_id):
         integration = self.integration()
@@ -184,8 +181,7 @@ class SendTestEmailPage(IntegrationPageMixin, View):
         try:
             entry = send_test_email(integration, form.cleaned_data["to"])
         except (ValidationError, services.EmailProviderNotConfigured) as error:
-            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-            return self.done(messages.ERROR, "Test email not sent: {}", text)
+            return self.done(messages.ERROR, "Test email not sent: {}", _plain(error))
         log_url = reverse("tables:table", args=[entry.table_id])
         if entry.status == EmailStatus.FAILED:
             return self.done(messages.ERROR, 'Test email failed: {} (<a href="{}">see the Email Log</a>)', entry.error, log_url)
@@ -196,15 +192,12 @@ class SendTestEmailPage(IntegrationPageMixin, View):
 class CheckConnectionPage(IntegrationPageMixin, View):
     """Lists the provider's templates with the stored key: the plainest proof that the key works."""
 
-    admin_only = True
-
     def post(self, request, integration_id):
         integration = self.integration()
         try:
             templates = services.email_templates_of(integration)
         except (ValidationError, services.EmailProviderNotConfigured, ProviderError) as error:
-            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-            return self.done(messages.ERROR, "Connection check for {} failed: {}", integration.name, text)
+            return self.done(messages.ERROR, "Connection check for {} failed: {}", integration.name, _plain(error))
         names = ", ".join(template.name for template in templates[:10]) + (", ..." if len(templates) > 10 else "")
         return self.done(
             messages.SUCCESS,
