@@ -170,6 +170,13 @@ def admin_token(workspace, email: str = "admin@bench.example") -> str:
 # Processes ---------------------------------------------------------------------------------------
 
 
+def emails_in_flight() -> bool:
+    """Whether any email is still on its way: an outbox record left, or a row not yet delivered/failed."""
+    from email_logs.models import EmailLogEntry, EmailStatus, OutboundEmail
+
+    return OutboundEmail.objects.exists() or EmailLogEntry.objects.filter(status=EmailStatus.QUEUED).exists()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

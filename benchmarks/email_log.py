@@ -10,11 +10,11 @@ query; "wall" figures include Django and serialisation.
 """
 
 import argparse
-import resource
+import os
 import statistics
 import time
 
-from _common import database_url, fill, setup_django
+from _common import database_url, fill, rss_mib, setup_django
 
 
 def parse_args():
@@ -23,12 +23,6 @@ def parse_args():
     parser.add_argument("--database-url", default=database_url("opbox_bench"))
     parser.add_argument("--repeat", type=int, default=15, help="runs per figure; the median is printed")
     return parser.parse_args()
-
-
-def current_rss_mib() -> float:
-    """Resident memory now (not the process's lifetime peak, which the COPY fill sets)."""
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
 
 
 def median_ms(function, repeat):
@@ -128,12 +122,12 @@ def main():
     EmailLogEntry.objects.filter(pk__in=logged).delete()  # leave the filled table as it was
     for limit in (args.rows // 10, args.rows):
         query = services.RowQuery(filters={})
-        before = peak = current_rss_mib()
+        before = peak = rss_mib(os.getpid())
         began = time.perf_counter()
         count = -1
         for count, _ in enumerate(services.csv_lines(table, query)):
             if count % 10_000 == 0:
-                peak = max(peak, current_rss_mib())
+                peak = max(peak, rss_mib(os.getpid()))
             if count >= limit:
                 break
         elapsed = time.perf_counter() - began

@@ -32,6 +32,7 @@ from pathlib import Path
 import requests
 from _common import (
     database_url,
+    emails_in_flight,
     fill,
     print_table,
     production_environ,
@@ -108,11 +109,11 @@ def _payload(email) -> dict:
 
 def settled(expected: int, timeout: float = 600) -> float:
     """Wait until no outbox record is left and `expected` rows are final; returns when that was seen."""
-    from email_logs.models import EmailLogEntry, OutboundEmail
+    from email_logs.models import EmailLogEntry
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not OutboundEmail.objects.exists() and not EmailLogEntry.objects.filter(status="queued").exists():
+        if not emails_in_flight():
             now = time.perf_counter()
             if EmailLogEntry.objects.exclude(status="queued").count() >= expected:
                 return now
@@ -176,7 +177,6 @@ def main():
         from django_tasks_db.models import DBTaskResult
 
         from email_logs.models import EmailLogEntry
-        from email_logs.services import send_email
 
         table = fill(0)
         workspace, integration = table.workspace, table.integration

@@ -33,6 +33,7 @@ import requests
 from _common import (
     add_integrations,
     database_url,
+    emails_in_flight,
     fill,
     percentile,
     print_table,
@@ -107,11 +108,9 @@ class Client(threading.Thread):
 
 def drain(timeout: float = 600) -> float:
     """Wait until no email is in flight (no outbox record, no queued row); returns the seconds it took."""
-    from email_logs.models import EmailLogEntry, OutboundEmail
-
     began = time.monotonic()
     while time.monotonic() - began < timeout:
-        if not OutboundEmail.objects.exists() and not EmailLogEntry.objects.filter(status="queued").exists():
+        if not emails_in_flight():
             return time.monotonic() - began
         time.sleep(0.2)
     return time.monotonic() - began
