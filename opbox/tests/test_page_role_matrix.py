@@ -5,8 +5,9 @@ The routes come from the URL conf: a new page missing from PAGES fails `test_mat
 
 import pytest
 import responses
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
+from opbox.tests.routes import routes
 from workspaces.models import Role
 
 pytestmark = pytest.mark.django_db
@@ -39,19 +40,8 @@ OBJECT_PAGES = {
 FORM = {"name": "Renamed", "enabled": "on", "config_fromEmail": "noreply@acme.example", "to": "ada@example.com"}
 
 
-def _page_routes(patterns, prefix="", namespace=""):
-    for pattern in patterns:
-        path = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
-            if pattern.namespace != "admin":
-                yield from _page_routes(pattern.url_patterns, path, inner)
-        elif isinstance(pattern, URLPattern) and not path.lstrip("^").startswith("api/") and pattern.name:
-            yield namespace + pattern.name
-
-
 def test_matrix_covers_every_page():
-    pages = set(_page_routes(get_resolver().url_patterns)) - {"healthz", "readyz"}
+    pages = {name for name, path in routes() if name and not path.startswith("api/")} - {"healthz", "readyz"}
     assert pages == set(PAGES) | OPEN_PAGES
 
 

@@ -5,8 +5,8 @@ The routes come from the URL conf: a new /api/ route missing from MATRIX fails `
 
 import pytest
 import responses
-from django.urls import URLPattern, URLResolver, get_resolver
 
+from opbox.tests.routes import routes
 from workspaces.models import Role
 
 pytestmark = pytest.mark.django_db
@@ -44,16 +44,8 @@ BODIES = {
 }
 
 
-def _api_routes(patterns, prefix=""):
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            yield from _api_routes(pattern.url_patterns, prefix + str(pattern.pattern))
-        elif isinstance(pattern, URLPattern) and (prefix + str(pattern.pattern)).lstrip("^").startswith("api/"):
-            yield pattern.name
-
-
 def test_matrix_covers_every_api_route():
-    assert set(_api_routes(get_resolver().url_patterns)) == set(MATRIX) | PUBLIC_API_ROUTES
+    assert {name for name, path in routes() if path.startswith("api/")} == set(MATRIX) | PUBLIC_API_ROUTES
 
 
 def _path(route, objects, whose):
