@@ -63,6 +63,11 @@ class EncryptedJSONField(models.TextField):
         # The instance keeps the plaintext it was given; only the column receives the ciphertext.
         return Sealed(key_ring().encrypt(plaintext, self.associated_data(model_instance)))
 
+    def reseal(self, instance, sealed: Sealed) -> Sealed:
+        """`sealed` (a value of this field on `instance`'s row) sealed again under the current primary key."""
+        associated_data = self.associated_data(instance)
+        return Sealed(key_ring().encrypt(key_ring().decrypt(sealed, associated_data), associated_data))
+
     def get_prep_value(self, value):
         if value is not None and not isinstance(value, str):
             raise TypeError("Encrypted fields cannot be used in lookups.")

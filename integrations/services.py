@@ -277,17 +277,25 @@ def audit_trail(integration: Integration):
 def reencrypt_all_credentials(batch_size: int = 500) -> dict:
     """Re-seal every stored credential under the first configured key; returns counts.
 
-    Rows already under the first key are skipped, so the command can be re-run after an interruption.
+    Reads keyset batches of ciphertexts and writes each re-sealed value back only if the row still holds
+    the ciphertext it read (compare-and-swap): a PATCH that commits in between is never overwritten, and
+    its row, already sealed by the PATCH, is read again. Rows under the first key are skipped, so the
+    command can be re-run after an interruption.
     """
-    primary = key_ring().primary_key_id
+    ring = key_ring()
     counts = {"reencrypted": 0, "already_current": 0}
-    queryset = Integration.objects.exclude(credentials__isnull=True).only("id", "credentials").order_by("pk")
-    for integration in queryset.iterator(chunk_size=batch_size):
-        if integration.__dict__["credentials"].key_id == primary:
-            counts["already_current"] += 1
-            continue
-        with transaction.atomic():
-            integration.credentials = integration.credentials  # decrypts with its key; save seals with the primary
-            integration.save(update_fields=["credentials"])
-        counts["reencrypted"] += 1
+    sealed_rows = Integration.objects.exclude(credentials__isnull=True).order_by("pk")
+    last_pk = ""
+    while batch := list(sealed_rows.filter(pk__gt=last_pk).values_list("pk", "credentials")[:batch_size]):
+        last_pk = batch[-1][0]
+        for pk, sealed in batch:
+            while sealed is not None and sealed.key_id != ring.primary_key_id:
+                resealed = Integration.credentials.field.reseal(Integration(pk=pk), sealed)
+                if Integration.objects.filter(pk=pk, credentials=sealed).update(credentials=resealed):
+                    counts["reencrypted"] += 1
+                    break
+                # A concurrent write replaced the ciphertext: re-read it and decide again.
+                sealed = Integration.objects.filter(pk=pk).values_list("credentials", flat=True).first()
+            else:
+                counts["already_current"] += 1
     return counts

@@ -10,9 +10,12 @@ class Command(BaseCommand):
         "Put the new key first, keep the old ones after it, run this, then drop the old keys."
     )
 
+    def add_arguments(self, parser):
+        parser.add_argument("--batch-size", type=int, default=500, help="Rows read per batch (default 500).")
+
     def handle(self, **options):
         try:
-            counts = reencrypt_all_credentials()
+            counts = reencrypt_all_credentials(batch_size=options["batch_size"])
         except EncryptionError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(
