@@ -1,10 +1,14 @@
 """Email Log rows and the outbox that makes every send durable before the provider is called."""
 
+import base64
+
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from integrations.models import Integration
+from integrations.providers import Attachment, OutboundMessage
 from opbox.ids import PublicIdField
 from tables.models import Table
 
@@ -87,7 +91,110 @@ class OutboundEmail(models.Model):
     # A sender claims the email until this time, so a worker and the in-flight sweep never send it twice.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
 
+    @staticmethod
+    def payload_for(message: OutboundMessage) -> dict:
+        """The message as JSON for `payload` (attachments in base64)."""
+        fields = ("to", "cc", "bcc", "subject", "html", "text", "template_id", "template_data", "from_email", "from_name")
+        payload = {name: getattr(message, name) for name in fields}
+        payload["attachments"] = [
+            {"filename": a.filename, "content_type": a.content_type, "content_base64": a.content_base64}
+            for a in message.attachments
+        ]
+        return payload
+
+    @property
+    def message(self) -> OutboundMessage:
+        """The message `payload_for` stored (keys it does not know, such as an old `source`, are ignored)."""
+        payload = self.payload
+        return OutboundMessage(
+            to=payload["to"],
+            subject=payload["subject"],
+            cc=payload.get("cc", []),
+            bcc=payload.get("bcc", []),
+            html=payload.get("html", ""),
+            text=payload.get("text", ""),
+            template_id=payload.get("template_id", ""),
+            template_data=payload.get("template_data") or None,
+            from_email=payload.get("from_email", ""),
+            from_name=payload.get("from_name", ""),
+            attachments=[
+                Attachment(a["filename"], a["content_type"], base64.b64decode(a["content_base64"]))
+                for a in payload.get("attachments", [])
+            ],
+        )
+
     @property
     def idempotency_key(self) -> str:
         # Stable per email, so every retry (and a post-crash resend) is the same send to the provider.
         return f"opbox-email-{self.entry_id}"
+
+
+class EventType(models.TextChoices):
+    """What a provider reported about an email after accepting it, normalised across providers (SPEC §9)."""
+
+    ACCEPTED = "accepted"
+    DELIVERED = "delivered"
+    DEFERRED = "deferred"
+    BOUNCED = "bounced"
+    DROPPED = "dropped"
+    COMPLAINED = "complained"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class EmailEvent(models.Model):
+    """One verified provider event about one logged email (a webhook delivery may carry many)."""
+
+    entry = models.ForeignKey(EmailLogEntry, on_delete=models.CASCADE, related_name="events")
+    # Denormalised from the entry: the dedup key is per integration, and integrations outlive nothing here.
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+")
+    provider_event_id = models.CharField(max_length=255)  # svix-id (provider A), sg_event_id (provider B)
+    type = models.CharField(max_length=16, choices=EventType.choices)
+    recipient = models.TextField(blank=True, default="")  # "" when the event names the email, not one recipient
+    occurred_at = models.DateTimeField()
+    detail = models.CharField(max_length=500, blank=True, default="")  # the provider's reason, shortened
+    received_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [models.Index(fields=["entry", "occurred_at"], name="email_event_timeline")]
+        constraints = [
+            # Providers retry and repeat events: the same event id is stored once, whatever the race.
+            models.UniqueConstraint(fields=["integration", "provider_event_id"], name="one_event_per_provider_event_id"),
+            models.CheckConstraint(condition=Q(type__in=EventType.values), name="email_event_type_is_known"),
+        ]
+
+    def __str__(self):
+        return f"{self.type} {self.recipient} ({self.occurred_at:%Y-%m-%d %H:%M})"
+
+
+class SuppressionReason(models.TextChoices):
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    MANUAL = "manual"
+
+
+class Suppression(models.Model):
+    """An address the workspace no longer sends to. Matched by `address_hash`, a keyed hash of the
+    lower-cased address, so an erased address (SPEC §12: `address` emptied) still receives nothing.
+    """
+
+    id = PublicIdField()
+    workspace = models.ForeignKey("workspaces.Workspace", on_delete=models.CASCADE, related_name="suppressions")
+    address = models.CharField(max_length=320, blank=True, default="")  # lower-cased; "" once erased
+    address_hash = models.CharField(max_length=64)
+    reason = models.CharField(max_length=16, choices=SuppressionReason.choices)
+    entry = models.ForeignKey(EmailLogEntry, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "address_hash"], name="one_suppression_per_address"),
+            models.CheckConstraint(condition=Q(reason__in=SuppressionReason.values), name="suppression_reason_is_known"),
+            models.CheckConstraint(condition=Q(address=Lower("address")), name="suppression_address_is_lower_case"),
+        ]
+
+    def __str__(self):
+        return f"{self.address or '[erased]'} ({self.reason})"

@@ -1,9 +1,12 @@
+import base64
+import binascii
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from opbox.api import StrictCharField, StrictSerializer
 
-from .services import EmailAttachment, EmailRequest
+from integrations.providers import Attachment, OutboundMessage
 
 
 @extend_schema_field(
@@ -25,10 +28,22 @@ class AddressListField(serializers.Field):
         return value
 
 
+class Base64Field(StrictCharField):
+    """Base64 text in, the decoded bytes out."""
+
+    default_error_messages = {"base64": "Not valid base64."}
+
+    def to_internal_value(self, data):
+        try:
+            return base64.b64decode(super().to_internal_value(data), validate=True)
+        except (binascii.Error, ValueError):
+            self.fail("base64")
+
+
 class AttachmentSerializer(StrictSerializer):
     filename = StrictCharField(max_length=255)
     contentType = StrictCharField(max_length=255, required=False, default="application/octet-stream")
-    content = StrictCharField(trim_whitespace=False, help_text="The file, base64-encoded.")
+    content = Base64Field(trim_whitespace=False, help_text="The file, base64-encoded.")
 
 
 class SendEmailSerializer(StrictSerializer):
@@ -43,9 +58,9 @@ class SendEmailSerializer(StrictSerializer):
     attachments = AttachmentSerializer(many=True, required=False, default=list)
     integrationId = StrictCharField(required=False, allow_blank=True, default="")
 
-    def email_request(self, source: str) -> EmailRequest:
+    def message(self) -> OutboundMessage:
         data = self.validated_data
-        return EmailRequest(
+        return OutboundMessage(
             to=data["to"],
             cc=data["cc"],
             bcc=data["bcc"],
@@ -53,9 +68,8 @@ class SendEmailSerializer(StrictSerializer):
             html=data["html"],
             text=data["text"],
             template_id=data["templateId"],
-            template_data=data["templateData"],
-            source=source,
-            attachments=[EmailAttachment(a["filename"], a["contentType"], a["content"]) for a in data["attachments"]],
+            template_data=data["templateData"] or None,
+            attachments=[Attachment(a["filename"], a["contentType"], a["content"]) for a in data["attachments"]],
         )
 
 

@@ -5,7 +5,7 @@ from django.dispatch import receiver
 
 from integrations.models import Integration
 
-from .services import ensure_email_log_table
+from .log_tables import ensure_email_log_table
 
 
 @receiver(post_save, sender=Integration, dispatch_uid="email_log_table_for_email_integration")

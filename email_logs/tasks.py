@@ -2,7 +2,7 @@
 
 from django_tasks import task
 
-from .services import deliver_queued_email
+from .delivery import deliver_queued_email
 
 
 @task()

@@ -8,7 +8,8 @@ from rest_framework.views import APIView
 from tables.serializers import RowSerializer
 from workspaces.permissions import IsWorkspaceAdmin, IsWorkspaceMember
 
-from . import services
+from .log_tables import ensure_email_log_tables
+from .sending import send_email
 from .models import EmailSource, EmailStatus
 from .serializers import InitResponseSerializer, InitTableSerializer, SendEmailSerializer
 
@@ -38,10 +39,11 @@ class SendEmailView(APIView):
     def post(self, request):
         serializer = SendEmailSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        entry = services.send_email(
+        entry = send_email(
             request.auth.workspace,
-            serializer.email_request(EmailSource.WORKFLOW_EMAIL),
-            serializer.validated_data["integrationId"] or None,
+            serializer.message(),
+            source=EmailSource.WORKFLOW_EMAIL,
+            integration_id=serializer.validated_data["integrationId"] or None,
         )
         row = entry_row(entry)
         if entry.status == EmailStatus.FAILED:
@@ -54,5 +56,5 @@ class InitEmailLogTablesView(APIView):
 
     @extend_schema(request=None, responses=InitResponseSerializer, summary="Initialize email log tables for active providers")
     def post(self, request):
-        tables = services.ensure_email_log_tables(request.auth.workspace)
+        tables = ensure_email_log_tables(request.auth.workspace)
         return Response({"success": True, "tables": InitTableSerializer(tables, many=True).data})

@@ -1,83 +1,37 @@
-"""Django admin for integrations: saves go through the same services as the API, secrets are write-only."""
+"""Django admin for integrations: type first, then that type's own inputs (the settings page's), saved
+through the same services as the API. Secrets are write-only.
+"""
+
+from functools import partial
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
 
 from opbox.admin import ReadOnlyAdmin
-from django.core.exceptions import ValidationError
 
 from . import services
+from .forms import TypeInputsMixin, type_inputs
 from .models import Integration, IntegrationAuditEvent
-from .types import ALL_CREDENTIAL_FIELDS, TYPES, fingerprint_key, validate_config, validate_credentials
-
-_CREDENTIAL_PREFIX = "credential_"
+from .types import TYPES, definition_for, fingerprint_key
 
 
-def _credential_input(name: str) -> forms.CharField:
-    return forms.CharField(
-        label=f"{name} (credential)",
-        required=False,
-        strip=False,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Write-only. Leave blank to keep the stored value.",
-    )
-
-
-class _IntegrationAdminForm(forms.ModelForm):
-    set_as_site_email_provider = forms.BooleanField(
-        required=False, help_text="Make this the workspace's site email provider (email types only)."
-    )
+class IntegrationAdminForm(TypeInputsMixin, forms.ModelForm):
+    """The model's own fields, plus one type's inputs (the admin passes `definition`)."""
 
     class Meta:
         model = Integration
-        fields = ["workspace", "name", "type", "config", "enabled"]
+        fields = ["workspace", "name", "enabled"]
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not self.instance._state.adding:  # (a new integration already has its id: check the state)
+    def __init__(self, *args, definition, instance=None, **kwargs):
+        adding = instance is None or instance._state.adding  # (a new integration already has its id)
+        super().__init__(*args, definition=definition, integration=None if adding else instance, instance=instance, **kwargs)
+        if adding:
+            self.instance.type = definition.type.value  # shown read-only above the inputs
+        else:
             self.fields["workspace"].disabled = True
-            self.fields["type"].disabled = True
-            self.fields["set_as_site_email_provider"].initial = self.instance.is_site_email_provider
-
-    def credentials_entered(self) -> dict:
-        return {
-            name: self.cleaned_data[_CREDENTIAL_PREFIX + name]
-            for name in ALL_CREDENTIAL_FIELDS
-            if self.cleaned_data.get(_CREDENTIAL_PREFIX + name)
-        }
-
-    def clean(self):
-        """The same rules as the API, checked here so a mistake redisplays the form instead of failing."""
-        cleaned = super().clean()
-        type_name = cleaned.get("type") or self.instance.type
-        if type_name not in TYPES:
-            return cleaned
-        checks = [
-            lambda: services.clean_name(cleaned.get("name", "")),
-            lambda: validate_config(type_name, cleaned.get("config") or {}),
-            lambda: validate_credentials(type_name, self.credentials_entered()),
-            lambda: services.check_site_provider_rules(
-                type_name, cleaned.get("enabled", False), cleaned.get("set_as_site_email_provider", False)
-            ),
-        ]
-        for check in checks:
-            try:
-                check()
-            except ValidationError as error:
-                self.add_error(None, error.messages)
-        return cleaned
-
-
-# Declared on the class (not added in __init__) so the admin's fieldsets include them.
-IntegrationAdminForm = type(
-    "IntegrationAdminForm",
-    (_IntegrationAdminForm,),
-    {
-        "__doc__": "Credentials are password inputs that never render a value; blank keeps what is stored.",
-        "__module__": __name__,
-        **{_CREDENTIAL_PREFIX + name: _credential_input(name) for name in ALL_CREDENTIAL_FIELDS},
-    },
-)
 
 
 @admin.register(Integration)
@@ -87,7 +41,8 @@ class IntegrationAdmin(admin.ModelAdmin):
     list_filter = ["type", "enabled", "is_site_email_provider", "workspace"]
     search_fields = ["name", "id", "workspace__slug", "workspace__name"]
     list_select_related = ["workspace"]
-    readonly_fields = ["id", "fingerprints", "is_site_email_provider", "created_at", "updated_at"]
+    readonly_fields = ["id", "type", "created_at", "updated_at"]
+    choose_type_template = "admin/integrations/integration/choose_type.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("credentials")
@@ -97,31 +52,49 @@ class IntegrationAdmin(admin.ModelAdmin):
         stored = integration.credential_fingerprints or {}
         return ", ".join(f"{fingerprint_key(name)}: {value}" for name, value in stored.items()) or "—"
 
+    def add_view(self, request, form_url="", extra_context=None):
+        """Without a known `?type=`, first choose one (as on the settings pages)."""
+        if request.GET.get("type") in TYPES:
+            return super().add_view(request, form_url, extra_context)
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        query = request.GET.copy()
+        choices = []
+        for type_name, definition in TYPES.items():
+            query["type"] = type_name
+            choices.append((definition, f"?{urlencode(sorted(query.items()))}"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Add integration: choose its type",
+            "choices": choices,
+        }
+        return TemplateResponse(request, self.choose_type_template, context)
+
+    def get_fieldsets(self, request, obj=None):
+        definition = self._definition(request, obj)
+        inputs = list(type_inputs(definition, obj))
+        general = ["workspace", "type", "name", "enabled"] + [n for n in inputs if n == "site_email_provider"]
+        fieldsets = [
+            (None, {"fields": general}),
+            ("Configuration", {"fields": [n for n in inputs if n.startswith("config_")]}),
+            ("Credentials", {"fields": [n for n in inputs if n.startswith(("credential_", "remove_"))]}),
+        ]
+        if obj is not None:
+            fieldsets.append(("Record", {"fields": ["id", "created_at", "updated_at"]}))
+        return [(title, options) for title, options in fieldsets if options["fields"]]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The model part comes from the admin; the type's inputs are added by the form itself.
+        kwargs["fields"] = IntegrationAdminForm.Meta.fields
+        return partial(super().get_form(request, obj, change, **kwargs), definition=self._definition(request, obj))
+
     def save_model(self, request, obj, form, change):
-        """Save through the services, as the API does (the form has already checked their rules)."""
-        data = form.cleaned_data
+        """Save through the services, as the API and the settings pages do (the form checked their rules)."""
         if change:
-            stored = Integration.objects.get(pk=obj.pk)
-            saved = services.update_integration(
-                stored,
-                name=data["name"],
-                config_patch=_as_patch(stored.config, data.get("config") or {}),
-                credentials_patch=form.credentials_entered() or None,
-                enabled=data["enabled"],
-                set_as_site_email_provider=data["set_as_site_email_provider"],
-                actor=request.user,
-            )
+            saved = services.update_integration(obj, actor=request.user, **form.update_arguments())
         else:
-            saved = services.create_integration(
-                data["workspace"],
-                name=data["name"],
-                type=data["type"],
-                config=data.get("config") or {},
-                credentials=form.credentials_entered(),
-                enabled=data["enabled"],
-                set_as_site_email_provider=data["set_as_site_email_provider"],
-                actor=request.user,
-            )
+            saved = services.create_integration(form.cleaned_data["workspace"], actor=request.user, **form.create_arguments())
         # The admin's redirect and log message read the object it passed in.
         obj.pk, obj.name = saved.pk, saved.name
 
@@ -132,12 +105,9 @@ class IntegrationAdmin(admin.ModelAdmin):
         for integration in queryset:
             services.delete_integration(integration, actor=request.user)
 
-
-def _as_patch(current: dict, wanted: dict) -> dict:
-    """The merge patch that turns `current` into `wanted` (removed keys become null)."""
-    patch = {key: None for key in current if key not in wanted}
-    patch.update(wanted)
-    return patch
+    @staticmethod
+    def _definition(request, obj):
+        return obj.definition if obj is not None else definition_for(request.GET["type"])
 
 
 @admin.register(IntegrationAuditEvent)

@@ -64,11 +64,6 @@ def key_id_for(raw_key: bytes) -> str:
     return hashlib.sha256(b"opbox-key-id:" + raw_key).hexdigest()[:8]
 
 
-def generate_key() -> str:
-    """A fresh key in the configured format (what `Fernet.generate_key()` prints)."""
-    return base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
-
-
 class KeyRing:
     def __init__(self, encoded_keys: list[str]):
         keys = [decode_key(k) for k in encoded_keys if k.strip()]
@@ -76,10 +71,6 @@ class KeyRing:
             raise KeyConfigurationError("OPBOX_ENCRYPTION_KEYS is empty: set at least one key.")
         self._ciphers = {key_id_for(k): AESGCM(k) for k in keys}
         self.primary_key_id = key_id_for(keys[0])
-
-    @property
-    def key_ids(self) -> list[str]:
-        return list(self._ciphers)
 
     def __repr__(self):
         return f"<KeyRing primary={self.primary_key_id} keys={len(self._ciphers)}>"

@@ -6,7 +6,7 @@ from opbox.ids import PublicIdField
 from workspaces.models import Workspace
 
 from .fields import EncryptedJSONField
-from .types import EMAIL_PROVIDER_TYPES, TYPES, IntegrationType, definition_for
+from .types import EMAIL_PROVIDER_TYPES, MAX_NAME_LENGTH, TYPES, IntegrationType, definition_for
 
 
 class IntegrationQuerySet(models.QuerySet):
@@ -26,7 +26,7 @@ class Integration(models.Model):
 
     id = PublicIdField()
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="integrations")
-    name = models.CharField(max_length=255)
+    name = models.CharField(max_length=MAX_NAME_LENGTH)
     type = models.CharField(max_length=32, choices=IntegrationType.choices)
     config = models.JSONField(default=dict, blank=True)
     credentials = EncryptedJSONField(default=dict, blank=True)
@@ -84,7 +84,7 @@ class IntegrationAuditEvent(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="integration_audit_events")
     # Plain id and name, not a foreign key: the trail outlives the integration it describes.
     integration_id = models.CharField(max_length=25, db_index=True)
-    integration_name = models.CharField(max_length=255)
+    integration_name = models.CharField(max_length=MAX_NAME_LENGTH)
     actor = models.ForeignKey("workspaces.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     action = models.CharField(max_length=10, choices=AuditAction.choices)
     # Field paths such as "name", "enabled", "isSiteEmailProvider", "config.fromEmail", "credentials.apiKey".

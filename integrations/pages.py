@@ -13,29 +13,21 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from email_logs.models import EmailStatus
-from email_logs.services import send_test_email
+from email_logs.sending import send_test_email
+from opbox.errors import ApplicationError
 from workspaces.pages import WorkspacePageMixin
 
 from . import services
-from .forms import IntegrationForm, TestEmailForm, credential_label
+from .forms import IntegrationForm, TestEmailForm
 from .models import Integration
-from .providers import ProviderError
-from .types import TYPES, definition_for
+from .types import TYPES, credential_label, definition_for
 
 LIST_URL = "integration-settings:list"
 
 
-def _plain(error: Exception) -> str:
-    """A refusal's text for a message: a ValidationError's messages, else the exception's own text."""
-    return " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-
-
-def _service_errors(form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form: `name` on its field, the rest above the form."""
-    messages_by_key = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
-    for key, problems in messages_by_key.items():
-        for problem in problems:
-            form.add_error("name" if key == "name" else None, problem)
+def _plain(error: ValidationError | ApplicationError) -> str:
+    """A refusal's text for a message: a ValidationError's messages, or what an application error tells users."""
+    return " ".join(error.messages) if isinstance(error, ValidationError) else error.detail
 
 
 class IntegrationPageMixin(WorkspacePageMixin):
@@ -58,8 +50,8 @@ class IntegrationPageMixin(WorkspacePageMixin):
         if form.is_valid():
             try:
                 integration = save(form)
-            except ValidationError as error:
-                _service_errors(form, error)
+            except ValidationError as error:  # e.g. a concurrent change broke a rule after the form's check
+                form.add_service_errors(error)
             else:
                 return self.done(messages.SUCCESS, success, integration.name)
         return self.render_form(form, status=400)
@@ -95,22 +87,15 @@ class IntegrationCreatePage(IntegrationPageMixin, View):
         type_name = request.GET.get("type", "")
         if not type_name:
             return render(request, "integrations/choose_type.html", {"types": TYPES.values()})
-        return self.render_form(IntegrationForm(self._definition(type_name)))
+        return self.render_form(IntegrationForm(definition=self._definition(type_name)))
 
     def post(self, request):
         definition = self._definition(request.GET.get("type", ""))
 
         def create(form):
-            return services.create_integration(
-                self.workspace,
-                type=definition.type.value,
-                config=form.config_values(),
-                credentials=form.credentials_patch(),
-                actor=request.user,
-                **form.service_arguments(),
-            )
+            return services.create_integration(self.workspace, actor=request.user, **form.create_arguments())
 
-        return self.submit(IntegrationForm(definition, request.POST), create, "Added {}.")
+        return self.submit(IntegrationForm(request.POST, definition=definition), create, "Added {}.")
 
     @staticmethod
     def _definition(type_name):
@@ -122,21 +107,15 @@ class IntegrationCreatePage(IntegrationPageMixin, View):
 class IntegrationEditPage(IntegrationPageMixin, View):
     def get(self, request, integration_id):
         integration = self.integration()
-        return self.render_form(IntegrationForm(integration.definition, integration=integration))
+        return self.render_form(IntegrationForm(definition=integration.definition, integration=integration))
 
     def post(self, request, integration_id):
         integration = self.integration()
 
         def update(form):
-            return services.update_integration(
-                integration,
-                config_patch=form.config_values(),
-                credentials_patch=form.credentials_patch(),
-                actor=request.user,
-                **form.service_arguments(),
-            )
+            return services.update_integration(integration, actor=request.user, **form.update_arguments())
 
-        form = IntegrationForm(integration.definition, request.POST, integration=integration)
+        form = IntegrationForm(request.POST, definition=integration.definition, integration=integration)
         return self.submit(form, update, "Saved {}.")
 
 
@@ -180,7 +159,7 @@ class SendTestEmailPage(IntegrationPageMixin, View):
             return self.done(messages.ERROR, "Test email not sent: {}", " ".join(form.errors["to"]))
         try:
             entry = send_test_email(integration, form.cleaned_data["to"])
-        except (ValidationError, services.EmailProviderNotConfigured) as error:
+        except (ValidationError, ApplicationError) as error:
             return self.done(messages.ERROR, "Test email not sent: {}", _plain(error))
         log_url = reverse("tables:table", args=[entry.table_id])
         if entry.status == EmailStatus.FAILED:
@@ -196,7 +175,7 @@ class CheckConnectionPage(IntegrationPageMixin, View):
         integration = self.integration()
         try:
             templates = services.email_templates_of(integration)
-        except (ValidationError, services.EmailProviderNotConfigured, ProviderError) as error:
+        except (ValidationError, ApplicationError) as error:
             return self.done(messages.ERROR, "Connection check for {} failed: {}", integration.name, _plain(error))
         names = ", ".join(template.name for template in templates[:10]) + (", ..." if len(templates) > 10 else "")
         return self.done(

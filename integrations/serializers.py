@@ -1,10 +1,12 @@
-"""Serializers translate between the seed's JSON and the service arguments; they never write."""
+"""Serializers translate between the seed's JSON and the service arguments and check only its shape: each type's
+rules (types.py) are checked by the services, as for the forms. Serializers never write.
+"""
 
 from rest_framework import serializers
 
 from opbox.api import StrictBooleanField, StrictCharField, StrictSerializer, TimestampField
 
-from .types import TYPES, fingerprint_key
+from .types import MAX_NAME_LENGTH, TYPES, fingerprint_key
 
 
 class IntegrationSerializer(serializers.Serializer):
@@ -48,14 +50,15 @@ class _StringMap(serializers.DictField):
 
 
 class IntegrationCreateSerializer(StrictSerializer):
-    name = StrictCharField(max_length=255, trim_whitespace=True)
+    name = StrictCharField(max_length=MAX_NAME_LENGTH, trim_whitespace=True)
     type = serializers.ChoiceField(choices=list(TYPES))
     config = _StringMap(required=False)
     credentials = _StringMap(required=False)
     enabled = StrictBooleanField(required=False, default=True)
     setAsSiteEmailProvider = StrictBooleanField(required=False, default=False)
 
-    def service_arguments(self) -> dict:
+    def create_arguments(self) -> dict:
+        """Keyword arguments of `services.create_integration` (after the workspace)."""
         data = self.validated_data
         return {
             "name": data["name"],
@@ -68,14 +71,15 @@ class IntegrationCreateSerializer(StrictSerializer):
 
 
 class IntegrationUpdateSerializer(StrictSerializer):
-    name = StrictCharField(max_length=255, trim_whitespace=True, required=False)
+    name = StrictCharField(max_length=MAX_NAME_LENGTH, trim_whitespace=True, required=False)
     type = StrictCharField(required=False)
     config = _StringMap(required=False)
     credentials = _StringMap(required=False)
     enabled = StrictBooleanField(required=False)
     setAsSiteEmailProvider = StrictBooleanField(required=False)
 
-    def service_arguments(self) -> dict:
+    def update_arguments(self) -> dict:
+        """Keyword arguments of `services.update_integration` (after the integration)."""
         names = {
             "name": "name",
             "type": "type",

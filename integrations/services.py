@@ -12,22 +12,18 @@ from django.utils import timezone
 from workspaces.models import Workspace
 
 from .crypto import key_ring
+from .exceptions import EmailProviderNotConfigured
 from .models import AuditAction, Integration, IntegrationAuditEvent
+from .providers import client_for
 from .types import (
     EMAIL_PROVIDER_TYPES,
+    MAX_NAME_LENGTH,
     TYPES,
     fingerprint_for,
     merge_patch,
     validate_config,
     validate_credentials,
 )
-
-MAX_NAME_LENGTH = 255
-
-
-class EmailProviderNotConfigured(Exception):
-    """No usable email integration for what was asked (the API answers 409 with this text)."""
-
 
 # Selectors ---------------------------------------------------------------------------------------
 
@@ -88,8 +84,6 @@ def email_templates_of(integration: Integration) -> list:
     Cached for EMAIL_TEMPLATE_CACHE_SECONDS; any change to the integration (a new key included) moves
     its `updated_at`, which is part of the cache key, so a changed integration is asked afresh.
     """
-    from .providers import client_for
-
     if not integration.is_email_provider:
         raise ValidationError("Only email integrations have templates.")
     if "apiKey" not in integration.credential_fingerprints:
@@ -116,16 +110,30 @@ def _set_credentials(integration: Integration, credentials: dict) -> None:
     integration.credential_fingerprints = {name: fingerprint_for(value) for name, value in credentials.items()}
 
 
-def check_site_provider_rules(type_name: str, enabled: bool, wants_flag: bool) -> None:
+def _check_site_provider_rules(type_name: str, enabled: bool, wants_flag: bool) -> None:
     """Only an enabled email integration may hold the site email provider flag."""
     if not wants_flag:
         return
     if type_name not in EMAIL_PROVIDER_TYPES:
-        raise ValidationError(
-            {"setAsSiteEmailProvider": ["Only EMAIL_PROVIDER or EMAIL_PROVIDER_ALT integrations can be the site email provider."]}
-        )
+        allowed = " or ".join(EMAIL_PROVIDER_TYPES)
+        raise ValidationError({"setAsSiteEmailProvider": [f"Only {allowed} integrations can be the site email provider."]})
     if not enabled:
         raise ValidationError({"setAsSiteEmailProvider": ["A disabled integration cannot be the site email provider."]})
+
+
+def check_integration_input(
+    type_name: str, *, name, config: dict, credentials: dict, enabled: bool, set_as_site_email_provider: bool
+) -> str:
+    """Raise the ValidationError that creating (or fully updating) such an integration would; returns the
+    cleaned name. `config` and `credentials` may be merge patches. Forms call it to redisplay before saving.
+    """
+    if type_name not in TYPES:
+        raise ValidationError({"type": [f"Unknown type. Allowed: {', '.join(TYPES)}."]})
+    validate_config(type_name, config, allow_null=True)
+    validate_credentials(type_name, credentials, allow_null=True)
+    name = clean_name(name)
+    _check_site_provider_rules(type_name, enabled, set_as_site_email_provider)
+    return name
 
 
 def _record(integration: Integration, actor, action: str, changes: list[str]) -> None:
@@ -176,13 +184,14 @@ def create_integration(
 
     `actor` (the user acting, if any) is recorded in the audit trail.
     """
-    if type not in TYPES:
-        raise ValidationError({"type": [f"Unknown type. Allowed: {', '.join(TYPES)}."]})
-    config = merge_patch({}, validate_config(type, config or {}, allow_null=True))
-    credentials = merge_patch({}, validate_credentials(type, credentials or {}, allow_null=True))
-    integration = Integration(workspace=workspace, name=clean_name(name), type=type, config=config, enabled=enabled)
+    config, credentials = config or {}, credentials or {}
+    name = check_integration_input(
+        type, name=name, config=config, credentials=credentials, enabled=enabled,
+        set_as_site_email_provider=set_as_site_email_provider,
+    )  # fmt: skip
+    config, credentials = merge_patch({}, config), merge_patch({}, credentials)
+    integration = Integration(workspace=workspace, name=name, type=type, config=config, enabled=enabled)
     _set_credentials(integration, credentials)
-    check_site_provider_rules(type, enabled, set_as_site_email_provider)
     if set_as_site_email_provider:
         _take_site_email_provider_flag(integration, actor)
     integration.save()
@@ -231,7 +240,7 @@ def update_integration(
             integration.is_site_email_provider = False
     if set_as_site_email_provider is not _UNSET:
         if set_as_site_email_provider:
-            check_site_provider_rules(integration.type, integration.enabled, True)
+            _check_site_provider_rules(integration.type, integration.enabled, True)
             _take_site_email_provider_flag(integration, actor)
         else:
             integration.is_site_email_provider = False

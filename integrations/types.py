@@ -3,13 +3,15 @@
 Adding a type is one entry in TYPES.
 """
 
+import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.db import models
 
-MAX_VALUE_LENGTH = 2048
+MAX_NAME_LENGTH = 255  # an integration's name
+MAX_VALUE_LENGTH = 2048  # each config value and credential
 
 
 class IntegrationType(models.TextChoices):
@@ -105,12 +107,16 @@ TYPES: dict[str, TypeDefinition] = {
     )
 }
 
-# Every credential name any type uses, for forms that must offer all of them (admin).
-ALL_CREDENTIAL_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(n for d in TYPES.values() for n in d.credential_fields))
-
 
 def definition_for(type_name: str) -> TypeDefinition:
     return TYPES[type_name]
+
+
+def credential_label(name: str) -> str:
+    """"apiKey" -> "API key", "refreshToken" -> "Refresh token"."""
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower().split()
+    words = ["API" if word == "api" else word for word in words]
+    return " ".join(words)[:1].upper() + " ".join(words)[1:]
 
 
 def fingerprint_for(secret: str) -> str:

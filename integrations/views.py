@@ -51,7 +51,7 @@ class IntegrationListView(PermissionByMethodMixin, APIView):
         serializer = IntegrationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         integration = services.create_integration(
-            request.auth.workspace, actor=request.user, **serializer.service_arguments()
+            request.auth.workspace, actor=request.user, **serializer.create_arguments()
         )
         return Response(IntegrationDetailSerializer(integration).data, status=status.HTTP_201_CREATED)
 
@@ -68,7 +68,7 @@ class IntegrationDetailView(APIView):
         integration = _integration_or_404(request, integration_id)
         serializer = IntegrationUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        integration = services.update_integration(integration, actor=request.user, **serializer.service_arguments())
+        integration = services.update_integration(integration, actor=request.user, **serializer.update_arguments())
         return Response(IntegrationDetailSerializer(integration).data)
 
     @extend_schema(responses={204: None}, summary="Delete an integration")
@@ -95,7 +95,7 @@ class IntegrationStatsView(APIView):
 
 
 class EmailTemplateListView(APIView):
-    """Templates of email provider A (Resend) or B (SendGrid dynamic templates), every page."""
+    """Templates of one email provider (one route per entry of `providers.PROVIDERS`), every page."""
 
     permission_classes = [IsWorkspaceMember]
     integration_type = None  # set in urls.py

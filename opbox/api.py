@@ -1,7 +1,7 @@
 """Pieces every API view shares: the exception handler and the timestamp format of the seed."""
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -10,6 +10,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .errors import ApplicationError
+
 logger = logging.getLogger(__name__)
 
 
@@ -17,7 +19,7 @@ def iso_timestamp(value: datetime | None) -> str | None:
     """UTC ISO-8601 with milliseconds and `Z`, e.g. `2026-01-15T08:00:00.000Z`."""
     if value is None:
         return None
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def _django_validation_detail(error: DjangoValidationError):
@@ -27,24 +29,15 @@ def _django_validation_detail(error: DjangoValidationError):
 
 
 def exception_handler(exc, context):
-    """DRF's handler, plus the domain errors every view may meet, each mapped to its status code:
-    validation -> 400, nothing configured -> 409, provider refused -> 502, provider silent -> 504.
+    """DRF's handler, plus Django's ValidationError (400) and every `ApplicationError`, answered with the
+    status the error names (e.g. nothing configured -> 409, provider refused -> 502, provider silent -> 504).
     """
-    from integrations.providers import ProviderAuthError, ProviderError, ProviderTimeout
-    from integrations.services import EmailProviderNotConfigured
-
     if isinstance(exc, DjangoValidationError):
         return Response(_django_validation_detail(exc), status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, EmailProviderNotConfigured):
-        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-    if isinstance(exc, ProviderTimeout):
-        return Response({"detail": str(exc)}, status=status.HTTP_504_GATEWAY_TIMEOUT)
-    if isinstance(exc, ProviderAuthError):
-        detail = f"{exc} Update the integration's apiKey."
-        return Response({"detail": detail}, status=status.HTTP_502_BAD_GATEWAY)
-    if isinstance(exc, ProviderError):
-        logger.warning("Email provider error: %s", exc)
-        return Response({"detail": str(exc)}, status=status.HTTP_502_BAD_GATEWAY)
+    if isinstance(exc, ApplicationError):
+        if exc.http_status >= 500:
+            logger.warning("%s: %s", type(exc).__name__, exc.detail)
+        return Response({"detail": exc.detail}, status=exc.http_status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     return drf_exception_handler(exc, context)

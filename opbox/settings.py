@@ -180,7 +180,8 @@ TASKS = {
         }[TASKS_BACKEND],
     }
 }
-INSTALLED_APPS.append("django_rq")
+if TASKS_BACKEND == "rq":
+    INSTALLED_APPS.append("django_rq")  # for `manage.py rqworker`; not installed when RQ is unused
 RQ_QUEUES = {"default": {"URL": env.str("REDIS_URL", default="redis://127.0.0.1:6379/0"), "DEFAULT_TIMEOUT": 300}}
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}

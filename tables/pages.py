@@ -13,8 +13,6 @@ from . import services
 from .models import SystemType, Table
 from .registry import source_for
 
-SEARCH_MAX_LENGTH = 200
-
 
 class TablesPage(WorkspacePageMixin, TemplateView):
     """Tabs: Integrations (the tables integrations keep, created on the visit if missing) and All tables."""
@@ -46,7 +44,7 @@ class TablePage(WorkspacePageMixin, TemplateView):
         except Table.DoesNotExist:
             raise Http404("No such table in this workspace.") from None
         self.source = source_for(self.table.system_type)
-        self.query = self._query()
+        self.query = services.row_query(self.table, request.GET)
         try:
             self.page = services.row_page(self.table, self.query, request.GET.get("cursor") or None, self.page_size)
             self.error = None
@@ -58,13 +56,6 @@ class TablePage(WorkspacePageMixin, TemplateView):
             response.status_code = 400
         return response
 
-    def _query(self) -> services.RowQuery:
-        params = self.request.GET
-        return services.RowQuery(
-            filters={name: params.get(name, "").strip() for name in self.source.filters},
-            search=params.get("q", "").strip()[:SEARCH_MAX_LENGTH],
-        )
-
     def _link(self, **changes) -> str:
         params = {**self.query.filters, "q": self.query.search, **changes}
         encoded = urlencode({name: value for name, value in params.items() if value})
@@ -75,8 +66,7 @@ class TablePage(WorkspacePageMixin, TemplateView):
         rows = [
             {
                 "cells": [(column, getattr(row, column.field)) for column in columns],
-                "status": getattr(row, "status", ""),
-                "error": getattr(row, "error", ""),
+                "failure": self.source.failure_of(row),
             }
             for row in (self.page.rows if self.page else [])
         ]
@@ -87,14 +77,14 @@ class TablePage(WorkspacePageMixin, TemplateView):
             rows=rows,
             query=self.query,
             filter_choices=[
-                (name, name.title(), self.source.filter_choices.get(name, ()), self.query.filters.get(name, ""))
-                for name in self.source.filters
+                (f.parameter, f.label, f.choices, self.query.filters.get(f.parameter, "")) for f in self.source.filters
             ],
+            source=self.source,
             filtered=filtered,
             error=self.error,
             newer_url=self._link(cursor=self.page.previous_cursor) if self.page and self.page.previous_cursor else None,
             older_url=self._link(cursor=self.page.next_cursor) if self.page and self.page.next_cursor else None,
             csv_url=reverse("table-rows-csv", args=[self.table.pk]) + self._link(),
-            search_max_length=SEARCH_MAX_LENGTH,
+            search_max_length=services.SEARCH_MAX_LENGTH,
             **kwargs,
         )

@@ -2,6 +2,8 @@ from rest_framework import serializers
 
 from opbox.api import TimestampField
 
+from .services import row_values
+
 
 class ColumnSerializer(serializers.Serializer):
     id = serializers.CharField()
@@ -30,8 +32,6 @@ class RowSerializer(serializers.Serializer):
     values = serializers.SerializerMethodField()
 
     def get_values(self, row) -> dict:
-        from .services import row_values
-
         return row_values(self.context["columns"], row)
 
 

@@ -26,6 +26,7 @@ MAX_PAGE_SIZE = 200
 CSV_CHUNK_SIZE = 2000
 SEARCH_WINDOW = 10_000  # newest rows a search walks in index order before asking the search indexes
 EXACT_COUNT_LIMIT = 10_000  # above this many rows a table's size is estimated, not counted
+SEARCH_MAX_LENGTH = 200
 
 
 def tables_for(workspace, system_type: str | None = None):
@@ -139,13 +140,22 @@ def _rows_with_filters(table: Table, query: RowQuery):
     source = source_for(table.system_type)
     rows = source.rows(table)
     for parameter, value in query.filters.items():
-        if not value:
+        row_filter = source.filter_named(parameter)
+        if not value or row_filter is None:
             continue
-        allowed = source.filter_choices.get(parameter)
-        if allowed is not None and value not in allowed:
-            raise ValidationError({parameter: [f"Unknown value. Allowed: {', '.join(allowed)}."]})
-        rows = rows.filter(**{source.filters[parameter]: value})
+        if value not in row_filter.choices:
+            raise ValidationError({parameter: [f"Unknown value. Allowed: {', '.join(row_filter.choices)}."]})
+        rows = rows.filter(**{row_filter.field: value})
     return rows
+
+
+def row_query(table: Table, params) -> RowQuery:
+    """The reader's filters and search from query parameters, as the table's row source defines them."""
+    source = source_for(table.system_type)
+    return RowQuery(
+        filters={row_filter.parameter: params.get(row_filter.parameter, "").strip() for row_filter in source.filters},
+        search=params.get("q", "").strip()[:SEARCH_MAX_LENGTH],
+    )
 
 
 @contextmanager

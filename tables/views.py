@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.http import Http404, StreamingHttpResponse
 from django.utils.text import slugify
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
@@ -12,18 +13,22 @@ from workspaces.permissions import IsWorkspaceMember
 
 from . import services
 from .models import SystemType, Table
-
-# The row filters documented here are those of the only system table so far, the Email Log.
-from email_logs.models import EmailSource, EmailStatus  # noqa: E402
+from .registry import all_filters, all_search_labels
 from .serializers import RowPageSerializer, RowSerializer, TableDetailSerializer, TableSerializer
 
-ROW_PARAMETERS = [
-    OpenApiParameter("cursor", str, description="Opaque position from a previous page's next/previous URL."),
-    # "" (as a form's "All" option sends it) means no filter.
-    OpenApiParameter("status", str, enum=["", *EmailStatus.values], description="Only rows with this Status."),
-    OpenApiParameter("source", str, enum=["", *EmailSource.values], description="Only rows with this Source label."),
-    OpenApiParameter("q", str, description="Case-insensitive search over To and Subject."),
-]
+
+class RowsSchema(AutoSchema):
+    """Documents the row filters the registered row sources declare, read when the schema is built
+    (after every app's `ready()` has registered its sources)."""
+
+    def get_override_parameters(self):
+        filters = [
+            # "" (as a form's "All" option sends it) means no filter.
+            OpenApiParameter(parameter, str, enum=["", *choices], description=f"Only rows whose {parameter} is this.")
+            for parameter, choices in all_filters().items()
+        ]
+        search = OpenApiParameter("q", str, description=f"Case-insensitive search ({'; '.join(all_search_labels())}).")
+        return [*super().get_override_parameters(), *filters, search]
 
 
 def _table_or_404(request, table_id) -> Table:
@@ -31,14 +36,6 @@ def _table_or_404(request, table_id) -> Table:
         return services.table_in(request.auth.workspace, table_id)
     except Table.DoesNotExist:
         raise Http404 from None
-
-
-def _row_query(request) -> services.RowQuery:
-    params = request.query_params
-    return services.RowQuery(
-        filters={name: params.get(name, "").strip() for name in ("status", "source")},
-        search=params.get("q", "").strip()[:200],
-    )
 
 
 class TableListView(APIView):
@@ -66,9 +63,13 @@ class TableDetailView(APIView):
 
 class TableRowsView(APIView):
     permission_classes = [IsWorkspaceMember]
+    schema = RowsSchema()
 
     @extend_schema(
-        parameters=ROW_PARAMETERS + [OpenApiParameter("pageSize", int, description="Rows per page (1-200, default 50).")],
+        parameters=[
+            OpenApiParameter("cursor", str, description="Opaque position from a previous page's next/previous URL."),
+            OpenApiParameter("pageSize", int, description="Rows per page (1-200, default 50)."),
+        ],
         responses=RowPageSerializer,
         summary="List a table's rows, newest first",
     )
@@ -78,7 +79,8 @@ class TableRowsView(APIView):
             page_size = int(request.query_params.get("pageSize", services.DEFAULT_PAGE_SIZE))
         except ValueError:
             page_size = services.DEFAULT_PAGE_SIZE
-        page = services.row_page(table, _row_query(request), request.query_params.get("cursor"), page_size)
+        query = services.row_query(table, request.query_params)
+        page = services.row_page(table, query, request.query_params.get("cursor"), page_size)
         columns = list(table.columns.all())
         return Response(
             {
@@ -99,11 +101,12 @@ class TableRowsView(APIView):
 
 class TableRowsCsvView(APIView):
     permission_classes = [IsWorkspaceMember]
+    schema = RowsSchema()
 
-    @extend_schema(parameters=ROW_PARAMETERS[1:], responses={(200, "text/csv"): OpenApiTypes.STR}, summary="Export rows as CSV")
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR}, summary="Export rows as CSV")
     def get(self, request, table_id):
         table = _table_or_404(request, table_id)
-        response = StreamingHttpResponse(services.csv_lines(table, _row_query(request)), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(services.csv_lines(table, services.row_query(table, request.query_params)), content_type="text/csv; charset=utf-8")
         filename = slugify(f"{table.name} {table.integration.name if table.integration else table.id}") or "table"
         response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
         return response

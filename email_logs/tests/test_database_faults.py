@@ -9,7 +9,8 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 
 from email_logs.models import EmailLogEntry, EmailSource, OutboundEmail
-from email_logs.services import EmailRequest, send_email
+from email_logs.sending import send_email
+from integrations.providers import OutboundMessage
 
 from .conftest import resend_accepts
 
@@ -26,10 +27,10 @@ def _fail_final_status_writes(execute, sql, params, many, context):
 
 def test_a_lost_database_after_the_send_leaves_a_row_the_sweep_settles(workspace, site_provider_a, provider):
     resend_accepts(provider, "accepted-before-the-outage")
-    email = EmailRequest(to=["client@example.com"], subject="Signed", text="Done", source=EmailSource.MATTER_STEP)
+    email = OutboundMessage(to=["client@example.com"], subject="Signed", text="Done")
 
     with connection.execute_wrapper(_fail_final_status_writes):
-        send_email(workspace, email)  # the task fails; the inline backend records that, the caller goes on
+        send_email(workspace, email, source=EmailSource.MATTER_STEP)  # the task fails; the inline backend records that, the caller goes on
 
     entry = EmailLogEntry.objects.get()
     assert entry.status == "queued"  # never lost: the row was committed before the provider call

@@ -1,13 +1,15 @@
 """Email Log tables: one per active email integration, made by init, by the hook and by the migration."""
 
 import threading
+from contextlib import contextmanager
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
 
 from email_logs.columns import EMAIL_LOG_COLUMNS
-from email_logs.services import ensure_email_log_table
+from email_logs.log_tables import ensure_email_log_table
 from integrations import services as integration_services
 from tables.models import Column, Table
 
@@ -98,19 +100,41 @@ def test_ensure_is_idempotent(make_integration):
     assert Table.objects.count() == 1
 
 
+def migrate_to_the_latest_schema():
+    executor = MigrationExecutor(connection)  # a fresh one: an older loader still plans from before
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def pending_migrations():
+    executor = MigrationExecutor(connection)
+    return executor.migration_plan(executor.loader.graph.leaf_nodes())
+
+
+@contextmanager
+def schema_rolled_back_to(migration):
+    """The schema as of `migration`, and the latest one again on the way out whatever happened inside: if the
+    test stopped half-way, its rows are flushed (so no migration can choke on them) and the rest applied.
+    The tests after this one never find a half-migrated database."""
+    MigrationExecutor(connection).migrate([migration])
+    try:
+        yield
+    finally:
+        if pending_migrations():
+            call_command("flush", interactive=False, verbosity=0)
+            migrate_to_the_latest_schema()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_data_migration_creates_tables_for_existing_integrations(make_integration):
     """Roll email_logs back before the data migration, add integrations, migrate forward."""
-    executor = MigrationExecutor(connection)
-    executor.migrate([("email_logs", "0002_search_indexes")])
-    enabled = make_integration("EMAIL_PROVIDER")
-    make_integration("EMAIL_PROVIDER_ALT", enabled=False)
-    Table.objects.all().delete()  # the hook ran with current code; the migration must do it alone
+    with schema_rolled_back_to(("email_logs", "0002_search_indexes")):
+        enabled = make_integration("EMAIL_PROVIDER")
+        make_integration("EMAIL_PROVIDER_ALT", enabled=False)
+        Table.objects.all().delete()  # the hook ran with current code; the migration must do it alone
 
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
+        migrate_to_the_latest_schema()
 
+    assert not pending_migrations()
     assert list(Table.objects.values_list("integration_id", flat=True)) == [enabled.id]
     table = Table.objects.get()
     assert [(c.name, c.type, c.field) for c in table.columns.order_by("position")] == list(EMAIL_LOG_COLUMNS)

@@ -11,7 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from email_logs.models import EmailLogEntry, EmailSource, OutboundEmail
-from email_logs.services import EmailRequest, deliver_queued_email, send_email
+from email_logs.delivery import deliver_queued_email
+from email_logs.sending import send_email
+from integrations.providers import OutboundMessage
 from email_logs.tasks import deliver_email
 
 from .conftest import PROVIDER_A, resend_accepts, sendgrid_accepts
@@ -21,8 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def an_email(**overrides):
-    fields = {"to": ["client@example.com"], "subject": "Signed", "text": "Done", "source": EmailSource.MATTER_STEP}
-    return EmailRequest(**{**fields, **overrides})
+    return OutboundMessage(**({"to": ["client@example.com"], "subject": "Signed", "text": "Done"} | overrides))
 
 
 def test_a_rolled_back_caller_sends_nothing_and_logs_nothing(workspace, site_provider_a, provider):
@@ -30,7 +31,7 @@ def test_a_rolled_back_caller_sends_nothing_and_logs_nothing(workspace, site_pro
 
     with pytest.raises(RuntimeError):
         with transaction.atomic():
-            send_email(workspace, an_email())
+            send_email(workspace, an_email(), source=EmailSource.MATTER_STEP)
             raise RuntimeError("the matter step failed after queueing its email")
 
     assert not provider.calls
@@ -41,7 +42,7 @@ def test_inside_a_caller_transaction_the_send_waits_for_the_commit(workspace, si
     resend_accepts(provider)
 
     with transaction.atomic():
-        entry = send_email(workspace, an_email())
+        entry = send_email(workspace, an_email(), source=EmailSource.MATTER_STEP)
         assert entry.status == "queued" and not provider.calls
 
     entry.refresh_from_db()
@@ -52,7 +53,7 @@ def test_inside_a_caller_transaction_the_send_waits_for_the_commit(workspace, si
 def test_every_source_label_is_accepted_and_logged(workspace, site_provider_a, provider):
     resend_accepts(provider)
     for source in EmailSource.values:
-        send_email(workspace, an_email(source=source))
+        send_email(workspace, an_email(), source=source)
 
     assert sorted(EmailLogEntry.objects.values_list("source", flat=True)) == sorted(EmailSource.values)
 
@@ -76,7 +77,7 @@ def test_with_a_worker_backend_the_row_is_queued_then_settled_once(member_api, s
 def _crashed_entry(settings, workspace, integration, *, attempts, age=timedelta(hours=1)):
     """What a process leaves when it dies mid-send: a queued row, its outbox, attempts recorded."""
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
-    entry = send_email(workspace, an_email(), integration_id=integration.id)
+    entry = send_email(workspace, an_email(), source=EmailSource.MATTER_STEP, integration_id=integration.id)
     EmailLogEntry.objects.filter(pk=entry.pk).update(sent_at=timezone.now() - age)
     OutboundEmail.objects.filter(pk=entry.pk).update(attempts=attempts, last_attempt_at=timezone.now() - age)
     return entry
@@ -122,7 +123,7 @@ def test_resolver_sends_never_attempted_emails_and_leaves_recent_ones(workspace,
 
 def test_a_claimed_email_is_not_sent_by_a_second_sender(workspace, site_provider_a, provider, settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
-    entry = send_email(workspace, an_email())
+    entry = send_email(workspace, an_email(), source=EmailSource.MATTER_STEP)
     OutboundEmail.objects.filter(pk=entry.pk).update(lease_expires_at=timezone.now() + timedelta(minutes=5))
 
     assert deliver_queued_email(entry.pk) == "skipped"
@@ -131,7 +132,7 @@ def test_a_claimed_email_is_not_sent_by_a_second_sender(workspace, site_provider
 
 def test_deleting_the_integration_before_the_send_fails_the_row(workspace, site_provider_a, provider, settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
-    entry = send_email(workspace, an_email())
+    entry = send_email(workspace, an_email(), source=EmailSource.MATTER_STEP)
     site_provider_a.delete()
 
     assert deliver_queued_email(entry.pk) == "failed"
@@ -144,7 +145,7 @@ def test_provider_a_unreachable_counts_every_attempt(workspace, site_provider_a,
     settings.EMAIL_SEND_MAX_ATTEMPTS = 2
     provider.add(responses.POST, f"{PROVIDER_A}/emails", body=requests.exceptions.ConnectionError("reset by peer"))
 
-    entry = send_email(workspace, an_email())
+    entry = send_email(workspace, an_email(), source=EmailSource.MATTER_STEP)
 
     assert entry.status == "failed"
     assert len(provider.calls) == 2

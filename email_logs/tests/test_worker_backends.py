@@ -29,15 +29,21 @@ def test_database_backend_queues_and_db_worker_delivers(member_api, site_provide
     assert (entry.status, entry.message_id) == ("delivered", "via-db-worker")
 
 
-def test_rq_backend_queues_on_redis_and_an_rq_worker_delivers(member_api, site_provider_a, provider, settings):
+def _redis_answers(url: str) -> bool:
+    try:
+        return redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except (redis.ConnectionError, redis.TimeoutError):
+        return False
+
+
+def test_rq_backend_queues_on_redis_and_an_rq_worker_delivers(member_api, site_provider_a, provider, settings, unavailable):
     import django_rq
     from django_tasks_rq.backend import Job
     from rq import SimpleWorker
 
-    try:
-        redis.Redis.from_url(settings.RQ_QUEUES["default"]["URL"]).ping()
-    except redis.ConnectionError:
-        pytest.skip("Redis is not running on REDIS_URL")
+    redis_url = settings.RQ_QUEUES["default"]["URL"]
+    if not _redis_answers(redis_url):
+        unavailable(f"Redis is not running on {redis_url} (REDIS_URL)")
     settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
     queue = django_rq.get_queue("default", job_class=Job)
     queue.empty()

@@ -62,19 +62,21 @@ class Attachment:
 
 @dataclass
 class OutboundMessage:
-    """One email to send: literal html/text, or a provider template id with its data."""
+    """One email, from the sender's request to the provider call: literal html/text, or a provider
+    template id with its data. The sender is the integration's; `send_email` fills it in.
+    """
 
-    from_email: str
-    from_name: str
     to: list[str]
-    cc: list[str]
-    bcc: list[str]
     subject: str
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
     html: str = ""
     text: str = ""
     template_id: str = ""
     template_data: dict | None = None
     attachments: list[Attachment] = field(default_factory=list)
+    from_email: str = ""
+    from_name: str = ""
 
 
 def format_address(email: str, name: str = "") -> str:
@@ -150,9 +152,23 @@ _DEFAULT_HEADERS = {"Accept": "application/json", "User-Agent": "opbox-integrati
 
 
 class EmailProviderClient:
-    """Base of the provider clients: one `requests.Session`, `base_url`, a timeout on every call."""
+    """Base of the provider clients: one `requests.Session`, `base_url`, a timeout on every call.
+
+    Capabilities are class attributes that generic code (sending, recovery) reads instead of asking
+    which provider this is.
+    """
 
     provider_name = "the email provider"
+    # True when a send repeated with the same idempotency key cannot deliver twice, so a retry or a
+    # resend after a crash is safe even when the first attempt's outcome is unknown.
+    idempotent_sends = False
+    batch_size = 1  # the most emails one send request may carry
+
+    # Template listing: the first page's request, the key of a page's list, the field dated as created_at.
+    templates_path = ""
+    templates_query: dict = {}
+    templates_key = ""
+    template_timestamp_field = "created_at"
 
     def __init__(self, api_key: str, *, base_url: str, timeout: float, session: requests.Session | None = None):
         self.base_url = base_url.rstrip("/")
@@ -161,33 +177,56 @@ class EmailProviderClient:
         self._api_key = _Secret((api_key or "").strip())
         # Auth and headers go with each request, not on the session, so one session can serve many keys.
         self._auth = _BearerAuth(self._api_key)
-        self._owns_session = session is None
         self._session = session or requests.Session()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} base_url={self.base_url!r} timeout={self.timeout!r}>"
 
-    def close(self) -> None:
-        if self._owns_session:
-            self._session.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
     # Public interface ----------------------------------------------------------------------------
 
     def list_templates(self) -> list[ProviderTemplate]:
-        """Every template the account holds, all pages fetched."""
-        raise NotImplementedError
+        """Every template the account holds, following the provider's pages (`_next_page`)."""
+        templates, seen = [], set()
+        path, params = self.templates_path, dict(self.templates_query)
+        for _ in range(MAX_PAGES):
+            page = self._json(self._request("GET", path, params=params))
+            items = page.get(self.templates_key)
+            if not isinstance(items, list):
+                raise self._bad_response(f"templates without a `{self.templates_key}` list")
+            templates += [self._template(item) for item in items if self._lists_template(item)]
+            following = self._next_page(page, items)
+            if following is None:
+                return templates
+            path, params = following
+            request = (path, tuple(sorted(params.items())))
+            if request in seen:  # a next page that points back would loop forever
+                raise self._bad_response("a next page of templates it already gave")
+            seen.add(request)
+        raise self._bad_response(f"more than {MAX_PAGES} pages of templates")
 
     def send(self, message: OutboundMessage, *, idempotency_key: str) -> str:
         """Send one email in one attempt; returns the provider's message id."""
         raise NotImplementedError
 
     # Hooks for provider modules ------------------------------------------------------------------
+
+    def _next_page(self, page: dict, items: list) -> tuple[str, dict] | None:
+        """(path, params) of the templates page after `page`, or None when it was the last."""
+        return None
+
+    def _lists_template(self, item) -> bool:
+        """Whether a listed item is a template we can use (a provider may list kinds we cannot)."""
+        return True
+
+    def _template(self, item) -> ProviderTemplate:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
+            raise self._bad_response("a template without an id")
+        dated_by = self.template_timestamp_field
+        try:
+            created_at = parse_timestamp(item.get(dated_by))
+        except ValueError:
+            raise self._bad_response(f"template {item['id']} has no readable {dated_by}") from None
+        return ProviderTemplate(id=item["id"], name=str(item.get("name") or ""), created_at=created_at)
 
     def _error_details(self, payload, response: requests.Response) -> tuple[str, str]:
         """(machine-readable error code or "", human-readable text) from an error answer's parsed JSON."""

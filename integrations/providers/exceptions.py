@@ -2,12 +2,18 @@
 
 Messages are written by the client after scrubbing, so they never contain the API key; none of these
 exceptions keeps a reference to the `requests` request or response (which carry the Authorization header).
+As application errors they carry the status the API answers with: 502 (the provider failed us), 504 (no answer).
 """
 
+from opbox.errors import ApplicationError
 
-class ProviderError(Exception):
-    """A provider call failed. `retryable` says whether the same call may be tried again unchanged."""
 
+class ProviderError(ApplicationError):
+    """A provider call failed. `retryable` says whether the same call may be tried again unchanged;
+    `status_code` is the provider's HTTP status (None when it never answered).
+    """
+
+    http_status = 502
     retryable = False
 
     def __init__(
@@ -40,9 +46,15 @@ class ProviderError(Exception):
 class ProviderAuthError(ProviderError):
     """The provider answered 401/403: the stored API key was rejected (or lacks the permission)."""
 
+    @property
+    def detail(self) -> str:
+        return f"{self} Update the integration's apiKey."
+
 
 class ProviderTimeout(ProviderError):
     """No answer within the timeout (connect or read); retryable only when repeating cannot send twice."""
+
+    http_status = 504
 
 
 class ProviderUnavailable(ProviderError):

@@ -1,6 +1,6 @@
 """Provider A: the Resend HTTP API (`GET /templates` in cursor pages, `POST /emails` with an Idempotency-Key)."""
 
-from .base import MAX_PAGES, EmailProviderClient, OutboundMessage, ProviderTemplate, format_address, parse_timestamp
+from .base import EmailProviderClient, OutboundMessage, format_address
 from .exceptions import ProviderError, ProviderQuotaExceeded, ProviderRejected, ProviderUnavailable
 
 PAGE_SIZE = 100  # Resend's maximum `limit`
@@ -11,24 +11,19 @@ class ResendClient(EmailProviderClient):
     """Client of the Resend API; `Authorization: Bearer <api key>`."""
 
     provider_name = "Resend"
+    idempotent_sends = True  # Idempotency-Key: a repeat answers with the first result
+    batch_size = 100  # POST /emails/batch
+    templates_path = "/templates"
+    templates_query = {"limit": PAGE_SIZE}
+    templates_key = "data"
 
-    def list_templates(self) -> list[ProviderTemplate]:
-        """Every template, following `has_more` with `after=<last id>`."""
-        templates, after, seen = [], None, set()
-        for _ in range(MAX_PAGES):
-            params = {"limit": PAGE_SIZE} | ({"after": after} if after else {})
-            page = self._json(self._request("GET", "/templates", params=params))
-            items = page.get("data")
-            if not isinstance(items, list):
-                raise self._bad_response("templates without a `data` list")
-            templates += [self._template(item) for item in items]
-            if page.get("has_more") is not True:
-                return templates
-            after = templates[-1].id if items else None
-            if after is None or after in seen:  # a cursor that cannot move would loop forever
-                raise self._bad_response("`has_more` without a new cursor")
-            seen.add(after)
-        raise self._bad_response(f"more than {MAX_PAGES} pages of templates")
+    def _next_page(self, page: dict, items: list) -> tuple[str, dict] | None:
+        """Resend pages by cursor: `has_more`, then `after=<last id>`."""
+        if page.get("has_more") is not True:
+            return None
+        if not items:  # a cursor that cannot move would loop forever
+            raise self._bad_response("`has_more` without a new cursor")
+        return self.templates_path, self.templates_query | {"after": items[-1]["id"]}
 
     def send(self, message: OutboundMessage, *, idempotency_key: str) -> str:
         """Send through `POST /emails`; the same `idempotency_key` on a retry makes Resend send it only once."""
@@ -36,7 +31,7 @@ class ResendClient(EmailProviderClient):
             raise ValueError("Resend sends need an idempotency key: it is what makes a retry safe.")
         response = self._request(
             "POST", "/emails", json=self._payload(message), headers={"Idempotency-Key": idempotency_key},
-            idempotent=True,  # Resend answers a repeat of the key with the first result instead of sending again
+            idempotent=self.idempotent_sends,
         )
         message_id = self._json(response).get("id")
         if not isinstance(message_id, str) or not message_id:
@@ -63,15 +58,6 @@ class ResendClient(EmailProviderClient):
                 for a in message.attachments
             ]
         return payload
-
-    def _template(self, item) -> ProviderTemplate:
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
-            raise self._bad_response("a template without an id")
-        try:
-            created_at = parse_timestamp(item.get("created_at"))
-        except ValueError:
-            raise self._bad_response(f"template {item['id']} has no readable created_at") from None
-        return ProviderTemplate(id=item["id"], name=str(item.get("name") or ""), created_at=created_at)
 
     # Errors look like {"statusCode": 422, "name": "validation_error", "message": "..."}.
 

@@ -5,42 +5,44 @@ import time
 from email.utils import parseaddr
 from urllib.parse import parse_qsl, urlsplit
 
-from .base import MAX_PAGES, EmailProviderClient, OutboundMessage, ProviderTemplate, parse_timestamp
-
-TEMPLATES_PATH = "/v3/templates"
-# Both are needed: without `generations` SendGrid lists legacy templates, and `page_size` is required.
-TEMPLATE_QUERY = {"generations": "dynamic", "page_size": "200"}
+from .base import EmailProviderClient, OutboundMessage
 
 
 class SendGridClient(EmailProviderClient):
     """Client of the SendGrid v3 API; `Authorization: Bearer <api key>`."""
 
     provider_name = "SendGrid"
+    # No idempotency key: a send interrupted mid-call may have been accepted, so it is never repeated.
+    idempotent_sends = False
+    batch_size = 1
+    templates_path = "/v3/templates"
+    # Both are needed: without `generations` SendGrid lists legacy templates, and `page_size` is required.
+    templates_query = {"generations": "dynamic", "page_size": "200"}
+    templates_key = "result"
+    template_timestamp_field = "updated_at"  # SendGrid lists no creation time; this (UTC, no offset) is closest
 
-    def list_templates(self) -> list[ProviderTemplate]:
-        """Every dynamic template, following `_metadata.next` until it is absent."""
-        templates, url, params, seen = [], TEMPLATES_PATH, dict(TEMPLATE_QUERY), set()
-        for _ in range(MAX_PAGES):
-            page = self._json(self._request("GET", url, params=params))
-            items = page.get("result")
-            if not isinstance(items, list):
-                raise self._bad_response("templates without a `result` list")
-            templates += [self._template(item) for item in items if _is_dynamic(item)]
-            metadata = page.get("_metadata")
-            next_link = metadata.get("next") if isinstance(metadata, dict) else None
-            if not next_link or not items:
-                return templates
-            if next_link in seen:  # a `next` that points back would loop forever
-                raise self._bad_response("a `_metadata.next` link it already gave")
-            seen.add(next_link)
-            url, params = self._next_page(next_link)
-        raise self._bad_response(f"more than {MAX_PAGES} pages of templates")
+    def _next_page(self, page: dict, items: list) -> tuple[str, dict] | None:
+        """SendGrid pages by link: `_metadata.next`, until it is absent (or a page comes back empty)."""
+        metadata = page.get("_metadata")
+        link = metadata.get("next") if isinstance(metadata, dict) else None
+        if not link or not items:
+            return None
+        parts, ours = urlsplit(link), urlsplit(self.base_url)
+        # The required parameters are kept even if a `next` link leaves them out.
+        params = self.templates_query | dict(parse_qsl(parts.query))
+        if (parts.scheme, parts.netloc) == (ours.scheme, ours.netloc):
+            return parts._replace(query="", fragment="").geturl(), params
+        return self.templates_path, params  # never send the key to a host we were not configured with
+
+    def _lists_template(self, item) -> bool:
+        # Only dynamic templates take `dynamic_template_data`; a legacy one slipping through would be unusable.
+        return not isinstance(item, dict) or item.get("generation", "dynamic") == "dynamic"
 
     def send(self, message: OutboundMessage, *, idempotency_key: str) -> str:
         """Send through `POST /v3/mail/send`; the message id is the `X-Message-Id` of the 202 answer."""
         # SendGrid has no idempotency key: `idempotency_key` is accepted for a uniform interface and ignored.
         # So this POST is not idempotent, and a read timeout or reset mid-call is reported as not retryable.
-        response = self._request("POST", "/v3/mail/send", json=self._payload(message), idempotent=False)
+        response = self._request("POST", "/v3/mail/send", json=self._payload(message), idempotent=self.idempotent_sends)
         message_id = response.headers.get("X-Message-Id", "").strip()
         if not message_id:
             raise self._bad_response(f"HTTP {response.status_code} without an X-Message-Id header")
@@ -73,25 +75,6 @@ class SendGridClient(EmailProviderClient):
             ]
         return payload
 
-    def _next_page(self, link: str) -> tuple[str, dict]:
-        """The request for a `_metadata.next` link: as given on our host, else its query on our base URL."""
-        parts, ours = urlsplit(link), urlsplit(self.base_url)
-        # The required parameters are kept even if a `next` link leaves them out.
-        params = dict(TEMPLATE_QUERY) | dict(parse_qsl(parts.query))
-        if (parts.scheme, parts.netloc) == (ours.scheme, ours.netloc):
-            return parts._replace(query="", fragment="").geturl(), params
-        return TEMPLATES_PATH, params  # never send the key to a host we were not configured with
-
-    def _template(self, item) -> ProviderTemplate:
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
-            raise self._bad_response("a template without an id")
-        try:
-            # SendGrid lists no creation time; `updated_at` (UTC, no offset) is the closest it offers.
-            created_at = parse_timestamp(item.get("updated_at"))
-        except ValueError:
-            raise self._bad_response(f"template {item['id']} has no readable updated_at") from None
-        return ProviderTemplate(id=item["id"], name=str(item.get("name") or ""), created_at=created_at)
-
     # Errors look like {"errors": [{"message": "...", "field": "...", "help": ...}]}.
 
     def _error_details(self, payload, response) -> tuple[str, str]:
@@ -115,11 +98,6 @@ class SendGridClient(EmailProviderClient):
         except (KeyError, ValueError):
             return None
         return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-def _is_dynamic(item) -> bool:
-    # Only dynamic templates take `dynamic_template_data`; a legacy one slipping through would be unusable.
-    return not isinstance(item, dict) or item.get("generation", "dynamic") == "dynamic"
 
 
 def _addresses(values: list[str], seen: set[str]) -> list[dict]:

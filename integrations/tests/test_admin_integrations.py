@@ -1,4 +1,5 @@
-"""Django admin for staff: filters, search, write-only credential inputs, the API's rules, read-only logs."""
+"""Django admin for staff: type first, then that type's own inputs; write-only credentials, the API's rules,
+filters and search, read-only logs."""
 
 import re
 
@@ -20,17 +21,21 @@ def staff():
     return client
 
 
-def form_data(workspace, **overrides):
-    data = {"workspace": workspace.pk, "name": "Production Email", "type": "EMAIL_PROVIDER",
-            "config": '{"fromEmail": "noreply@acme.example"}', "enabled": "on", "credential_apiKey": SECRET}  # fmt: skip
-    return {**data, **overrides}
+ADD_EMAIL_PROVIDER = "/admin/integrations/integration/add/?type=EMAIL_PROVIDER"
+
+
+def form_data(in_workspace, **overrides):
+    data = {"workspace": in_workspace.pk, "name": "Production Email", "config_fromEmail": "noreply@acme.example",
+            "enabled": "on", "credential_apiKey": SECRET}  # fmt: skip
+    return {key: value for key, value in {**data, **overrides}.items() if value is not None}
 
 
 def test_staff_add_an_integration_with_an_encrypted_credential(staff, workspace):
-    response = staff.post("/admin/integrations/integration/add/", form_data(workspace, set_as_site_email_provider="on"))
+    response = staff.post(ADD_EMAIL_PROVIDER, form_data(workspace, site_email_provider="on"))
 
     assert response.status_code == 302, response.content.decode()[:2000]
     integration = Integration.objects.get()
+    assert integration.type == "EMAIL_PROVIDER" and integration.config == {"fromEmail": "noreply@acme.example"}
     assert integration.credentials == {"apiKey": SECRET}
     assert integration.is_site_email_provider
     assert integration.credential_fingerprints == {"apiKey": "re_CANA...****"}
@@ -51,10 +56,10 @@ def test_a_blank_credential_on_edit_keeps_the_stored_one(staff, workspace, make_
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"config": '{"fromEmail": "broken"}'}, {"config": '{"unknown": "x"}'}, {"type": "WEBHOOK", "credential_apiKey": "x"}, {"name": " "}],
+    [{"config_fromEmail": "broken"}, {"name": " "}, {"enabled": None, "site_email_provider": "on"}, {"workspace": None}],
 )
 def test_invalid_input_redisplays_the_form_without_the_secret(staff, workspace, overrides):
-    response = staff.post("/admin/integrations/integration/add/", form_data(workspace, **overrides))
+    response = staff.post(ADD_EMAIL_PROVIDER, form_data(workspace, **overrides))
 
     assert response.status_code == 200  # the form again, with its errors: no 500, nothing saved
     assert "errornote" in response.content.decode()
@@ -94,3 +99,70 @@ def test_email_log_rows_are_read_only_in_admin(staff, make_integration):
     assert staff.get("/admin/email_logs/emaillogentry/").status_code == 200
     assert staff.get("/admin/email_logs/emaillogentry/add/").status_code == 403
     assert staff.get("/admin/tables/table/add/").status_code == 403
+
+
+# One type's own inputs --------------------------------------------------------------------------
+
+CREDENTIAL_NAMES = ["apiKey", "secret", "botToken", "apiToken", "accessToken", "refreshToken"]
+BOT_TOKEN = "xoxb-CANARY-admin-1234567890"
+
+
+def input_names(html) -> set[str]:
+    return set(re.findall(r'<(?:input|textarea|select)[^>]*name="([^"]+)"', html))
+
+
+def test_a_slack_change_page_shows_only_slacks_labelled_inputs(staff, make_integration):
+    slack = make_integration(
+        "SLACK", name="Ops alerts", config={"channel": "#ops", "webhookUrl": "https://hooks.slack.example/T1"},
+        credentials={"botToken": BOT_TOKEN},
+    )  # fmt: skip
+
+    html = staff.get(f"/admin/integrations/integration/{slack.pk}/change/").content.decode()
+
+    names = input_names(html)
+    assert {"config_channel", "config_webhookUrl", "credential_botToken", "remove_botToken"} <= names
+    assert not {f"credential_{n}" for n in CREDENTIAL_NAMES if n != "botToken"} & names
+    assert "config" not in names and "<textarea" not in html and "site_email_provider" not in names
+    assert ">Channel" in html and ">Webhook URL" in html and ">Bot token" in html
+    assert 'value="#ops"' in html
+    assert BOT_TOKEN not in html and "xoxb-CA...****" in html
+
+
+def test_adding_starts_by_choosing_the_type(staff):
+    chooser = staff.get("/admin/integrations/integration/add/").content.decode()
+    slack_form = staff.get("/admin/integrations/integration/add/?type=SLACK").content.decode()
+
+    assert len(set(re.findall(r'href="\?type=([A-Z_]+)"', chooser))) == 9
+    assert "credential_" not in chooser and "<textarea" not in chooser
+    assert {"workspace", "name", "config_channel", "credential_botToken"} <= input_names(slack_form)
+    assert "credential_apiKey" not in slack_form and "site_email_provider" not in slack_form
+
+
+def test_an_added_slack_integration_is_validated_like_the_api(staff, workspace, admin_api):
+    data = {"workspace": workspace.pk, "name": "Ops alerts", "enabled": "on", "config_channel": "#ops",
+            "config_webhookUrl": "http://hooks.slack.example/T1", "credential_botToken": BOT_TOKEN}  # fmt: skip
+    api_body = {"name": "Ops alerts", "type": "SLACK", "config": {"webhookUrl": "http://hooks.slack.example/T1"}}
+
+    refused = staff.post("/admin/integrations/integration/add/?type=SLACK", data)
+    api_refused = admin_api.post("/api/integrations", api_body, format="json")
+    added = staff.post("/admin/integrations/integration/add/?type=SLACK", {**data, "config_webhookUrl": "https://hooks.slack.example/T1"})
+
+    assert refused.status_code == 200 and "Enter a valid https URL." in refused.content.decode()
+    assert api_refused.status_code == 400 and "Enter a valid https URL." in str(api_refused.json())
+    assert added.status_code == 302
+    slack = Integration.objects.get()
+    assert (slack.type, slack.config["channel"], slack.credentials) == ("SLACK", "#ops", {"botToken": BOT_TOKEN})
+
+
+def test_a_stored_secret_can_be_removed_and_a_cleared_config_value_is_dropped(staff, workspace, make_integration):
+    integration = make_integration("EMAIL_PROVIDER", credentials={"apiKey": SECRET})
+
+    response = staff.post(
+        f"/admin/integrations/integration/{integration.pk}/change/",
+        form_data(workspace, credential_apiKey="", remove_apiKey="on", config_fromEmail="", config_fromName="Acme"),
+    )
+
+    assert response.status_code == 302
+    integration = Integration.objects.get()
+    assert integration.credentials == {} and integration.credential_fingerprints == {}
+    assert integration.config == {"fromName": "Acme"}

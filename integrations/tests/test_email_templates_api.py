@@ -109,7 +109,8 @@ def test_a_rejected_key_is_a_502_that_never_shows_the_key(member_api, make_integ
     response = member_api.get("/api/integrations/email-provider-a/templates")
 
     assert response.status_code == 502
-    assert "key" in response.json()["detail"].lower()
+    assert response.json()["detail"].startswith(f"The stored API key was rejected by Resend (HTTP {status}")
+    assert response.json()["detail"].endswith(" Update the integration's apiKey.")
     assert CANARY not in response.content.decode()
 
 

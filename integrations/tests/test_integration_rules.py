@@ -1,12 +1,15 @@
 """The rules of SPEC §4 through the API: validation (nothing written on a 400), merge patch,
 type immutability, the site email provider, fingerprints and shapes."""
 
+import itertools
 import re
+import types
 
 import pytest
 from django.db import IntegrityError, transaction
 
 from integrations.models import Integration
+from opbox import ids as public_ids
 
 pytestmark = pytest.mark.django_db
 
@@ -37,9 +40,15 @@ def test_create_answers_the_seed_detail_shape(admin_api):
     assert list(listed[0]) == ["id", "name", "type", "config", "enabled", "isSiteEmailProvider", "createdAt", "updatedAt"]
 
 
-def test_ids_sort_by_creation_and_the_list_is_newest_first(admin_api):
+def test_ids_sort_by_creation_and_the_list_is_newest_first(admin_api, monkeypatch):
+    # Ids sort by their millisecond only: the ids' clock steps 1 ms per id, so no two requests share one.
+    start_ms = 1_000_000_000_000
+    clock_ns = itertools.count(start_ms * 1_000_000, 1_000_000)
+    monkeypatch.setattr(public_ids, "time", types.SimpleNamespace(time_ns=lambda: next(clock_ns)))
+
     ids = [admin_api.post("/api/integrations", email_body(name=f"n{i}"), format="json").json()["id"] for i in range(3)]
 
+    assert all(0 <= int(id_[1:10], 36) - start_ms < 1000 for id_ in ids)  # minted on the stepped clock
     assert ids == sorted(ids)
     assert [i["id"] for i in admin_api.get("/api/integrations").json()] == ids[::-1]
 

@@ -45,8 +45,8 @@ def template(id, created_at="2026-01-10 09:00:00.000+00", name=None):
 
 
 def message(**overrides):
-    fields = dict(from_email="noreply@acme.example", from_name="Acme Legal", to=["a@client.example"], cc=[], bcc=[],
-                  subject="Your documents", html="<p>Hi</p>", text="Hi")
+    fields = {"from_email": "noreply@acme.example", "from_name": "Acme Legal", "to": ["a@client.example"], "cc": [], "bcc": [],
+              "subject": "Your documents", "html": "<p>Hi</p>", "text": "Hi"}  # fmt: skip
     return OutboundMessage(**(fields | overrides))
 
 

@@ -51,8 +51,8 @@ def page(templates, next_link=None):
 
 
 def message(**overrides):
-    fields = dict(from_email="noreply@acme.example", from_name="Acme Legal", to=["a@client.example"], cc=[], bcc=[],
-                  subject="Your documents", html="<p>Hi</p>", text="Hi")
+    fields = {"from_email": "noreply@acme.example", "from_name": "Acme Legal", "to": ["a@client.example"], "cc": [], "bcc": [],
+              "subject": "Your documents", "html": "<p>Hi</p>", "text": "Hi"}  # fmt: skip
     return OutboundMessage(**(fields | overrides))
 
 

@@ -40,10 +40,3 @@ def test_each_thread_has_its_own_session():
 
     assert sessions[0] is not client_for("EMAIL_PROVIDER", "re_key_0123456789")._session
 
-
-def test_closing_a_client_leaves_the_shared_session_open():
-    client = client_for("EMAIL_PROVIDER_ALT", "SG.key_0123456789")
-    client.close()
-    with responses.RequestsMock() as mock:
-        mock.add(responses.GET, "https://provider-b.test/v3/templates", json={"result": [], "_metadata": {}})
-        assert client_for("EMAIL_PROVIDER_ALT", "SG.key_0123456789").list_templates() == []

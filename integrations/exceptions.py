@@ -1,0 +1,9 @@
+"""Errors of the integrations app that callers (the API, the pages, email sending) catch by name."""
+
+from opbox.errors import ApplicationError
+
+
+class EmailProviderNotConfigured(ApplicationError):
+    """No usable email integration for what was asked: the API answers 409 with this text."""
+
+    http_status = 409
