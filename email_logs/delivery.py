@@ -44,8 +44,9 @@ def settle(outbox: OutboundEmail, status: str, *, message_id: str = "", error: s
     """Write the email's final status and drop its outbox record, in one transaction."""
     entry = outbox.entry
     entry.status, entry.message_id, entry.error = status, message_id, error[:2000]
+    entry.attempts = outbox.attempts
     with transaction.atomic():
-        entry.save(update_fields=["status", "message_id", "error"])
+        entry.save(update_fields=["status", "message_id", "error", "attempts"])
         outbox.delete()
     return entry
 

@@ -52,6 +52,7 @@ class EmailLogEntry(models.Model):
     source = models.CharField(max_length=32, choices=EmailSource.choices)
     error = models.TextField(blank=True, default="")
     attachment_count = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)  # provider calls made (the outbox's count, kept when it goes)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -144,7 +144,3 @@ class IntegrationForm(TypeInputsMixin, forms.Form):
         if integration is not None:
             kwargs.setdefault("initial", {"name": integration.name, "enabled": integration.enabled})
         super().__init__(*args, definition=definition, integration=integration, **kwargs)
-
-
-class TestEmailForm(forms.Form):
-    to = forms.EmailField(label="Send a test email to")

@@ -15,7 +15,6 @@ urlpatterns = [
         pages.SiteEmailProviderPage.as_view(),
         name="site-email-provider",
     ),
-    path("settings/integrations/<str:integration_id>/test-email/", pages.SendTestEmailPage.as_view(), name="test-email"),
     path(
         "settings/integrations/<str:integration_id>/check-connection/",
         pages.CheckConnectionPage.as_view(),

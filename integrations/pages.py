@@ -12,20 +12,18 @@ from django.utils.html import format_html
 from django.views import View
 from django.views.generic import TemplateView
 
-from email_logs.models import EmailStatus
-from email_logs.sending import send_test_email
 from opbox.errors import ApplicationError
 from workspaces.pages import WorkspacePageMixin
 
 from . import services
-from .forms import IntegrationForm, TestEmailForm
+from .forms import IntegrationForm
 from .models import Integration
 from .types import TYPES, credential_label, definition_for
 
 LIST_URL = "integration-settings:list"
 
 
-def _plain(error: ValidationError | ApplicationError) -> str:
+def refusal_text(error: ValidationError | ApplicationError) -> str:
     """A refusal's text for a message: a ValidationError's messages, or what an application error tells users."""
     return " ".join(error.messages) if isinstance(error, ValidationError) else error.detail
 
@@ -145,27 +143,8 @@ class SiteEmailProviderPage(IntegrationPageMixin, View):
         try:
             services.update_integration(integration, set_as_site_email_provider=True, actor=request.user)
         except ValidationError as error:
-            return self.done(messages.ERROR, "{} cannot be the site email provider: {}", integration.name, _plain(error))
+            return self.done(messages.ERROR, "{} cannot be the site email provider: {}", integration.name, refusal_text(error))
         return self.done(messages.SUCCESS, "{} is now the site email provider.", integration.name)
-
-
-class SendTestEmailPage(IntegrationPageMixin, View):
-    """Sends through the outbound email service, so the test is logged like any other email."""
-
-    def post(self, request, integration_id):
-        integration = self.integration()
-        form = TestEmailForm(request.POST)
-        if not form.is_valid():
-            return self.done(messages.ERROR, "Test email not sent: {}", " ".join(form.errors["to"]))
-        try:
-            entry = send_test_email(integration, form.cleaned_data["to"])
-        except (ValidationError, ApplicationError) as error:
-            return self.done(messages.ERROR, "Test email not sent: {}", _plain(error))
-        log_url = reverse("tables:table", args=[entry.table_id])
-        if entry.status == EmailStatus.FAILED:
-            return self.done(messages.ERROR, 'Test email failed: {} (<a href="{}">see the Email Log</a>)', entry.error, log_url)
-        outcome = "delivered" if entry.status == EmailStatus.DELIVERED else "queued for delivery"
-        return self.done(messages.SUCCESS, 'Test email to {} {}. <a href="{}">See it in the Email Log</a>.', entry.to, outcome, log_url)
 
 
 class CheckConnectionPage(IntegrationPageMixin, View):
@@ -176,7 +155,7 @@ class CheckConnectionPage(IntegrationPageMixin, View):
         try:
             templates = services.email_templates_of(integration)
         except (ValidationError, ApplicationError) as error:
-            return self.done(messages.ERROR, "Connection check for {} failed: {}", integration.name, _plain(error))
+            return self.done(messages.ERROR, "Connection check for {} failed: {}", integration.name, refusal_text(error))
         names = ", ".join(template.name for template in templates[:10]) + (", ..." if len(templates) > 10 else "")
         return self.done(
             messages.SUCCESS,

@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("workspaces.page_urls")),
     path("", include("tables.page_urls")),
     path("", include("integrations.page_urls")),
+    path("", include("email_logs.page_urls")),
 ]
 
 

@@ -55,9 +55,18 @@ class Workspace(models.Model):
     slug = models.SlugField(max_length=63, unique=True)
     name = models.CharField(max_length=255)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Email Log rows older than this many days are purged (SPEC §12); null keeps them forever.
+    email_log_retention_days = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(email_log_retention_days__isnull=True)
+                | models.Q(email_log_retention_days__gte=7, email_log_retention_days__lte=3650),
+                name="email_log_retention_days_in_range",
+            ),
+        ]
 
     def __str__(self):
         return self.name or self.slug
@@ -155,3 +164,25 @@ class ApiToken(models.Model):
     def revoke(self):
         self.revoked_at = timezone.now()
         self.save(update_fields=["revoked_at"])
+
+
+class AuditEvent(models.Model):
+    """Who changed what in a workspace, beyond its integrations (which keep their own trail): settings,
+    suppressions, erasures. `changes` holds field paths and non-personal values, never secrets or an
+    erased address.
+    """
+
+    id = PublicIdField()
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit_events")
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    action = models.CharField(max_length=64)  # e.g. "workspace.updated", "suppression.added", "privacy.erased"
+    target = models.CharField(max_length=320, blank=True, default="")  # what it acted on, when that is not personal
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="audit_event_newest_first")]
+
+    def __str__(self):
+        return f"{self.action} {self.target}".strip()

@@ -5,6 +5,7 @@ The routes come from the URL conf: a new page missing from PAGES fails `test_mat
 
 import pytest
 import responses
+from django.contrib.messages import SUCCESS, get_messages
 from django.urls import reverse
 
 from opbox.tests.routes import routes
@@ -16,17 +17,19 @@ MEMBER, ADMIN = "member", "admin"  # the lowest role allowed
 # Reachable without a workspace page's checks: signing in and out, the switcher, the redirect home.
 OPEN_PAGES = {"login", "logout", "switch-workspace", "home"}
 
+# page -> {method: (lowest role allowed, the status every allowed role gets)}. A change redirects to the
+# settings list with a success message (a refusal would redirect there too, with an error).
 PAGES = {
-    "tables:index": {"GET": MEMBER},
-    "tables:table": {"GET": MEMBER},
-    "integration-settings:list": {"GET": MEMBER},
-    "integration-settings:create": {"GET": ADMIN, "POST": ADMIN},
-    "integration-settings:edit": {"GET": ADMIN, "POST": ADMIN},
-    "integration-settings:delete": {"GET": ADMIN, "POST": ADMIN},
-    "integration-settings:enabled": {"POST": ADMIN},
-    "integration-settings:site-email-provider": {"POST": ADMIN},
-    "integration-settings:test-email": {"POST": ADMIN},
-    "integration-settings:check-connection": {"POST": ADMIN},
+    "tables:index": {"GET": (MEMBER, 200)},
+    "tables:table": {"GET": (MEMBER, 200)},
+    "integration-settings:list": {"GET": (MEMBER, 200)},
+    "integration-settings:create": {"GET": (ADMIN, 200), "POST": (ADMIN, 302)},
+    "integration-settings:edit": {"GET": (ADMIN, 200), "POST": (ADMIN, 302)},
+    "integration-settings:delete": {"GET": (ADMIN, 200), "POST": (ADMIN, 302)},
+    "integration-settings:enabled": {"POST": (ADMIN, 302)},
+    "integration-settings:site-email-provider": {"POST": (ADMIN, 302)},
+    "emails:test-email": {"POST": (ADMIN, 302)},
+    "integration-settings:check-connection": {"POST": (ADMIN, 302)},
 }
 OBJECT_PAGES = {
     "tables:table": "table",
@@ -34,7 +37,7 @@ OBJECT_PAGES = {
     "integration-settings:delete": "integration",
     "integration-settings:enabled": "integration",
     "integration-settings:site-email-provider": "integration",
-    "integration-settings:test-email": "integration",
+    "emails:test-email": "integration",
     "integration-settings:check-connection": "integration",
 }
 FORM = {"name": "Renamed", "enabled": "on", "config_fromEmail": "noreply@acme.example", "to": "ada@example.com"}
@@ -58,30 +61,30 @@ def _call(client, method, path):
         return client.post(path, FORM) if method == "POST" else client.get(path)
 
 
-CELLS = [(route, method, lowest) for route, methods in PAGES.items() for method, lowest in methods.items()]
-IDS = [f"{method} {route}" for route, method, _ in CELLS]
+CELLS = [(route, method, *cell) for route, methods in PAGES.items() for method, cell in methods.items()]
+IDS = [f"{method} {route}" for route, method, _, _ in CELLS]
 
 
-@pytest.mark.parametrize("route, method, lowest", CELLS, ids=IDS)
-def test_anonymous_visitors_are_sent_to_log_in(route, method, lowest, client, objects):
+@pytest.mark.parametrize("route, method, lowest, status", CELLS, ids=IDS)
+def test_anonymous_visitors_are_sent_to_log_in(route, method, lowest, status, client, objects):
     response = _call(client, method, _path(route, objects, "own"))
 
     assert response.status_code == 302 and response["Location"].startswith("/login/?next=")
 
 
 @pytest.mark.parametrize("role", [Role.MEMBER, Role.ADMIN, Role.OWNER])
-@pytest.mark.parametrize("route, method, lowest", CELLS, ids=IDS)
-def test_each_role_gets_what_it_may(route, method, lowest, role, pages_as, objects):
+@pytest.mark.parametrize("route, method, lowest, status", CELLS, ids=IDS)
+def test_each_role_gets_what_it_may(route, method, lowest, status, role, pages_as, objects):
     allowed = lowest == MEMBER or role != Role.MEMBER
     response = _call(pages_as(role), method, _path(route, objects, "own"))
 
-    if allowed:
-        assert response.status_code in (200, 302), response.content[:300]
-    else:
-        assert response.status_code == 403
+    assert response.status_code == (status if allowed else 403), response.content[:300]
+    if allowed and status == 302:
+        assert response["Location"] == reverse("integration-settings:list")
+        assert [m.level for m in get_messages(response.wsgi_request)] == [SUCCESS]
 
 
-OBJECT_CELLS = [(route, method) for route, method, _ in CELLS if route in OBJECT_PAGES]
+OBJECT_CELLS = [(route, method) for route, method, _, _ in CELLS if route in OBJECT_PAGES]
 
 
 @pytest.mark.parametrize("route, method", OBJECT_CELLS, ids=[f"{m} {r}" for r, m in OBJECT_CELLS])
