@@ -9,6 +9,14 @@ from workspaces.models import Role
 from workspaces.services import add_member, create_token, create_workspace
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--require-services",
+        action="store_true",
+        help="fail, instead of skipping, the tests whose Chromium or Redis is missing (./scripts/test passes it)",
+    )
+
+
 def pytest_collection_modifyitems(config, items):
     from django.db import connection
 
@@ -17,6 +25,41 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgres" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def unavailable(pytestconfig):
+    """unavailable("Redis is not running ...") skips the test; under ./scripts/test (--require-services) it fails it."""
+
+    def report(what):
+        if pytestconfig.getoption("require_services"):
+            pytest.fail(f"{what} (--require-services: under ./scripts/test that is a failure, not a skip)", pytrace=False)
+        pytest.skip(what)
+
+    return report
+
+
+class FrozenClock:
+    """A clock standing still at `at` (seconds since 1970) until the test calls `advance`."""
+
+    def __init__(self, at: float):
+        self.at = at
+
+    def __call__(self) -> float:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += seconds
+
+
+@pytest.fixture
+def rate_limit_clock(monkeypatch):
+    """Freezes the rate limiter's clock at the start of a window, so no test straddles two windows."""
+    from opbox import ratelimit
+
+    clock = FrozenClock(1_800_000_000)  # a multiple of every window the tests use (60, 300, 3600 s)
+    monkeypatch.setattr(ratelimit, "now", clock)
+    return clock
 
 
 @pytest.fixture(autouse=True)

@@ -24,10 +24,15 @@ def _key(limit: Limit, subject: str, window_start: int) -> str:
     return f"ratelimit:{limit.name}:{digest}:{window_start}"
 
 
+def now() -> float:
+    """The limiter's clock (seconds since 1970): the one place it reads the time, so tests can freeze it."""
+    return time.time()
+
+
 def _window(limit: Limit) -> tuple[int, int]:
-    now = int(time.time())
-    start = now - now % limit.window_seconds
-    return start, start + limit.window_seconds - now
+    second = int(now())
+    start = second - second % limit.window_seconds
+    return start, start + limit.window_seconds - second
 
 
 def retry_after(limit: Limit, subject: str) -> int | None:

@@ -3,7 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
-pytestmark = pytest.mark.django_db
+# The limiter's clock stands still: a test's requests can never straddle two windows.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rate_limit_clock")]
 
 
 def test_repeated_bad_tokens_from_one_address_get_429_with_retry_after(settings, member_api):
@@ -15,7 +16,22 @@ def test_repeated_bad_tokens_from_one_address_get_429_with_retry_after(settings,
 
     assert statuses == [401] * 5 + [429] * 2
     throttled = attacker.get("/api/integrations")
-    assert int(throttled["Retry-After"]) >= 1
+    assert throttled["Retry-After"] == str(settings.AUTH_FAILURE_WINDOW)  # the clock stands at the window's start
+
+
+def test_the_limit_lifts_when_its_window_ends_and_not_a_second_before(settings, rate_limit_clock):
+    settings.AUTH_FAILURES_PER_ADDRESS = 2
+    attacker = APIClient()
+    attacker.credentials(HTTP_AUTHORIZATION="Bearer opbx_guessing0000000000000000000000000000000")
+    assert [attacker.get("/api/integrations").status_code for _ in range(3)] == [401, 401, 429]
+
+    rate_limit_clock.advance(settings.AUTH_FAILURE_WINDOW - 1)
+    last_second = attacker.get("/api/integrations")
+    rate_limit_clock.advance(1)
+    next_window = attacker.get("/api/integrations")
+
+    assert (last_second.status_code, last_second["Retry-After"]) == (429, "1")
+    assert next_window.status_code == 401
 
 
 def test_guessing_one_token_is_limited_per_token_even_across_addresses(settings):

@@ -19,14 +19,42 @@ ROOT = Path(__file__).resolve().parents[2]
 CANARY = "re_CANARY_blackbox_4e2a9c7b1d"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def _listening_socket() -> socket.socket:
+    """A socket bound to a free port and already listening, for gunicorn to inherit (`fd://N`).
+
+    No other process can take the port between choosing it and gunicorn binding it, as it could with a port
+    probed and released; and requests made while the workers load wait in its backlog instead of being refused.
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    listener.set_inheritable(True)
+    return listener
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:] if log.exists() else "(no output)"
+
+
+def _wait_until_serving(base: str, process: subprocess.Popen, log: Path, seconds: float = 90) -> None:
+    """Polls /healthz until a worker answers. The socket accepts at once, so until a worker has loaded Django
+    a request connects and then times out reading: that is expected, and retried, until the deadline."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"gunicorn exited with status {process.returncode}:\n{_tail(log)}")
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except (requests.ConnectionError, requests.Timeout):
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"gunicorn did not answer /healthz within {seconds:.0f} s:\n{_tail(log)}")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("blackbox")
     fake, fake_url = serve_in_thread()
     database_url = os.environ.get("DATABASE_URL", "")
     if database_url.startswith("postgres"):
@@ -39,8 +67,7 @@ def server(tmp_path_factory):
         database_url = database_url.rsplit("/", 1)[0] + f"/{name}"
     else:
         admin_url = name = None
-        database_url = f"sqlite:///{tmp_path_factory.mktemp('blackbox') / 'db.sqlite3'}"
-    port = _free_port()
+        database_url = f"sqlite:///{workdir / 'db.sqlite3'}"
     env = {
         "PATH": os.environ["PATH"],
         "OPBOX_ENV_FILE": "/nonexistent",
@@ -61,39 +88,46 @@ def server(tmp_path_factory):
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
 
-    manage("migrate", "--noinput")
-    manage("collectstatic", "--noinput")  # the build step of a release: pages need the hashed stylesheet
-    manage("createworkspace", "acme", "--name", "Acme Legal")
-    manage("createworkspace", "globex")
-    people = {}
-    for slug, email, role in [
-        ("acme", "owner@acme.example", "OWNER"), ("acme", "admin@acme.example", "ADMIN"),
-        ("acme", "member@acme.example", "MEMBER"), ("globex", "admin@globex.example", "ADMIN"),
-    ]:  # fmt: skip
-        manage("addmember", slug, email, "--role", role, "--password", "a long test password")
-        people[email] = manage("createtoken", slug, email)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "opbox.wsgi"],
-        cwd=ROOT, env={**env, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail(f"gunicorn did not become ready: {process.stderr.read().decode()[-2000:]}")
-    yield {"base": base, "tokens": people, "fake": fake_url}
-    process.terminate()
-    process.wait(timeout=30)
-    fake.shutdown()
-    if name:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    process = None
+    log = workdir / "gunicorn.log"
+    try:
+        manage("migrate", "--noinput")
+        manage("collectstatic", "--noinput")  # the build step of a release: pages need the hashed stylesheet
+        manage("createworkspace", "acme", "--name", "Acme Legal")
+        manage("createworkspace", "globex")
+        people = {}
+        for slug, email, role in [
+            ("acme", "owner@acme.example", "OWNER"), ("acme", "admin@acme.example", "ADMIN"),
+            ("acme", "member@acme.example", "MEMBER"), ("globex", "admin@globex.example", "ADMIN"),
+        ]:  # fmt: skip
+            manage("addmember", slug, email, "--role", role, "--password", "a long test password")
+            people[email] = manage("createtoken", slug, email)
+
+        # gunicorn's output goes to a file, never to a pipe nobody reads (a full pipe would block its logging).
+        # No control socket: its default path ($HOME/.gunicorn/gunicorn.ctl) is shared by every gunicorn of the user.
+        with _listening_socket() as listener, log.open("wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", "opbox.wsgi"],
+                cwd=ROOT, env={**env, "BIND": f"fd://{listener.fileno()}", "WEB_CONCURRENCY": "2"},
+                pass_fds=[listener.fileno()], stdout=output, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        _wait_until_serving(base, process, log)
+        ready = requests.get(f"{base}/readyz", timeout=30)
+        assert ready.status_code == 200, ready.text
+        yield {"base": base, "tokens": people, "fake": fake_url}
+    finally:
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        fake.shutdown()
+        if name:
+            with psycopg.connect(admin_url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def _client(server, email):

@@ -26,25 +26,24 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(django_settings.BASE_DIR) / "artifacts" / "screenshots"
 PASSWORD = "browser test password 7"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (./scripts/test installs it)"),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes between
-    # browser steps are plain synchronous calls, which Django would otherwise refuse next to a loop.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+def chromium(unavailable):
+    if not os.path.exists(CHROMIUM):
+        unavailable(f"Debian's chromium is not installed at {CHROMIUM}")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make between browser
+    # steps (and their database teardown) are plain synchronous calls, which Django would otherwise refuse
+    # next to a loop. Allowed only while the browser runs, and the environment restored after, even on error.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            yield browser
+            browser.close()
 
 
 @pytest.fixture
