@@ -85,7 +85,7 @@ class Client(threading.Thread):
         self.accepted = []  # row ids of accepted sends
 
     def run(self):
-        kinds, weights = zip(*MIX)
+        kinds, weights = zip(*MIX, strict=True)
         sent = 0
         while time.monotonic() < self.deadline:
             kind = self.random.choices(kinds, weights)[0]

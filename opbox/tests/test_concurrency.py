@@ -40,7 +40,7 @@ def test_twenty_admins_taking_the_site_provider_leave_exactly_one(make_integrati
 
     statuses = race([
         (lambda c=c, i=i: c.patch(f"/api/integrations/{i.id}", {"setAsSiteEmailProvider": True}, format="json").status_code)
-        for c, i in zip(clients, integrations)
+        for c, i in zip(clients, integrations, strict=True)
     ])  # fmt: skip
 
     assert statuses == [200] * 20

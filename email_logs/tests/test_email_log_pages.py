@@ -1,7 +1,6 @@
 """The Tables pages: the Integrations tab (init on visit, sizes), the Email Log view, tenancy, query counts."""
 
 import re
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.db import connection
@@ -9,9 +8,9 @@ from django.test.utils import CaptureQueriesContext
 
 from email_logs.columns import EMAIL_LOG_COLUMNS
 from email_logs.models import EmailSource, EmailStatus
+from email_logs.tests.factories import add_rows
 from tables import services
 from tables.models import Table
-from tables.tests.factories import add_rows
 from workspaces.models import Role
 
 pytestmark = pytest.mark.django_db

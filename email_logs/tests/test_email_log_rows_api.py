@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from email_logs.models import EmailLogEntry, EmailSource, EmailStatus
+from email_logs.tests.factories import add_rows
 from tables.models import Table
-from tables.tests.factories import add_rows
 
 pytestmark = pytest.mark.django_db
 
