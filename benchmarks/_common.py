@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import warnings
+from datetime import UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +97,7 @@ def setup_django(url: str, *, environ: dict | None = None, fresh: bool = False) 
 def fill(rows: int, slug: str = "bench"):
     """One workspace, its email integration (the site provider) and `rows` log rows one second apart
     (5% failed), written with COPY; returns the Email Log table. A table already holding `rows` rows is reused."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from django.db import connection
 
@@ -121,8 +122,8 @@ def fill(rows: int, slug: str = "bench"):
         )  # fmt: skip
         table = Table.objects.get(workspace=workspace)
     sources = ["Workflow Automation", "Matter Email Step", "Form Send", "Workflow Email"]
-    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
-    columns = "id, table_id, sent_at, created_at, \"to\", from_address, subject, status, provider, message_id, cc, bcc, template_id, source, error, attachment_count"
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    columns = "id, table_id, sent_at, created_at, \"to\", from_address, subject, status, provider, message_id, cc, bcc, template_id, source, error, attachment_count, attempts, integration_id"
     began = time.perf_counter()
     with connection.cursor() as cursor, cursor.copy(f"COPY email_logs_emaillogentry ({columns}) FROM STDIN") as copy:
         for i in range(rows):
@@ -131,7 +132,7 @@ def fill(rows: int, slug: str = "bench"):
             copy.write_row((
                 new_public_id(), table.pk, sent, sent, f"client{i}@example{i % 997}.com", "noreply@bench.example",
                 f"Matter {i % 5000} update {i}", "failed" if failed else "delivered", "email-provider-a",
-                "" if failed else f"msg-{i}", "", "", "", sources[i % 4], "Mailbox unavailable" if failed else "", i % 3,
+                "" if failed else f"msg-{i}", "", "", "", sources[i % 4], "Mailbox unavailable" if failed else "", i % 3, 1, table.integration_id,
             ))  # fmt: skip
     if rows:
         # One rare recipient for the selective search.
@@ -312,7 +313,7 @@ def print_table(headers: list[str], rows: list[list]) -> None:
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     numeric = [all(_is_number(row[i]) for row in cells[1:]) for i in range(len(headers))]
     for n, row in enumerate(cells):
-        print("  ".join(c.rjust(w) if numeric[i] else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip())
+        print("  ".join(c.rjust(w) if numeric[i] else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
         if n == 0:
             print("  ".join("-" * w for w in widths))
 

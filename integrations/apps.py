@@ -6,4 +6,8 @@ class IntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the encryption-key system check)
+        from opbox.probes import register_readiness_check
+
+        from . import checks  # registers the encryption-key system checks
+
+        register_readiness_check("encryptionKeys", checks.missing_key_problem)

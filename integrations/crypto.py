@@ -18,6 +18,8 @@ from django.conf import settings
 
 FORMAT_VERSION = "v1"
 NONCE_BYTES = 12
+KEY_ID_LENGTH = 8  # hex characters of key_id_for
+SEALED_HEAD_LENGTH = len(FORMAT_VERSION) + KEY_ID_LENGTH + 2  # "v1:<key id>:", enough for sealed_key_id
 
 
 class EncryptionError(Exception):
@@ -61,7 +63,7 @@ def decode_key(encoded: str) -> bytes:
 
 def key_id_for(raw_key: bytes) -> str:
     """A short, stable, non-secret name for a key: a domain-separated hash of it."""
-    return hashlib.sha256(b"opbox-key-id:" + raw_key).hexdigest()[:8]
+    return hashlib.sha256(b"opbox-key-id:" + raw_key).hexdigest()[:KEY_ID_LENGTH]
 
 
 class KeyRing:
@@ -71,6 +73,10 @@ class KeyRing:
             raise KeyConfigurationError("OPBOX_ENCRYPTION_KEYS is empty: set at least one key.")
         self._ciphers = {key_id_for(k): AESGCM(k) for k in keys}
         self.primary_key_id = key_id_for(keys[0])
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(self._ciphers)
 
     def __repr__(self):
         return f"<KeyRing primary={self.primary_key_id} keys={len(self._ciphers)}>"

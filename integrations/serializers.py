@@ -4,9 +4,49 @@ rules (types.py) are checked by the services, as for the forms. Serializers neve
 
 from rest_framework import serializers
 
-from opbox.api import StrictBooleanField, StrictCharField, StrictSerializer, TimestampField
+from opbox.api import StrictBooleanField, StrictCharField, StrictSerializer, TimestampField, iso_timestamp
 
+from .services import webhook_url
 from .types import MAX_NAME_LENGTH, TYPES, fingerprint_key
+
+
+def _config(config: dict, fingerprints: dict) -> dict:
+    return {**config, **{fingerprint_key(name): value for name, value in fingerprints.items()}}
+
+
+def integration_data(row: dict) -> dict:
+    """IntegrationSerializer's shape, built from a `services.integration_rows` row without its machinery
+    (which costs more than the answer on the list's hot path). The serializer still documents it."""
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "type": row["type"],
+        "config": _config(row["config"], row["credential_fingerprints"]),
+        "enabled": row["enabled"],
+        "isSiteEmailProvider": row["is_site_email_provider"],
+        "createdAt": iso_timestamp(row["created_at"]),
+        "updatedAt": iso_timestamp(row["updated_at"]),
+    }
+
+
+def integration_detail_data(integration, request=None) -> dict:
+    """IntegrationDetailSerializer's shape, in the seed's key order, from an Integration (`request` makes the
+    webhook URL absolute)."""
+    return {
+        "id": integration.id,
+        "name": integration.name,
+        "type": integration.type,
+        "config": _config(integration.config, integration.credential_fingerprints),
+        "enabled": integration.enabled,
+        "credentialsConfigured": integration.credentials_configured,
+        "isSiteEmailProvider": integration.is_site_email_provider,
+        "createdAt": iso_timestamp(integration.created_at),
+        "updatedAt": iso_timestamp(integration.updated_at),
+        "lastCheckedAt": iso_timestamp(integration.last_checked_at),
+        "lastCheckOk": integration.last_check_ok,
+        "webhookUrl": webhook_url(integration, request),
+        "lastEventAt": iso_timestamp(integration.last_event_at),
+    }
 
 
 class IntegrationSerializer(serializers.Serializer):
@@ -28,6 +68,15 @@ class IntegrationSerializer(serializers.Serializer):
 
 class IntegrationDetailSerializer(IntegrationSerializer):
     credentialsConfigured = serializers.BooleanField(source="credentials_configured", read_only=True)
+    # The last connection check (POST /api/integrations/<id>/check): null until the first.
+    lastCheckedAt = TimestampField(source="last_checked_at", allow_null=True)
+    lastCheckOk = serializers.BooleanField(source="last_check_ok", read_only=True, allow_null=True)
+    # Email integrations: the URL their provider posts signed events to, and when it last did (null for other types).
+    webhookUrl = serializers.SerializerMethodField()
+    lastEventAt = TimestampField(source="last_event_at", allow_null=True)
+
+    def get_webhookUrl(self, integration) -> str | None:
+        return webhook_url(integration, self.context.get("request"))
 
     def to_representation(self, integration):
         # The seed's key order: credentialsConfigured comes after enabled.
@@ -105,6 +154,14 @@ class EmailTemplateSerializer(serializers.Serializer):
 
 
 class EmailTemplateListSerializer(serializers.Serializer):
+    templates = EmailTemplateSerializer(many=True)
+
+
+class ConnectionCheckSerializer(serializers.Serializer):
+    """A passed connection check: when, and the templates the stored key could list."""
+
+    ok = serializers.BooleanField()
+    checkedAt = TimestampField()
     templates = EmailTemplateSerializer(many=True)
 
 

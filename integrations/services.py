@@ -5,16 +5,19 @@ so every rule of SPEC §4 lives here once.
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Count, Q
+from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db.models import CharField, Count, Q
+from django.db.models.functions import Substr
+from django.urls import reverse
 from django.utils import timezone
 
+from opbox.sql import CompiledQuery
 from workspaces.models import Workspace
 
-from .crypto import key_ring
-from .exceptions import EmailProviderNotConfigured
+from .crypto import SEALED_HEAD_LENGTH, EncryptionError, key_ring, sealed_key_id
+from .exceptions import CredentialsUnreadable, EmailProviderNotConfigured, IntegrationNotCheckable
 from .models import AuditAction, Integration, IntegrationAuditEvent
-from .providers import client_for
+from .providers import client_for, provider_for_type
 from .types import (
     EMAIL_PROVIDER_TYPES,
     MAX_NAME_LENGTH,
@@ -25,6 +28,8 @@ from .types import (
     validate_credentials,
 )
 
+MALFORMED = "malformed"  # credential_key_usage's name for values not in the sealed format
+
 # Selectors ---------------------------------------------------------------------------------------
 
 
@@ -33,22 +38,61 @@ def integrations_for(workspace: Workspace):
     return Integration.objects.for_workspace(workspace).without_secrets().order_by("-created_at", "-id")
 
 
+# The API's hot reads, compiled once per process (opbox.sql): the same queries as the ORM's, without
+# building them again on every request.
+LIST_FIELDS = (
+    "id", "name", "type", "config", "credential_fingerprints", "enabled", "is_site_email_provider", "created_at", "updated_at",
+)  # fmt: skip
+_LIST_QUERY = CompiledQuery(
+    lambda workspace_id: Integration.objects.filter(workspace_id=workspace_id)
+    .order_by("-created_at", "-id")
+    .values_list(*LIST_FIELDS)
+)
+_ALL_FIELDS = tuple(field.attname for field in Integration._meta.concrete_fields)
+_ONE_QUERY = CompiledQuery(
+    lambda workspace_id, pk: Integration.objects.filter(workspace_id=workspace_id, pk=pk).values_list(*_ALL_FIELDS),
+    parameters=2,
+)
+_STATS_QUERY = CompiledQuery(
+    lambda workspace_id: Integration.objects.filter(workspace_id=workspace_id)
+    .values("type")
+    .annotate(count=Count("id"), enabled=Count("id", filter=Q(enabled=True)))
+    .order_by("type")
+    .values_list("type", "count", "enabled")
+)
+
+
+def integration_rows(workspace: Workspace) -> list[dict]:
+    """The workspace's integrations as plain rows of LIST_FIELDS, newest first, in one query (no ciphertext)."""
+    return [dict(zip(LIST_FIELDS, row, strict=True)) for row in _LIST_QUERY.rows(workspace.pk)]
+
+
 def integration_in(workspace: Workspace, integration_id: str) -> Integration:
     """One integration of `workspace`; another workspace's id raises DoesNotExist like a missing one."""
-    return Integration.objects.for_workspace(workspace).get(pk=integration_id)
+    rows = _ONE_QUERY.rows(workspace.pk, str(integration_id))
+    if not rows:
+        raise Integration.DoesNotExist(f"No integration {integration_id!r} in this workspace.")
+    return Integration.from_db(DEFAULT_DB_ALIAS, list(_ALL_FIELDS), list(rows[0]))
 
 
 def integration_stats(workspace: Workspace) -> dict:
-    """Counts by state and by type, in two queries whatever the number of integrations."""
-    integrations = Integration.objects.for_workspace(workspace)
-    totals = integrations.aggregate(total=Count("id"), enabled=Count("id", filter=Q(enabled=True)))
-    by_type = integrations.values("type").annotate(count=Count("id")).order_by("type")
+    """Counts by state and by type, in one query whatever the number of integrations."""
+    by_type = _STATS_QUERY.rows(workspace.pk)
+    total, enabled = sum(count for _, count, _ in by_type), sum(on for _, _, on in by_type)
     return {
-        "total": totals["total"],
-        "enabled": totals["enabled"],
-        "disabled": totals["total"] - totals["enabled"],
-        "byType": {row["type"]: row["count"] for row in by_type if row["count"]},
+        "total": total,
+        "enabled": enabled,
+        "disabled": total - enabled,
+        "byType": {type_name: count for type_name, count, _ in by_type if count},
     }
+
+
+def webhook_url(integration: Integration, request=None) -> str | None:
+    """Where the provider of an email integration posts its events (absolute with `request`); None for other types."""
+    if not integration.is_email_provider:
+        return None
+    path = reverse(provider_for_type(integration.type).webhook_route, kwargs={"integration_id": integration.pk})
+    return request.build_absolute_uri(path) if request is not None else path
 
 
 def site_email_provider(workspace: Workspace) -> Integration | None:
@@ -94,6 +138,40 @@ def email_templates_of(integration: Integration) -> list:
         templates = client_for(integration.type, integration.credentials["apiKey"]).list_templates()
         cache.set(key, templates, settings.EMAIL_TEMPLATE_CACHE_SECONDS)
     return templates
+
+
+def check_connection(integration: Integration) -> list:
+    """Prove the stored key works: list the provider's templates afresh (never from the cache) and record
+    when and whether it passed (`last_checked_at`, `last_check_ok`); a failed check is recorded, then raised.
+
+    IntegrationNotCheckable for a type with no provider client behind it (nothing is recorded).
+    """
+    try:
+        provider_for_type(integration.type)
+    except ValueError:
+        raise IntegrationNotCheckable(
+            f"A {integration.type} integration has no connection check: only "
+            f"{' and '.join(EMAIL_PROVIDER_TYPES)} integrations (their provider lists templates with the stored key)."
+        ) from None
+    try:
+        if "apiKey" not in integration.credential_fingerprints:
+            raise EmailProviderNotConfigured(f"The email integration {integration.name!r} has no apiKey: add one first.")
+        try:
+            api_key = integration.credentials["apiKey"]
+        except EncryptionError as error:
+            raise CredentialsUnreadable(str(error)) from None
+        templates = client_for(integration.type, api_key).list_templates()
+    except Exception:
+        _record_check(integration, ok=False)
+        raise
+    _record_check(integration, ok=True)
+    return templates
+
+
+def _record_check(integration: Integration, *, ok: bool) -> None:
+    # Not a change of the integration: updated_at (and the template cache keyed on it) stays as it is.
+    integration.last_checked_at, integration.last_check_ok = timezone.now(), ok
+    Integration.objects.filter(pk=integration.pk).update(last_checked_at=integration.last_checked_at, last_check_ok=ok)
 
 
 # Services ----------------------------------------------------------------------------------------
@@ -281,6 +359,28 @@ def delete_integration(integration: Integration, actor=None) -> None:
 def audit_trail(integration: Integration):
     """The integration's audit events, newest first."""
     return IntegrationAuditEvent.objects.filter(integration_id=integration.pk).select_related("actor")
+
+
+def credential_key_usage() -> dict[str, int]:
+    """How many integrations hold credentials sealed under each key id, read from the stored values'
+    `v1:<key id>:` prefix in one grouped query, without decrypting anything. A value in no known format
+    counts under MALFORMED."""
+    heads = (
+        Integration.objects.exclude(credentials__isnull=True)
+        .annotate(head=Substr("credentials", 1, SEALED_HEAD_LENGTH, output_field=CharField()))
+        .values("head")
+        .annotate(count=Count("pk"))
+        .order_by()
+        .values_list("head", "count")
+    )
+    usage: dict[str, int] = {}
+    for head, count in heads:
+        try:
+            key_id = sealed_key_id(head or "")
+        except EncryptionError:
+            key_id = MALFORMED
+        usage[key_id] = usage.get(key_id, 0) + count
+    return usage
 
 
 def reencrypt_all_credentials(batch_size: int = 500) -> dict:

@@ -16,6 +16,9 @@ urlpatterns = [
         for provider in PROVIDERS
     ),
     re_path(
+        r"^api/integrations/(?P<integration_id>[^/]+)/check/?$", views.IntegrationCheckView.as_view(), name="integration-check"
+    ),
+    re_path(
         r"^api/integrations/(?P<integration_id>[^/]+)/audit/?$", views.IntegrationAuditView.as_view(), name="integration-audit"
     ),
     re_path(r"^api/integrations/(?P<integration_id>[^/]+)/?$", views.IntegrationDetailView.as_view(), name="integration-detail"),

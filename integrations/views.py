@@ -1,4 +1,8 @@
-"""Integrations API: parse, call a service, render. Rules live in services.py."""
+"""Integrations API: parse, call a service, render. Rules live in services.py.
+
+The list and detail answers are plain dicts (serializers.integration_data / integration_detail_data):
+the serializers named in `extend_schema` document the same shapes, and a test holds the two equal.
+"""
 
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -12,12 +16,15 @@ from . import services
 from .models import Integration
 from .serializers import (
     AuditEventSerializer,
+    ConnectionCheckSerializer,
     EmailTemplateListSerializer,
     IntegrationCreateSerializer,
     IntegrationDetailSerializer,
     IntegrationSerializer,
     IntegrationStatsSerializer,
     IntegrationUpdateSerializer,
+    integration_data,
+    integration_detail_data,
 )
 
 
@@ -43,8 +50,7 @@ class IntegrationListView(PermissionByMethodMixin, APIView):
 
     @extend_schema(responses=IntegrationSerializer(many=True), summary="List all integrations")
     def get(self, request):
-        integrations = services.integrations_for(request.auth.workspace)
-        return Response(IntegrationSerializer(integrations, many=True).data)
+        return Response([integration_data(row) for row in services.integration_rows(request.auth.workspace)])
 
     @extend_schema(request=IntegrationCreateSerializer, responses={201: IntegrationDetailSerializer}, summary="Create an integration")
     def post(self, request):
@@ -53,7 +59,7 @@ class IntegrationListView(PermissionByMethodMixin, APIView):
         integration = services.create_integration(
             request.auth.workspace, actor=request.user, **serializer.create_arguments()
         )
-        return Response(IntegrationDetailSerializer(integration).data, status=status.HTTP_201_CREATED)
+        return Response(integration_detail_data(integration, request), status=status.HTTP_201_CREATED)
 
 
 class IntegrationDetailView(APIView):
@@ -61,7 +67,7 @@ class IntegrationDetailView(APIView):
 
     @extend_schema(responses=IntegrationDetailSerializer, summary="Get integration details")
     def get(self, request, integration_id):
-        return Response(IntegrationDetailSerializer(_integration_or_404(request, integration_id)).data)
+        return Response(integration_detail_data(_integration_or_404(request, integration_id), request))
 
     @extend_schema(request=IntegrationUpdateSerializer, responses=IntegrationDetailSerializer, summary="Update an integration")
     def patch(self, request, integration_id):
@@ -69,7 +75,7 @@ class IntegrationDetailView(APIView):
         serializer = IntegrationUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         integration = services.update_integration(integration, actor=request.user, **serializer.update_arguments())
-        return Response(IntegrationDetailSerializer(integration).data)
+        return Response(integration_detail_data(integration, request))
 
     @extend_schema(responses={204: None}, summary="Delete an integration")
     def delete(self, request, integration_id):
@@ -84,6 +90,31 @@ class IntegrationAuditView(APIView):
     def get(self, request, integration_id):
         integration = _integration_or_404(request, integration_id)
         return Response(AuditEventSerializer(services.audit_trail(integration), many=True).data)
+
+
+class IntegrationCheckView(APIView):
+    """Checks the stored key against the provider now, and records the outcome on the integration."""
+
+    permission_classes = [IsWorkspaceAdmin]
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: ConnectionCheckSerializer,
+            409: OpenApiResponse(description="Not checkable: only email provider integrations have a connection check "
+                                             "(or the email integration has no apiKey, recorded as a failed check)."),
+            502: OpenApiResponse(description="The provider rejected the stored key, failed, or answered nonsense (recorded)."),
+            503: OpenApiResponse(description="The stored key cannot be decrypted with the configured keys (recorded)."),
+            504: OpenApiResponse(description="The provider did not answer within the timeout (recorded)."),
+        },
+        summary="Check an integration's connection with its stored key",
+    )  # fmt: skip
+    def post(self, request, integration_id):
+        integration = _integration_or_404(request, integration_id)
+        templates = services.check_connection(integration)
+        return Response(
+            ConnectionCheckSerializer({"ok": True, "checkedAt": integration.last_checked_at, "templates": templates}).data
+        )
 
 
 class IntegrationStatsView(APIView):

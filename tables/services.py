@@ -10,13 +10,15 @@ import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import F, Prefetch, Q
-from django.db import connections, transaction
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 
 from opbox.api import iso_timestamp
+from opbox.sql import CompiledQuery
 
 from .models import Column, ColumnType, Table
 from .registry import source_for
@@ -38,6 +40,32 @@ def table_in(workspace, table_id: str) -> Table:
     """A table of `workspace` with its columns; another workspace's id raises DoesNotExist."""
     columns = Prefetch("columns", queryset=Column.objects.order_by("position"))
     return Table.objects.select_related("integration").prefetch_related(columns).get(workspace=workspace, pk=table_id)
+
+
+_TABLE_FIELDS = tuple(field.attname for field in Table._meta.concrete_fields)
+_COLUMN_FIELDS = tuple(field.attname for field in Column._meta.concrete_fields)
+# The rows API's read of its table with its columns (a left join: a table may have none), compiled
+# once per process (opbox.sql).
+_TABLE_QUERY = CompiledQuery(
+    lambda workspace_id, pk: Table.objects.filter(workspace_id=workspace_id, pk=pk)
+    .order_by("columns__position")
+    .values_list(*_TABLE_FIELDS, *(f"columns__{name}" for name in _COLUMN_FIELDS)),
+    parameters=2,
+)
+
+
+def table_with_columns(workspace, table_id: str) -> tuple[Table, list[Column]]:
+    """A table of `workspace` (without its integration) and its columns in order, in one query;
+    another workspace's id raises DoesNotExist."""
+    rows = _TABLE_QUERY.rows(workspace.pk, str(table_id))
+    if not rows:
+        raise Table.DoesNotExist(f"No table {table_id!r} in this workspace.")
+    split = len(_TABLE_FIELDS)
+    table = Table.from_db(DEFAULT_DB_ALIAS, list(_TABLE_FIELDS), list(rows[0][:split]))
+    columns = [
+        Column.from_db(DEFAULT_DB_ALIAS, list(_COLUMN_FIELDS), list(row[split:])) for row in rows if row[split] is not None
+    ]
+    return table, columns
 
 
 def ensure_system_tables(workspace, system_type: str) -> None:
@@ -113,7 +141,7 @@ def _decode_cursor(cursor: str, ordering_fields: list) -> tuple[str, tuple]:
             raise ValueError
         position = tuple(
             field.to_python(value) if field.get_internal_type() == "DateTimeField" else value
-            for field, value in zip(ordering_fields, values)
+            for field, value in zip(ordering_fields, values, strict=True)
         )
     except (ValueError, KeyError, TypeError, binascii.Error, ValidationError):
         raise ValidationError({"cursor": ["Invalid cursor."]}) from None
@@ -152,10 +180,12 @@ def _rows_with_filters(table: Table, query: RowQuery):
 def row_query(table: Table, params) -> RowQuery:
     """The reader's filters and search from query parameters, as the table's row source defines them."""
     source = source_for(table.system_type)
-    return RowQuery(
-        filters={row_filter.parameter: params.get(row_filter.parameter, "").strip() for row_filter in source.filters},
-        search=params.get("q", "").strip()[:SEARCH_MAX_LENGTH],
-    )
+    filters = {row_filter.parameter: params.get(row_filter.parameter, "").strip() for row_filter in source.filters}
+    for row_filter in source.filters:  # checked here, before any answer (a CSV stream, say) has started
+        if filters[row_filter.parameter] and filters[row_filter.parameter] not in row_filter.choices:
+            allowed = ", ".join(row_filter.choices)
+            raise ValidationError({row_filter.parameter: [f"Unknown value. Allowed: {allowed}."]})
+    return RowQuery(filters=filters, search=params.get("q", "").strip()[:SEARCH_MAX_LENGTH])
 
 
 @contextmanager
@@ -196,16 +226,53 @@ def _newest_matching(rows, search: Q | None, ordering: tuple[str, ...], limit: i
     return found
 
 
-def row_page(table: Table, query: RowQuery, cursor: str | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> RowPage:
-    """One page of rows, newest first, from a cursor (None: the newest page)."""
+def _position(row, source) -> tuple:
+    return tuple(_field(row, name) for name in source.ordering)
+
+
+@lru_cache(maxsize=256)
+def _newest_page_query(system_type: str, filter_fields: tuple[str, ...], fields: tuple[str, ...], limit: int) -> CompiledQuery:
+    """The newest `limit` rows of a table under exact filters, compiled once per shape (opbox.sql): the
+    rows API's most common read, its first page, without building the queryset again on every request."""
+    source = source_for(system_type)
+
+    def build(table_id, *values):
+        rows = source.rows(Table(pk=table_id)).filter(**dict(zip(filter_fields, values, strict=True)))
+        return rows.order_by(*[F(name).desc() for name in source.ordering]).values_list(*fields)[:limit]
+
+    return CompiledQuery(build, parameters=1 + len(filter_fields))
+
+
+def _newest_page(table: Table, query: RowQuery, fields: tuple[str, ...], limit: int) -> list[dict]:
+    source = source_for(table.system_type)
+    filters = [(source.filter_named(name), value) for name, value in query.filters.items() if value]
+    active = {row_filter.field: value for row_filter, value in filters if row_filter is not None}
+    compiled = _newest_page_query(table.system_type, tuple(active), fields, limit)
+    return [dict(zip(fields, row, strict=True)) for row in compiled.rows(table.pk, *active.values())]
+
+
+def row_page(
+    table: Table, query: RowQuery, cursor: str | None = None, page_size: int = DEFAULT_PAGE_SIZE, *, fields=None
+) -> RowPage:
+    """One page of rows, newest first, from a cursor (None: the newest page).
+
+    Rows are model instances, or with `fields` plain dicts of those fields (and the ordering's): what an
+    API answer needs, without building a model instance per row.
+    """
     source = source_for(table.system_type)
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+    if not cursor and not query.search and fields is not None:  # the newest page, the one most asked for
+        found = _newest_page(table, query, tuple(dict.fromkeys([*fields, *source.ordering])), page_size + 1)
+        following = _encode_cursor("next", _position(found[page_size - 1], source)) if len(found) > page_size else None
+        return RowPage(rows=found[:page_size], next_cursor=following, previous_cursor=None)
     model = source.rows(table).model
     ordering_fields = [model._meta.get_field(name) for name in source.ordering]
     key = Tuple(*(F(name) for name in source.ordering))
     oldest_first = [F(name).asc() for name in source.ordering]
 
     rows = _rows_with_filters(table, query)
+    if fields is not None:
+        rows = rows.values(*dict.fromkeys([*fields, *source.ordering]))
     search = _search_condition(source, query)
     direction, position = ("next", None) if not cursor else _decode_cursor(cursor, ordering_fields)
     if direction == "next":
@@ -222,7 +289,7 @@ def row_page(table: Table, query: RowQuery, cursor: str | None = None, page_size
         found = list(reversed(found[:page_size]))
 
     def position_of(row):
-        return tuple(getattr(row, name) for name in source.ordering)
+        return _position(row, source)
 
     return RowPage(
         rows=found,
@@ -231,18 +298,41 @@ def row_page(table: Table, query: RowQuery, cursor: str | None = None, page_size
     )
 
 
+def _field(row, name: str):
+    """A field of a row, whether a model instance or a `values()` dict."""
+    return row[name] if isinstance(row, dict) else getattr(row, name)
+
+
+# A cell in the JSON shape, by column type: ISO timestamps, numbers (0 when empty), and "" for empty text.
+_CELL = {
+    ColumnType.DATE: iso_timestamp,
+    ColumnType.NUMBER: lambda value: 0 if value is None else value,
+    ColumnType.TEXT: lambda value: "" if value is None else str(value),
+}
+
+
 def cell_value(column: Column, row):
     """A row's value for a column in the JSON shape: ISO timestamps, numbers, and "" for empty text."""
-    value = getattr(row, column.field)
-    if column.type == ColumnType.DATE:
-        return iso_timestamp(value)
-    if column.type == ColumnType.NUMBER:
-        return value if value is not None else 0
-    return "" if value is None else str(value)
+    return _CELL.get(column.type, _CELL[ColumnType.TEXT])(_field(row, column.field))
 
 
 def row_values(columns, row) -> dict:
     return {column.name: cell_value(column, row) for column in columns}
+
+
+def row_fields(columns) -> list[str]:
+    """The fields `rows_data` reads: what `row_page(fields=...)` should fetch."""
+    return ["id", "created_at", *(column.field for column in columns)]
+
+
+def rows_data(columns, rows: list[dict]) -> list[dict]:
+    """RowSerializer's shape (`{"id", "createdAt", "values"}`, as `row_values` fills it) for `values()` rows,
+    with each column's formatting looked up once per page rather than once per cell."""
+    cells = [(column.name, column.field, _CELL.get(column.type, _CELL[ColumnType.TEXT])) for column in columns]
+    return [
+        {"id": row["id"], "createdAt": iso_timestamp(row["created_at"]), "values": {name: cell(row[field]) for name, field, cell in cells}}
+        for row in rows
+    ]
 
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -276,4 +366,4 @@ def csv_lines(table: Table, query: RowQuery):
     fields = [column.field for column in columns]
     kinds = [column.type for column in columns]
     for values in rows.values_list(*fields).iterator(chunk_size=CSV_CHUNK_SIZE):
-        yield writer.writerow([_csv_cell(value, kind) for value, kind in zip(values, kinds)])
+        yield writer.writerow([_csv_cell(value, kind) for value, kind in zip(values, kinds, strict=True)])

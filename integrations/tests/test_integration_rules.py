@@ -32,7 +32,8 @@ def test_create_answers_the_seed_detail_shape(admin_api):
 
     assert response.status_code == 201
     body = response.json()
-    assert list(body) == ["id", "name", "type", "config", "enabled", "credentialsConfigured", "isSiteEmailProvider", "createdAt", "updatedAt"]
+    assert list(body)[:9] == ["id", "name", "type", "config", "enabled", "credentialsConfigured", "isSiteEmailProvider", "createdAt", "updatedAt"]
+    assert body["lastCheckedAt"] is None and body["lastCheckOk"] is None  # never checked yet
     assert re.fullmatch(r"c[0-9a-z]{24}", body["id"])
     assert body["config"] == {"fromEmail": "noreply@example.com", "fromName": "Opbox Notifications", "apiKeyFingerprint": "key.a1b2...****"}
     assert TIMESTAMP.match(body["createdAt"]) and TIMESTAMP.match(body["updatedAt"])

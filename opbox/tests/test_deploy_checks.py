@@ -35,11 +35,27 @@ def manage(*args, **env):
     )
 
 
-def test_check_deploy_reports_nothing_with_production_settings():
-    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+@pytest.fixture(scope="module")
+def collected_static(tmp_path_factory):
+    """STATIC_ROOT after the release's build step (`collectstatic`), as the deploy check expects it."""
+    root = tmp_path_factory.mktemp("static")
+    result = manage("collectstatic", "--noinput", **PRODUCTION, STATIC_ROOT=str(root))
+    assert result.returncode == 0, result.stderr
+    return str(root)
+
+
+def test_check_deploy_reports_nothing_with_production_settings(collected_static):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION, STATIC_ROOT=collected_static)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_names_collectstatic_when_it_did_not_run(tmp_path):
+    result = manage("check", "--deploy", **PRODUCTION, STATIC_ROOT=str(tmp_path))
+
+    assert result.returncode != 0
+    assert "opbox.E001" in result.stderr and "collectstatic" in result.stderr
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "OPBOX_ENCRYPTION_KEYS"])
