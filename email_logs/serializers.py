@@ -4,9 +4,12 @@ import binascii
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from opbox.api import StrictCharField, StrictSerializer
-
 from integrations.providers import Attachment, OutboundMessage
+from opbox.api import StrictCharField, StrictSerializer, TimestampField
+from tables.serializers import RowSerializer
+
+from .models import EmailStatus
+from .sending import MAX_BATCH
 
 
 @extend_schema_field(
@@ -59,7 +62,11 @@ class SendEmailSerializer(StrictSerializer):
     integrationId = StrictCharField(required=False, allow_blank=True, default="")
 
     def message(self) -> OutboundMessage:
-        data = self.validated_data
+        return self.message_from(self.validated_data)
+
+    @staticmethod
+    def message_from(data: dict) -> OutboundMessage:
+        """The message one validated body describes (a batch validates many with one serializer)."""
         return OutboundMessage(
             to=data["to"],
             cc=data["cc"],
@@ -73,6 +80,42 @@ class SendEmailSerializer(StrictSerializer):
         )
 
 
+@extend_schema_field(SendEmailSerializer(many=True))
+class EmailListField(serializers.ListField):
+    """A list of `POST /api/emails` bodies, each validated like one (by the batch serializer, so that every
+    invalid one is named, whatever is wrong with it)."""
+
+    child = serializers.JSONField()
+
+
+class SendEmailBatchSerializer(StrictSerializer):
+    """`{"emails": [EMAIL, ...]}`; an invalid email is named by its index: `{"emails": {"3": {"to": [...]}}}`."""
+
+    emails = EmailListField(min_length=1, max_length=MAX_BATCH)
+
+    def validate_emails(self, items: list) -> list[dict]:
+        email = SendEmailSerializer()  # one serializer validates them all: its fields are bound once
+        emails, errors = [], {}
+        for index, item in enumerate(items):
+            try:
+                emails.append(email.run_validation(item))
+            except serializers.ValidationError as error:
+                errors[str(index)] = error.detail
+        if errors:
+            raise serializers.ValidationError(errors)
+        return emails
+
+    def messages(self) -> list[OutboundMessage]:
+        return [SendEmailSerializer.message_from(data) for data in self.validated_data["emails"]]
+
+    def integration_ids(self) -> list[str | None]:
+        return [data["integrationId"] or None for data in self.validated_data["emails"]]
+
+
+class SendEmailBatchResultSerializer(serializers.Serializer):
+    results = RowSerializer(many=True)
+
+
 class InitTableSerializer(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
@@ -82,3 +125,38 @@ class InitTableSerializer(serializers.Serializer):
 class InitResponseSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     tables = InitTableSerializer(many=True)
+
+
+class EmailEventSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    recipient = serializers.CharField()
+    occurredAt = TimestampField(source="occurred_at")
+    detail = serializers.CharField()
+
+
+class EmailDetailSerializer(RowSerializer):
+    """The row shape of the Email Log plus the table, the provider calls made and the events, oldest first."""
+
+    tableId = serializers.CharField(source="table_id")
+    attempts = serializers.SerializerMethodField()
+    events = EmailEventSerializer(many=True)
+
+    def get_attempts(self, entry) -> int:
+        # A queued email's count lives on its outbox until the row is final.
+        outbox = getattr(entry, "outbox", None) if entry.status == EmailStatus.QUEUED else None
+        return outbox.attempts if outbox is not None else entry.attempts
+
+
+class SuppressionSerializer(serializers.Serializer):
+    address = serializers.SerializerMethodField()
+    reason = serializers.CharField()
+    createdAt = TimestampField(source="created_at")
+    emailId = serializers.CharField(source="entry_id", allow_null=True)
+
+    def get_address(self, suppression) -> str | None:
+        """The address, lower-cased; null once erased (it stays suppressed by its hash)."""
+        return suppression.address or None
+
+
+class AddSuppressionSerializer(StrictSerializer):
+    address = StrictCharField(max_length=320, help_text="Compared case-insensitively; stored lower-cased.")

@@ -1,19 +1,35 @@
-"""Email API: send one email (source "Workflow Email") and initialise the Email Log tables."""
+"""Email API: send one email (source "Workflow Email"), read one with its events, initialise the Email
+Log tables, and the workspace's suppression list.
+"""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from django.http import Http404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tables.serializers import RowSerializer
 from workspaces.permissions import IsWorkspaceAdmin, IsWorkspaceMember
 
+from . import suppressions
 from .log_tables import ensure_email_log_tables
+from .models import EmailLogEntry, EmailSource, EmailStatus, Suppression
+from .pagination import SuppressionPages
+from .selectors import email_in
 from .sending import send_email
-from .models import EmailSource, EmailStatus
-from .serializers import InitResponseSerializer, InitTableSerializer, SendEmailSerializer
+from .serializers import (
+    AddSuppressionSerializer,
+    EmailDetailSerializer,
+    InitResponseSerializer,
+    InitTableSerializer,
+    SendEmailSerializer,
+    SuppressionSerializer,
+)
 
 _STATUS_FOR = {EmailStatus.DELIVERED: status.HTTP_201_CREATED, EmailStatus.QUEUED: status.HTTP_202_ACCEPTED}
+_FailedSend = inline_serializer("FailedSend", {"detail": serializers.CharField(), "row": RowSerializer()})
 
 
 def entry_row(entry) -> dict:
@@ -29,11 +45,14 @@ class SendEmailView(APIView):
             201: OpenApiResponse(RowSerializer, description="Delivered: the log row."),
             202: OpenApiResponse(RowSerializer, description="Queued for a worker: the log row, status queued."),
             409: OpenApiResponse(description="No usable email provider is configured."),
-            502: OpenApiResponse(
-                inline_serializer("FailedSend", {"detail": serializers.CharField(), "row": RowSerializer()}),
-                description="The provider refused or failed: the failed log row.",
-            ),
+            422: OpenApiResponse(_FailedSend, description="Every recipient is suppressed: not sent; the failed log row."),
+            502: OpenApiResponse(_FailedSend, description="The provider refused or failed: the failed log row."),
         },
+        parameters=[
+            OpenApiParameter(
+                "Location", str, OpenApiParameter.HEADER, response=[201, 202], description="The email's own view (GET)."
+            )
+        ],
         summary="Send an email and log it",
     )
     def post(self, request):
@@ -47,8 +66,26 @@ class SendEmailView(APIView):
         )
         row = entry_row(entry)
         if entry.status == EmailStatus.FAILED:
-            return Response({"detail": entry.error, "row": row}, status=status.HTTP_502_BAD_GATEWAY)
-        return Response(row, status=_STATUS_FOR[entry.status])
+            # Failed before any provider call: refused here (every recipient suppressed), not by the provider.
+            refused = status.HTTP_422_UNPROCESSABLE_ENTITY if entry.attempts == 0 else status.HTTP_502_BAD_GATEWAY
+            return Response({"detail": entry.error, "row": row}, status=refused)
+        location = request.build_absolute_uri(reverse("email-detail", args=[entry.pk]))
+        return Response(row, status=_STATUS_FOR[entry.status], headers={"Location": location})
+
+
+class EmailDetailView(APIView):
+    permission_classes = [IsWorkspaceMember]
+
+    @extend_schema(
+        responses={200: EmailDetailSerializer, 404: OpenApiResponse(description="No such email in this workspace.")},
+        summary="Get an email with its delivery events",
+    )
+    def get(self, request, email_id):
+        try:
+            entry = email_in(request.auth.workspace, email_id)
+        except EmailLogEntry.DoesNotExist:
+            raise Http404 from None
+        return Response(EmailDetailSerializer(entry, context={"columns": list(entry.table.columns.all())}).data)
 
 
 class InitEmailLogTablesView(APIView):
@@ -58,3 +95,56 @@ class InitEmailLogTablesView(APIView):
     def post(self, request):
         tables = ensure_email_log_tables(request.auth.workspace)
         return Response({"success": True, "tables": InitTableSerializer(tables, many=True).data})
+
+
+class SuppressionListView(ListAPIView):
+    """GET: any member reads the list (`q` searches the address). POST: owners and admins add one."""
+
+    serializer_class = SuppressionSerializer
+    pagination_class = SuppressionPages
+
+    def get_permissions(self):
+        return [IsWorkspaceAdmin()] if self.request.method == "POST" else [IsWorkspaceMember()]
+
+    def get_queryset(self):
+        return suppressions.suppressions_for(self.request.auth.workspace, self.request.query_params.get("q", "")[:320])
+
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, description="Part of an address (case-insensitive).")],
+        summary="List the workspace's suppressed addresses, newest first",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=AddSuppressionSerializer,
+        responses={
+            201: OpenApiResponse(SuppressionSerializer, description="Suppressed (reason manual)."),
+            200: OpenApiResponse(SuppressionSerializer, description="Already suppressed: the existing one, unchanged."),
+        },
+        summary="Suppress an address",
+    )
+    def post(self, request):
+        serializer = AddSuppressionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        suppression, created = suppressions.add_suppression(
+            request.auth.workspace, serializer.validated_data["address"], actor=request.user
+        )
+        return Response(
+            SuppressionSerializer(suppression).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class SuppressionDetailView(APIView):
+    permission_classes = [IsWorkspaceAdmin]
+
+    @extend_schema(
+        responses={204: None, 404: OpenApiResponse(description="The address is not suppressed in this workspace.")},
+        summary="Send to a suppressed address again",
+    )
+    def delete(self, request, address):
+        try:
+            suppressions.remove_suppression(request.auth.workspace, address, actor=request.user)
+        except Suppression.DoesNotExist:
+            raise Http404 from None
+        return Response(status=status.HTTP_204_NO_CONTENT)

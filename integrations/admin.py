@@ -41,7 +41,7 @@ class IntegrationAdmin(admin.ModelAdmin):
     list_filter = ["type", "enabled", "is_site_email_provider", "workspace"]
     search_fields = ["name", "id", "workspace__slug", "workspace__name"]
     list_select_related = ["workspace"]
-    readonly_fields = ["id", "type", "created_at", "updated_at"]
+    readonly_fields = ["id", "type", "created_at", "updated_at", "last_event_at"]
     choose_type_template = "admin/integrations/integration/choose_type.html"
 
     def get_queryset(self, request):
@@ -81,7 +81,7 @@ class IntegrationAdmin(admin.ModelAdmin):
             ("Credentials", {"fields": [n for n in inputs if n.startswith(("credential_", "remove_"))]}),
         ]
         if obj is not None:
-            fieldsets.append(("Record", {"fields": ["id", "created_at", "updated_at"]}))
+            fieldsets.append(("Record", {"fields": ["id", "created_at", "updated_at", "last_event_at"]}))
         return [(title, options) for title, options in fieldsets if options["fields"]]
 
     def get_form(self, request, obj=None, change=False, **kwargs):

@@ -36,6 +36,11 @@ class Integration(models.Model):
     is_site_email_provider = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    # When the provider's last verified webhook request came (email integrations); not a change, so not updated_at.
+    last_event_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The last connection check with the stored key (API or settings page): when, and whether it passed.
+    last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_check_ok = models.BooleanField(null=True, blank=True, editable=False)
 
     objects = IntegrationQuerySet.as_manager()
 
@@ -67,8 +72,26 @@ class Integration(models.Model):
 
     @property
     def credentials_configured(self) -> bool:
-        """True when every credential field of the type has a value (judged from the fingerprints)."""
-        return all(name in self.credential_fingerprints for name in self.definition.credential_fields)
+        """True when every required credential of the type has a value (judged from the fingerprints)."""
+        return all(name in self.credential_fingerprints for name in self.definition.required_credentials)
+
+    @property
+    def webhook_secret_configured(self) -> bool:
+        """Whether the webhook setting has a value, judged without decrypting anything."""
+        name = self.definition.webhook_secret
+        return bool(name) and (name in self.credential_fingerprints or bool(self.config.get(name)))
+
+    @property
+    def webhook_secret(self) -> str:
+        """What authenticates the provider's webhooks (a credential or a config value); "" when not set.
+
+        Reading a credential decrypts it (EncryptionError when the key ring cannot).
+        """
+        name = self.definition.webhook_secret
+        if not name:
+            return ""
+        stored = self.credentials if name in self.definition.credential_fields else self.config
+        return stored.get(name) or ""
 
 
 class AuditAction(models.TextChoices):

@@ -73,6 +73,7 @@ class IntegrationListPage(WorkspacePageMixin, TemplateView):
             integration.fingerprints = [
                 (credential_label(name), fingerprint) for name, fingerprint in integration.credential_fingerprints.items()
             ]
+            integration.webhook_url = services.webhook_url(integration, self.request)
         return super().get_context_data(
             integrations=integrations, can_change=self.membership.is_admin, test_email_to=self.request.user.email, **kwargs
         )
@@ -148,12 +149,13 @@ class SiteEmailProviderPage(IntegrationPageMixin, View):
 
 
 class CheckConnectionPage(IntegrationPageMixin, View):
-    """Lists the provider's templates with the stored key: the plainest proof that the key works."""
+    """Lists the provider's templates with the stored key (the plainest proof that the key works) through
+    the API's service, which records the outcome shown on the list."""
 
     def post(self, request, integration_id):
         integration = self.integration()
         try:
-            templates = services.email_templates_of(integration)
+            templates = services.check_connection(integration)
         except (ValidationError, ApplicationError) as error:
             return self.done(messages.ERROR, "Connection check for {} failed: {}", integration.name, refusal_text(error))
         names = ", ".join(template.name for template in templates[:10]) + (", ..." if len(templates) > 10 else "")

@@ -3,9 +3,14 @@
 Adding a type is one entry in TYPES.
 """
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_der_public_key
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.db import models
@@ -29,8 +34,33 @@ class IntegrationType(models.TextChoices):
 EMAIL_PROVIDER_TYPES = (IntegrationType.EMAIL_PROVIDER, IntegrationType.EMAIL_PROVIDER_ALT)
 
 _validate_email = EmailValidator(message="Enter a valid email address.")
+
+
+def _validate_header_text(value: str) -> None:
+    """A value that becomes an email header (a From name): a line break or NUL could inject another header."""
+    if any(character in value for character in ("\r", "\n", "\0")):
+        raise ValidationError("Must not contain line breaks or NUL characters (it becomes an email header).")
 _validate_web_url = URLValidator(schemes=["http", "https"], message="Enter a valid http or https URL.")
 _validate_https_url = URLValidator(schemes=["https"], message="Enter a valid https URL.")
+
+
+def load_ec_p256_public_key(value: str) -> ec.EllipticCurvePublicKey:
+    """An EC P-256 public key from base64 DER (SubjectPublicKeyInfo), the form SendGrid shows its Signed Event
+    Webhook's verification key in; ValueError for anything else."""
+    try:
+        key = load_der_public_key(base64.b64decode("".join(str(value).split()), validate=True))
+    except (ValueError, binascii.Error, TypeError, UnsupportedAlgorithm):
+        raise ValueError("not a base64 DER public key") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ValueError("not an EC P-256 public key")
+    return key
+
+
+def validate_ec_p256_public_key(value: str) -> None:
+    try:
+        load_ec_p256_public_key(value)
+    except ValueError:
+        raise ValidationError("Enter the verification key the provider shows: an EC P-256 public key in base64 (DER).") from None
 
 
 @dataclass(frozen=True)
@@ -46,11 +76,24 @@ class TypeDefinition:
     type: IntegrationType
     description: str
     config_fields: tuple[ConfigField, ...]
-    credential_fields: tuple[str, ...]
+    credential_fields: tuple[str, ...]  # every credential the type takes, required and optional
+    optional_credentials: tuple[str, ...] = ()  # of credential_fields: those `credentialsConfigured` does not need
+    # The setting (a credential or a config field) that authenticates the provider's signed webhooks; "" for none.
+    webhook_secret: str = ""
 
     @property
     def config_names(self) -> tuple[str, ...]:
         return tuple(field.name for field in self.config_fields)
+
+    @property
+    def required_credentials(self) -> tuple[str, ...]:
+        return tuple(name for name in self.credential_fields if name not in self.optional_credentials)
+
+    @property
+    def webhook_secret_label(self) -> str:
+        """How forms label the webhook setting, e.g. "Webhook signing secret"."""
+        labels = {field.name: field.label for field in self.config_fields}
+        return labels.get(self.webhook_secret) or credential_label(self.webhook_secret)
 
     @property
     def is_email_provider(self) -> bool:
@@ -71,14 +114,23 @@ TYPES: dict[str, TypeDefinition] = {
         TypeDefinition(
             IntegrationType.EMAIL_PROVIDER,
             "Email delivery provider (Resend API)",
-            (_email("fromEmail", "From email"), ConfigField("fromName", "From name")),
-            ("apiKey",),
+            (_email("fromEmail", "From email"), ConfigField("fromName", "From name", _validate_header_text)),
+            ("apiKey", "webhookSigningSecret"),
+            # The whsec_... secret Resend shows for the webhook endpoint: secret, so a credential.
+            optional_credentials=("webhookSigningSecret",),
+            webhook_secret="webhookSigningSecret",
         ),
         TypeDefinition(
             IntegrationType.EMAIL_PROVIDER_ALT,
             "Alternative email delivery provider (SendGrid v3 API)",
-            (_email("fromEmail", "From email"), ConfigField("fromName", "From name")),
+            (
+                _email("fromEmail", "From email"),
+                ConfigField("fromName", "From name", _validate_header_text),
+                # The Signed Event Webhook's public key: public, so config, checked when written.
+                ConfigField("webhookVerificationKey", "Webhook verification key", validate_ec_p256_public_key),
+            ),
             ("apiKey",),
+            webhook_secret="webhookVerificationKey",
         ),
         TypeDefinition(
             IntegrationType.DOCUMENT_ENGINE, "Template-based document generation", (_url("baseUrl", "Base URL"),), ("apiKey",)

@@ -79,3 +79,27 @@ class ProviderRejected(ProviderError):
 
 class ProviderBadResponse(ProviderError):
     """A success status with a body we cannot use (not JSON, or missing the fields we need)."""
+
+
+class WebhookError(ApplicationError):
+    """A provider's webhook request that is refused; nothing of it is applied."""
+
+    http_status = 400
+
+
+class WebhookSignatureError(WebhookError):
+    """Not signed by the provider with the integration's secret (or signed too long ago).
+
+    One answer for every cause, so a caller learns nothing about which integrations exist or are set up;
+    the message (for logs) says which check failed and never holds the secret.
+    """
+
+    http_status = 401
+
+    @property
+    def detail(self) -> str:
+        return "Invalid signature."
+
+
+class MalformedWebhook(WebhookError):
+    """A correctly signed body that is not what the provider sends (the message says what is wrong)."""

@@ -1,11 +1,40 @@
-"""Provider B: the SendGrid v3 API (dynamic templates; the message id comes back in `X-Message-Id`)."""
+"""Provider B: the SendGrid v3 API (dynamic templates; the message id comes back in `X-Message-Id`), and its
+Event Webhook (Signed Event Webhook: ECDSA P-256 over the timestamp and body; events in batches).
+"""
 
+import base64
+import binascii
 import math
 import time
 from email.utils import parseaddr
 from urllib.parse import parse_qsl, urlsplit
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ..types import load_ec_p256_public_key
+from . import webhooks
 from .base import EmailProviderClient, OutboundMessage
+from .exceptions import MalformedWebhook, WebhookSignatureError
+
+# The custom arg every send carries, echoed as a top-level key of each of its events: the log row's id.
+REFERENCE_ARG = "opbox_email_id"
+SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"
+TIMESTAMP_HEADER = "x-twilio-email-event-webhook-timestamp"
+# SendGrid's event names -> ours; any other (group_resubscribe, ...) is not kept.
+EVENT_TYPES = {
+    "processed": webhooks.ACCEPTED,
+    "delivered": webhooks.DELIVERED,
+    "deferred": webhooks.DEFERRED,
+    "bounce": webhooks.BOUNCED,
+    "dropped": webhooks.DROPPED,
+    "spamreport": webhooks.COMPLAINED,
+    "open": webhooks.OPENED,
+    "click": webhooks.CLICKED,
+    "unsubscribe": webhooks.UNSUBSCRIBED,
+    "group_unsubscribe": webhooks.UNSUBSCRIBED,
+}
 
 
 class SendGridClient(EmailProviderClient):
@@ -73,6 +102,9 @@ class SendGridClient(EmailProviderClient):
                  "disposition": "attachment"}
                 for a in message.attachments
             ]
+        if message.reference:
+            # Echoed in every event of this email: how its events find the row before the message id is known.
+            payload["custom_args"] = {REFERENCE_ARG: message.reference}
         return payload
 
     # Errors look like {"errors": [{"message": "...", "field": "...", "help": ...}]}.
@@ -98,6 +130,71 @@ class SendGridClient(EmailProviderClient):
         except (KeyError, ValueError):
             return None
         return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+    # Event Webhook: a JSON array of events, one per recipient and happening, signed as a whole.
+
+    @classmethod
+    def verify_webhook(cls, secret: str, headers, body: bytes) -> None:
+        """ECDSA P-256 / SHA-256 over the timestamp header's bytes followed by the raw body, checked with the
+        verification key (base64 DER) SendGrid shows; a timestamp more than 5 minutes away is refused.
+        """
+        headers = webhooks.lower_headers(headers)
+        signature, timestamp = headers.get(SIGNATURE_HEADER, ""), headers.get(TIMESTAMP_HEADER, "")
+        try:
+            signed_at = int(timestamp.strip())
+        except ValueError:
+            raise WebhookSignatureError("SendGrid webhook refused: no readable timestamp.") from None
+        if abs(time.time() - signed_at) > webhooks.SIGNATURE_TOLERANCE.total_seconds():
+            raise WebhookSignatureError("SendGrid webhook refused: the timestamp is not within 5 minutes of now.")
+        try:
+            key = load_ec_p256_public_key(secret)
+            key.verify(base64.b64decode(signature, validate=True), timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+        except (InvalidSignature, ValueError, binascii.Error) as error:
+            raise WebhookSignatureError(f"SendGrid webhook refused: {type(error).__name__} {error}".strip()) from None
+
+    @classmethod
+    def parse_webhook(cls, headers, body: bytes) -> webhooks.WebhookBatch:
+        """`[{"email", "timestamp", "event", "sg_event_id", "sg_message_id", "reason", "type", <custom args>}]`."""
+        payload = webhooks.load_json(body)
+        if not isinstance(payload, list):
+            raise MalformedWebhook("Expected a JSON array of events.")
+        events = []
+        for index, item in enumerate(payload):
+            where = f"event {index}"
+            if not isinstance(item, dict) or not isinstance(item.get("event"), str):
+                raise MalformedWebhook(f"{where}: expected an object with an `event` name.")
+            kind = EVENT_TYPES.get(item["event"])
+            if kind is None:
+                continue
+            recipient = webhooks.text(item.get("email"))
+            if not recipient:
+                raise MalformedWebhook(f"{where}: `email` is missing.")
+            events.append(
+                webhooks.WebhookEvent(
+                    event_id=webhooks.event_id(item.get("sg_event_id"), where),
+                    type=kind,
+                    occurred_at=webhooks.unix_time(item.get("timestamp"), where),
+                    # sg_message_id is the X-Message-Id the send answered, followed by `.` and a filter's suffix.
+                    message_id=webhooks.text(item.get("sg_message_id")).split(".", 1)[0],
+                    email_id=webhooks.text(item.get(REFERENCE_ARG)),
+                    recipient=recipient,
+                    addresses=(recipient,),
+                    detail=_detail(item),
+                    permanent=item["event"] == "bounce" and item.get("type") == "bounce",
+                )
+            )
+        return webhooks.WebhookBatch(received=len(payload), events=events)
+
+
+def _detail(item: dict) -> str:
+    """The reason an event gives: a bounce's or drop's reason (a bounce's type, bounce or blocked, kept),
+    the receiving server's response, the link clicked."""
+    text = webhooks.text
+    if item["event"] == "bounce":
+        kind = text(item.get("type"))
+        return text(item.get("reason")) + (f" (type: {kind})" if kind else "")
+    return text(item.get("reason")) or text(item.get("response")) or text(item.get("url"))
 
 
 def _addresses(values: list[str], seen: set[str]) -> list[dict]:

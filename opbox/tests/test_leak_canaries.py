@@ -20,6 +20,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PROVIDER_KEY = "re_CANARY_leak_7d1c9e4b2a6f"
 ROTATED_KEY = "re_CANARY_rotated_83f0a2c4e6"
 HOOK_SECRET = "whsec_CANARY_hook_5b7d9f1e3c"
+# A Resend webhook signing secret: `whsec_` then base64 (of "CANARY-webhook-signing-secret-42").
+SIGNING_SECRET = "whsec_Q0FOQVJZLXdlYmhvb2stc2lnbmluZy1zZWNyZXQtNDI="
 
 
 def _everything_a_user_can_see(workspace, admin_api, provider):
@@ -43,6 +45,7 @@ def _everything_a_user_can_see(workspace, admin_api, provider):
     for path in ("/api/integrations", f"/api/integrations/{created['id']}", "/api/integrations/stats", f"/api/integrations/{created['id']}/audit"):
         keep(admin_api.get(path))
     keep(admin_api.get("/api/integrations/email-provider-a/templates"))
+    _webhook_traffic(admin_api, created["id"], keep)
     keep(admin_api.post("/api/emails", {"to": "a@example.com", "subject": "Hello", "text": "x"}, format="json"))
     keep(admin_api.patch(f"/api/integrations/{created['id']}", {"credentials": {"apiKey": ROTATED_KEY}}, format="json"))
     table = Table.objects.get(integration_id=created["id"])
@@ -55,17 +58,32 @@ def _everything_a_user_can_see(workspace, admin_api, provider):
     entry = EmailLogEntry.objects.get()
     for path in (
         "/admin/integrations/integration/", f"/admin/integrations/integration/{created['id']}/change/",
-        "/admin/integrations/integration/add/", "/admin/integrations/integrationauditevent/",
+        "/admin/integrations/integration/add/", "/admin/integrations/integration/add/?type=EMAIL_PROVIDER",
+        "/admin/integrations/integrationauditevent/",
         "/admin/email_logs/emaillogentry/", f"/admin/email_logs/emaillogentry/{entry.pk}/change/",
         "/admin/tables/table/", "/admin/workspaces/apitoken/",
     ):  # fmt: skip
         assert keep(browser.get(path)).status_code == 200, path
     # An admin form that fails validation must not echo the secret it was given.
-    keep(browser.post("/admin/integrations/integration/add/", {
-        "workspace": workspace.pk, "name": "", "type": "EMAIL_PROVIDER", "config": "{}", "enabled": "on",
+    refused = keep(browser.post("/admin/integrations/integration/add/?type=EMAIL_PROVIDER", {
+        "workspace": workspace.pk, "name": "", "config_fromEmail": "noreply@acme.example", "enabled": "on",
         "credential_apiKey": PROVIDER_KEY,
     }))  # fmt: skip
+    assert refused.status_code == 200 and "errornote" in refused.content.decode()
     return "\n".join(seen)
+
+
+def _webhook_traffic(admin_api, integration_id, keep):
+    """The signing secret stored, then webhooks signed with it, with another secret, and signed but unreadable."""
+    from email_logs.tests.signing import OTHER_RESEND_SECRET, resend_event, resend_headers
+
+    keep(admin_api.patch(f"/api/integrations/{integration_id}", {"credentials": {"webhookSigningSecret": SIGNING_SECRET}}, format="json"))
+    keep(admin_api.get(f"/api/integrations/{integration_id}"))
+    path = f"/api/webhooks/email-provider-a/{integration_id}"
+    body = resend_event("email.bounced", "re-unknown", bounce={"message": "550 gone", "type": "Permanent"})
+    for signed_body, secret, status in ((body, SIGNING_SECRET, 200), (body, OTHER_RESEND_SECRET, 401), (b"{not json", SIGNING_SECRET, 400)):
+        response = keep(admin_api.post(path, signed_body, content_type="application/json", **resend_headers(secret, signed_body)))
+        assert response.status_code == status
 
 
 def _database_dump() -> str:
@@ -96,7 +114,7 @@ def test_planted_secrets_never_come_back_out(workspace, admin_api, caplog):
         "database in clear": dump,
         "error-report settings": settings_report,
     }
-    for secret in (PROVIDER_KEY, ROTATED_KEY, HOOK_SECRET, api_token):
+    for secret in (PROVIDER_KEY, ROTATED_KEY, HOOK_SECRET, SIGNING_SECRET, api_token):
         for place, text in places.items():
             assert secret not in text, f"a planted secret leaked into: {place}"
     assert row.status == "failed" and "[redacted]" in row.error  # the provider's echo was scrubbed, not dropped

@@ -1,0 +1,182 @@
+"""Suppressions: the addresses a workspace no longer sends to (SPEC §9).
+
+An address is matched by a keyed hash of its stripped, lower-cased form, never by its text, so
+comparison is case-insensitive and an address whose text was later erased (SPEC §12) still receives
+nothing. Every change writes a workspace AuditEvent whose target is the suppression's id, not the
+address: the trail must not keep an address that is erased later.
+"""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import F
+from django.utils.crypto import salted_hmac
+
+from integrations.providers import OutboundMessage
+from workspaces.models import AuditEvent
+
+from .models import EmailLogEntry, EmailStatus, Suppression, SuppressionReason
+
+_HASH_SALT = "opbox.email_logs.suppression-address"
+MAX_ADDRESS_LENGTH = 320
+MAX_ERROR_LENGTH = 2000  # as delivery keeps a provider's answer
+
+
+def normalise_address(address: str) -> str:
+    return address.strip().lower()
+
+
+def address_hash(address: str) -> str:
+    """The keyed hash (HMAC-SHA256 under SECRET_KEY) that identifies a suppressed address."""
+    return salted_hmac(_HASH_SALT, normalise_address(address), algorithm="sha256").hexdigest()
+
+
+def _workspace_id(workspace):
+    return getattr(workspace, "pk", workspace)
+
+
+def _audit(workspace_id, action: str, suppressions, actor=None) -> None:
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            workspace_id=workspace_id,
+            actor=actor,
+            action=action,
+            target=suppression.pk,
+            changes={"reason": suppression.reason, "emailId": suppression.entry_id},
+        )
+        for suppression in suppressions
+    )
+
+
+# Selectors ---------------------------------------------------------------------------------------
+
+
+def suppressions_for(workspace, search: str = ""):
+    """The workspace's suppressions, newest first; `search` matches part of the address (any case)."""
+    # The email's table rides along in the same query, for a link to the email that caused it.
+    suppressions = Suppression.objects.filter(workspace_id=_workspace_id(workspace)).annotate(email_table_id=F("entry__table_id"))
+    search = normalise_address(search)
+    return suppressions.filter(address__contains=search) if search else suppressions
+
+
+def suppression_for(workspace, address: str) -> Suppression:
+    """The workspace's suppression of `address` (any case); raises Suppression.DoesNotExist."""
+    return Suppression.objects.get(workspace_id=_workspace_id(workspace), address_hash=address_hash(address))
+
+
+def suppressed_among(workspace, addresses) -> set[str]:
+    """The addresses of `addresses` (as given) that the workspace suppresses; one query for any number."""
+    by_hash: dict[str, list[str]] = {}
+    for address in addresses:
+        by_hash.setdefault(address_hash(address), []).append(address)
+    if not by_hash:
+        return set()
+    found = Suppression.objects.filter(workspace_id=_workspace_id(workspace), address_hash__in=by_hash).values_list(
+        "address_hash", flat=True
+    )
+    return {address for digest in found for address in by_hash[digest]}
+
+
+# Services ----------------------------------------------------------------------------------------
+
+
+def record_suppressions(workspace_id, items, *, actor=None) -> int:
+    """Suppress each (address, reason, entry_id or None) of `items` in the workspace; returns how many were new.
+
+    Idempotent and safe under concurrency: an address already suppressed keeps its first reason (the
+    unique (workspace, address_hash) constraint ignores the repeat). A constant number of queries.
+    """
+    workspace_id = _workspace_id(workspace_id)
+    candidates: dict[str, Suppression] = {}
+    for address, reason, entry_id in items:
+        digest = address_hash(address)
+        if digest not in candidates:
+            candidates[digest] = Suppression(
+                workspace_id=workspace_id,
+                address=normalise_address(address),
+                address_hash=digest,
+                reason=reason,
+                entry_id=entry_id,
+            )
+    if not candidates:
+        return 0
+    with transaction.atomic():
+        Suppression.objects.bulk_create(candidates.values(), ignore_conflicts=True)
+        # Ids are assigned before the insert, so the rows holding our ids are exactly the ones we inserted.
+        ids = [suppression.pk for suppression in candidates.values()]
+        new = list(Suppression.objects.filter(pk__in=ids).only("pk", "reason", "entry_id"))
+        _audit(workspace_id, "suppression.added", new, actor)
+    return len(new)
+
+
+def validated_address(address) -> str:
+    """The address lower-cased, or a ValidationError (a 400) naming what is wrong with it."""
+    if not isinstance(address, str) or not address.strip():
+        raise ValidationError({"address": ["Give an email address."]})
+    address = normalise_address(address)
+    if len(address) > MAX_ADDRESS_LENGTH:
+        raise ValidationError({"address": [f"At most {MAX_ADDRESS_LENGTH} characters."]})
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ValidationError({"address": [f"{address!r} is not a valid email address."]}) from None
+    return address
+
+
+def add_suppression(workspace, address: str, *, actor=None) -> tuple[Suppression, bool]:
+    """Suppress `address` by hand (reason `manual`); returns (the suppression, whether it is new).
+
+    An address already suppressed is left as it is (its first reason and email stay) and not audited again.
+    """
+    address = validated_address(address)
+    created = record_suppressions(workspace, [(address, SuppressionReason.MANUAL, None)], actor=actor) == 1
+    return suppression_for(workspace, address), created
+
+
+def remove_suppression(workspace, address: str, *, actor=None) -> Suppression:
+    """Send to `address` again; raises Suppression.DoesNotExist when it is not suppressed."""
+    with transaction.atomic():
+        suppression = suppression_for(workspace, address)
+        _audit(_workspace_id(workspace), "suppression.removed", [suppression], actor)
+        suppression.delete()
+    return suppression
+
+
+# Send time ---------------------------------------------------------------------------------------
+
+
+def withhold_suppressed(entry: EmailLogEntry, message: OutboundMessage) -> bool:
+    """Remove the workspace's suppressed recipients from `message` and its just-logged row (saved); returns
+    whether it can still be sent (see `withhold`). One query when nobody is suppressed, two otherwise.
+    """
+    suppressed = suppressed_among(entry.table.workspace_id, [*message.to, *message.cc, *message.bcc])
+    if not suppressed:
+        return True
+    sendable = withhold(entry, message, suppressed)
+    entry.save(update_fields=["to", "cc", "bcc", "error", "status"])
+    return sendable
+
+
+def withhold(entry: EmailLogEntry, message: OutboundMessage, suppressed: set[str]) -> bool:
+    """Remove the `suppressed` addresses from `message` and from its row (not saved: a batch writes its rows
+    in bulk); returns whether it can still be sent. No query: `suppressed` comes from `suppressed_among`.
+
+    The row's To/CC/BCC then list who it goes to, and its Error names who was withheld. With no To
+    recipient left (CC and BCC alone are not an email), the row is `failed` and nothing is sent.
+    """
+    everyone = [*message.to, *message.cc, *message.bcc]
+    if not suppressed.intersection(everyone):
+        return True
+    withheld = ", ".join(dict.fromkeys(a for a in everyone if a in suppressed))
+    remaining = {name: [a for a in getattr(message, name) if a not in suppressed] for name in ("to", "cc", "bcc")}
+    if not remaining["to"]:
+        entry.status = EmailStatus.FAILED
+        everyone_left_out = not (remaining["cc"] or remaining["bcc"])
+        why = "All recipients are suppressed" if everyone_left_out else "Every To recipient is suppressed, so nothing was sent"
+        entry.error = f"{why}: {withheld}"[:MAX_ERROR_LENGTH]
+        return False
+    for name, addresses in remaining.items():
+        setattr(message, name, addresses)
+        setattr(entry, name, ", ".join(addresses))
+    entry.error = f"Not sent to suppressed recipients: {withheld}"[:MAX_ERROR_LENGTH]
+    return True
