@@ -1,25 +1,36 @@
-"""Composing and enqueueing a send: the one `send_email` every sender calls.
+"""Composing and enqueueing sends: `send_emails` (1 to 1,000 at once) and its one-email case `send_email`,
+which every sender calls.
 
 Every email is written to its log (status `queued`) together with an outbox record before the provider
 is ever called; the send runs as a task after the caller's transaction commits. So a rolled-back caller
 sends nothing and logs nothing, and a crash mid-send leaves a `queued` row that recovery settles.
 """
 
+from collections import defaultdict
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Exists
+from django_tasks_db import DatabaseBackend
 
+from integrations.exceptions import EmailProviderNotConfigured
 from integrations.models import Integration
 from integrations.providers import OutboundMessage, provider_for_type
-from integrations.exceptions import EmailProviderNotConfigured
 from integrations.services import site_email_provider
+from tables.models import SystemType, Table
 
+from .delivery import CALLS_PER_TASK
 from .log_tables import ensure_email_log_table
-from .models import EmailLogEntry, EmailSource, OutboundEmail
-from .tasks import deliver_email
+from .models import EmailLogEntry, EmailSource, OutboundEmail, Suppression
+from .suppressions import address_hash, suppressed_among, withhold
+from .tasks import deliver_emails
 
 MAX_RECIPIENTS = 50  # per field: a larger list is a bulk send, which this endpoint is not for
+MAX_BATCH = 1000  # emails per send_emails call (POST /api/emails/batch)
+SUPPRESSION_PROBE_LIMIT = 500  # addresses whose suppression the sender's lookup checks in passing
 MAX_SUBJECT_LENGTH = 998  # the email line limit
 HEADER_BREAKERS = ("\r", "\n", "\0")  # a header value carrying one of these could inject another header
 
@@ -93,35 +104,158 @@ def resolve_sender(workspace, integration_id: str | None = None) -> Integration:
 def send_email(
     workspace, message: OutboundMessage, *, source: str, integration_id: str | None = None
 ) -> EmailLogEntry:
-    """Log and send one email of the workspace from `source`; returns its log row.
+    """Log and send one email of the workspace from `source`; returns its log row (`send_emails` for one).
 
     The row is `queued` until the provider answers: at once with the inline task backend (the row comes
     back `delivered` or `failed`), later on workers. Inside a caller's transaction the send waits for
     the commit, so a rollback sends nothing and logs nothing.
     """
-    validate_message(message, source)
-    integration = resolve_sender(workspace, integration_id)
-    table = ensure_email_log_table(integration)
+    try:
+        (entry,) = send_emails(workspace, [message], source=source, integration_id=integration_id)
+    except InvalidEmails as error:
+        raise ValidationError(error.by_index[0]) from None
+    return entry
+
+
+class InvalidEmails(ValidationError):
+    """Some emails of a batch are invalid: `by_index` maps each one's index to its problems by field."""
+
+    def __init__(self, by_index: dict[int, dict[str, list[str]]]):
+        self.by_index = by_index
+        super().__init__(
+            {f"emails.{index}.{name}": problems for index, errors in by_index.items() for name, problems in errors.items()}
+        )
+
+
+def send_emails(workspace, messages, *, source: str, integration_id=None) -> list[EmailLogEntry]:
+    """Log and send emails of the workspace from `source`, all or none; returns their rows in order.
+
+    Every message is validated first: any invalid one raises `InvalidEmails` naming it by index, and
+    nothing is written. Then one transaction writes every row and outbox record with bulk statements,
+    and delivery is enqueued as one task per provider call's worth of emails of each integration (SPEC
+    §10): in that same transaction on the database task backend, else once it commits. `integration_id` names the sending integration, or gives one per message
+    (None: the site email provider). With the inline task backend the rows come back final.
+    """
+    messages = list(messages)
+    if not 1 <= len(messages) <= MAX_BATCH:
+        raise ValidationError({"emails": [f"Give 1 to {MAX_BATCH} emails."]})
+    wanted = list(integration_id) if isinstance(integration_id, list | tuple) else [integration_id] * len(messages)
+    if len(wanted) != len(messages):
+        raise ValueError("integration_id gives one id per message, or one for all.")
+    problems = {}
+    for index, message in enumerate(messages):
+        try:
+            validate_message(message, source)
+        except ValidationError as error:
+            problems[index] = error.message_dict
+    addresses = list(dict.fromkeys(a for message in messages for a in (*message.to, *message.cc, *message.bcc)))
+    hashes = [address_hash(a) for a in addresses] if len(addresses) <= SUPPRESSION_PROBE_LIMIT else None
+    senders: dict = {}
+    for index, name in enumerate(wanted):
+        if index not in problems and name not in senders:
+            try:
+                senders[name] = _sender(workspace, name or None, hashes)
+            except ValidationError as error:
+                senders[name] = error
+        if isinstance(senders.get(name), ValidationError):
+            problems[index] = senders[name].message_dict
+    if problems:
+        raise InvalidEmails(problems)
+
+    # Suppression, the one place it applies to every message: one lookup for the whole batch (none at all
+    # when the sender lookup already saw that no address is suppressed).
+    suppressed = set()
+    if any(sender.maybe_suppressed for sender in senders.values()):
+        for start in range(0, len(addresses), SUPPRESSION_PROBE_LIMIT):
+            suppressed |= suppressed_among(workspace, addresses[start : start + SUPPRESSION_PROBE_LIMIT])
+    entries, outboxes, queued = [], [], defaultdict(list)
+    for message, name in zip(messages, wanted, strict=True):
+        sender = senders[name]
+        entry = _entry_for(sender, message, source)
+        # Suppressed recipients never reach the provider; with no To recipient left the row is failed, unsent.
+        if withhold(entry, message, suppressed):
+            outboxes.append(OutboundEmail(entry=entry, payload=OutboundEmail.payload_for(message)))
+            queued[sender.integration.pk].append(entry)
+        entries.append(entry)
+    with transaction.atomic():
+        EmailLogEntry.objects.bulk_create(entries)
+        OutboundEmail.objects.bulk_create(outboxes)
+        if isinstance(deliver_emails.get_backend(), DatabaseBackend):
+            _enqueue_delivery(senders.values(), queued)  # task rows commit with the email rows: one commit, none lost
+        else:
+            transaction.on_commit(lambda: _enqueue_delivery(senders.values(), queued))
+    if queued and not transaction.get_connection().in_atomic_block and not deliver_emails.get_backend().supports_defer:
+        _refresh(entries)  # the sends ran inline at the commit: answer with their final state
+    return entries
+
+
+@dataclass
+class _Sender:
+    integration: Integration
+    table: Table
+    maybe_suppressed: bool  # False when the lookup saw that none of the batch's addresses is suppressed
+
+
+def _sender(workspace, integration_id: str | None, hashes: list[str] | None) -> _Sender:
+    """The sending integration (the named one, else the site email provider) with its Email Log table: one
+    query when both are usable and exist, which also says whether any of `hashes` is suppressed."""
+    tables = Table.objects.select_related("integration").defer("integration__credentials")
+    tables = tables.filter(workspace=workspace, system_type=SystemType.EMAIL_LOG)
+    if integration_id:
+        tables = tables.filter(integration_id=integration_id)
+    else:
+        tables = tables.filter(integration__is_site_email_provider=True)
+    if hashes is not None:
+        tables = tables.annotate(suppressed=Exists(Suppression.objects.filter(workspace=workspace, address_hash__in=hashes)))
+    table = next(iter(tables[:1]), None)
+    integration = table.integration if table is not None else None
+    usable = integration is not None and integration.enabled and integration.is_email_provider
+    if not usable or "apiKey" not in integration.credential_fingerprints:
+        # No usable integration (resolve_sender says why), or its table is still to be made.
+        integration = resolve_sender(workspace, integration_id)
+        return _Sender(integration, ensure_email_log_table(integration), maybe_suppressed=True)
+    return _Sender(integration, table, maybe_suppressed=hashes is None or table.suppressed)
+
+
+def _entry_for(sender: _Sender, message: OutboundMessage, source: str) -> EmailLogEntry:
+    integration = sender.integration
     message.from_email = integration.config.get("fromEmail", "")
     message.from_name = integration.config.get("fromName", "")
-    with transaction.atomic():
-        entry = EmailLogEntry.objects.create(
-            table=table,
-            integration=integration,
-            to=", ".join(message.to),
-            cc=", ".join(message.cc),
-            bcc=", ".join(message.bcc),
-            from_address=message.from_email,
-            subject=message.subject,
-            provider=provider_for_type(integration.type).slug,
-            template_id=message.template_id,
-            source=source,
-            attachment_count=len(message.attachments),
-        )
-        OutboundEmail.objects.create(entry=entry, payload=OutboundEmail.payload_for(message))
-        transaction.on_commit(lambda: deliver_email.enqueue(entry.pk))
-    entry.refresh_from_db()
-    return entry
+    return EmailLogEntry(
+        table=sender.table,
+        integration=integration,
+        to=", ".join(message.to),
+        cc=", ".join(message.cc),
+        bcc=", ".join(message.bcc),
+        from_address=message.from_email,
+        subject=message.subject,
+        provider=provider_for_type(integration.type).slug,
+        template_id=message.template_id,
+        source=source,
+        attachment_count=len(message.attachments),
+    )
+
+
+def _enqueue_delivery(senders, queued: dict[str, list[EmailLogEntry]]) -> None:
+    """One task per provider call's worth: a batch of plain emails where the client batches, else up to
+    CALLS_PER_TASK emails sent one by one (attachments always go singly)."""
+    by_id = {sender.integration.pk: sender.integration for sender in senders}
+    for integration_id, entries in queued.items():
+        size = provider_for_type(by_id[integration_id].type).client_class.batch_size
+        plain = [entry.pk for entry in entries if size > 1 and not entry.attachment_count]
+        single = [entry.pk for entry in entries if size == 1 or entry.attachment_count]
+        chunks = [plain[i : i + size] for i in range(0, len(plain), size)]
+        chunks += [single[i : i + CALLS_PER_TASK] for i in range(0, len(single), CALLS_PER_TASK)]
+        for chunk in chunks:
+            deliver_emails.enqueue(integration_id, chunk)
+
+
+def _refresh(entries: list[EmailLogEntry]) -> None:
+    fields = ("status", "message_id", "error", "attempts")
+    final = {row["pk"]: row for row in EmailLogEntry.objects.filter(pk__in=[e.pk for e in entries]).values("pk", *fields)}
+    for entry in entries:
+        for field in fields:
+            setattr(entry, field, final[entry.pk][field])
 
 
 def send_test_email(integration: Integration, to: str) -> EmailLogEntry:

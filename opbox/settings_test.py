@@ -15,6 +15,8 @@ os.environ.setdefault(
 os.environ.setdefault("TASKS_BACKEND", "immediate")
 os.environ.setdefault("EMAIL_PROVIDER_A_API_URL", "https://provider-a.test")
 os.environ.setdefault("EMAIL_PROVIDER_B_API_URL", "https://provider-b.test")
+# Unpaced: a test about pacing sets its rate; the others should not wait half a second between sends.
+os.environ.setdefault("EMAIL_PROVIDER_A_REQUESTS_PER_SECOND", "0")
 
 from .settings import *  # noqa: E402,F403
 

@@ -10,11 +10,11 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
-from email_logs.models import EmailLogEntry, EmailSource, OutboundEmail
 from email_logs.delivery import deliver_queued_email
+from email_logs.models import EmailLogEntry, EmailSource, OutboundEmail
 from email_logs.sending import send_email
-from integrations.providers import OutboundMessage
 from email_logs.tasks import deliver_email
+from integrations.providers import OutboundMessage
 
 from .conftest import PROVIDER_A, resend_accepts, sendgrid_accepts
 

@@ -9,7 +9,7 @@ import responses
 
 from email_logs.models import EmailLogEntry, OutboundEmail
 
-from .conftest import KEY_A, KEY_B, PROVIDER_A, PROVIDER_B, resend_accepts, sendgrid_accepts
+from .conftest import KEY_A, PROVIDER_A, resend_accepts, sendgrid_accepts
 
 # Real commits: a send runs when its transaction commits (on_commit), as it does in production.
 pytestmark = pytest.mark.django_db(transaction=True)

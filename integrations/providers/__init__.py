@@ -3,8 +3,9 @@
 `PROVIDERS` (in `registry.py`) is the one list of them; capabilities live on the client classes.
 """
 
-from .base import Attachment, EmailProviderClient, OutboundMessage, ProviderTemplate
+from .base import Attachment, BatchResult, EmailProviderClient, OutboundMessage, ProviderTemplate
 from .exceptions import (
+    MalformedWebhook,
     ProviderAuthError,
     ProviderBadResponse,
     ProviderError,
@@ -13,16 +14,22 @@ from .exceptions import (
     ProviderRejected,
     ProviderTimeout,
     ProviderUnavailable,
+    WebhookError,
+    WebhookSignatureError,
 )
 from .registry import PROVIDERS, EmailProvider, client_for, provider_for_slug, provider_for_type
 from .resend import ResendClient
 from .sendgrid import SendGridClient
+from .webhooks import EVENT_TYPES, WebhookBatch, WebhookEvent
 
 __all__ = [
+    "EVENT_TYPES",
     "PROVIDERS",
     "Attachment",
+    "BatchResult",
     "EmailProvider",
     "EmailProviderClient",
+    "MalformedWebhook",
     "OutboundMessage",
     "ProviderAuthError",
     "ProviderBadResponse",
@@ -35,6 +42,10 @@ __all__ = [
     "ProviderUnavailable",
     "ResendClient",
     "SendGridClient",
+    "WebhookBatch",
+    "WebhookError",
+    "WebhookEvent",
+    "WebhookSignatureError",
     "client_for",
     "provider_for_slug",
     "provider_for_type",

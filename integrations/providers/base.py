@@ -27,7 +27,9 @@ from .exceptions import (
     ProviderRejected,
     ProviderTimeout,
     ProviderUnavailable,
+    WebhookSignatureError,
 )
+from .webhooks import WebhookBatch
 
 logger = logging.getLogger("integrations.providers")
 
@@ -77,6 +79,16 @@ class OutboundMessage:
     attachments: list[Attachment] = field(default_factory=list)
     from_email: str = ""
     from_name: str = ""
+    # Our id for the email (its log row's): a provider that can carry it echoes it in the email's events.
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What the provider made of one email of a batch: its message id, or why it refused that email alone."""
+
+    message_id: str = ""
+    error: str = ""
 
 
 def format_address(email: str, name: str = "") -> str:
@@ -162,7 +174,8 @@ class EmailProviderClient:
     # True when a send repeated with the same idempotency key cannot deliver twice, so a retry or a
     # resend after a crash is safe even when the first attempt's outcome is unknown.
     idempotent_sends = False
-    batch_size = 1  # the most emails one send request may carry
+    # The most emails one send request may carry; above 1 the client implements `send_batch`.
+    batch_size = 1
 
     # Template listing: the first page's request, the key of a page's list, the field dated as created_at.
     templates_path = ""
@@ -206,6 +219,25 @@ class EmailProviderClient:
 
     def send(self, message: OutboundMessage, *, idempotency_key: str) -> str:
         """Send one email in one attempt; returns the provider's message id."""
+        raise NotImplementedError
+
+    def send_batch(self, messages: list[OutboundMessage], *, idempotency_key: str) -> list[BatchResult]:
+        """Send up to `batch_size` emails (without attachments) in one attempt; one result per message, in
+        order. The call as a whole raises a `ProviderError` like `send`; one email refused alone is a result.
+        """
+        raise NotImplementedError(f"{self.provider_name} sends one email per request (batch_size 1).")
+
+    # Webhooks: the provider posts what happened to its emails, signed. No API key is involved, so these
+    # are class methods; `secret` is the integration's webhook setting (its type definition names it).
+
+    @classmethod
+    def verify_webhook(cls, secret: str, headers, body: bytes) -> None:
+        """Raise `WebhookSignatureError` unless the raw `body` was signed with `secret`, recently."""
+        raise WebhookSignatureError(f"{cls.provider_name} webhooks are not supported.")
+
+    @classmethod
+    def parse_webhook(cls, headers, body: bytes) -> WebhookBatch:
+        """The events of a verified request (`MalformedWebhook` when it is not what the provider sends)."""
         raise NotImplementedError
 
     # Hooks for provider modules ------------------------------------------------------------------

@@ -23,16 +23,30 @@ class EmailProvider:
     display_name: str  # e.g. "Email provider A (Resend)"
     client_class: type[EmailProviderClient]
     url_setting: str  # the setting holding the API's base URL
+    rate_setting: str  # the setting holding the account's provider calls per second (None: unpaced)
+
+    @property
+    def requests_per_second(self) -> float | None:
+        """The configured pace of one integration's calls, read now (not at import); None when unpaced."""
+        return getattr(settings, self.rate_setting, None) or None
+
+    @property
+    def webhook_route(self) -> str:
+        """The URL name of the receiver of this provider's webhooks (routed in email_logs/urls.py)."""
+        return f"{self.slug}-webhook"
 
 
-def _provider(type_: IntegrationType, slug: str, client_class: type[EmailProviderClient], url_setting: str):
+def _provider(type_: IntegrationType, slug: str, client_class: type[EmailProviderClient], setting_prefix: str):
     # The name joins the type's label and the API the client speaks: "Email provider A (Resend)".
-    return EmailProvider(type_.value, slug, f"{type_.label} ({client_class.provider_name})", client_class, url_setting)
+    name = f"{type_.label} ({client_class.provider_name})"
+    return EmailProvider(
+        type_.value, slug, name, client_class, f"{setting_prefix}_API_URL", f"{setting_prefix}_REQUESTS_PER_SECOND"
+    )
 
 
 PROVIDERS: tuple[EmailProvider, ...] = (
-    _provider(IntegrationType.EMAIL_PROVIDER, "email-provider-a", ResendClient, "EMAIL_PROVIDER_A_API_URL"),
-    _provider(IntegrationType.EMAIL_PROVIDER_ALT, "email-provider-b", SendGridClient, "EMAIL_PROVIDER_B_API_URL"),
+    _provider(IntegrationType.EMAIL_PROVIDER, "email-provider-a", ResendClient, "EMAIL_PROVIDER_A"),
+    _provider(IntegrationType.EMAIL_PROVIDER_ALT, "email-provider-b", SendGridClient, "EMAIL_PROVIDER_B"),
 )
 
 _BY_TYPE = {provider.type: provider for provider in PROVIDERS}

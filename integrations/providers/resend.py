@@ -1,10 +1,39 @@
-"""Provider A: the Resend HTTP API (`GET /templates` in cursor pages, `POST /emails` with an Idempotency-Key)."""
+"""Provider A: the Resend HTTP API (`GET /templates` in cursor pages, `POST /emails` and `POST /emails/batch`
+with an Idempotency-Key), and its webhooks (Standard Webhooks / Svix signatures, one event per request).
+"""
 
-from .base import EmailProviderClient, OutboundMessage, format_address
-from .exceptions import ProviderError, ProviderQuotaExceeded, ProviderRejected, ProviderUnavailable
+import re
+
+from standardwebhooks import Webhook, WebhookVerificationError
+from standardwebhooks.webhooks import EmptyWebhookSecretError
+
+from . import webhooks
+from .base import MAX_DETAIL, BatchResult, EmailProviderClient, OutboundMessage, format_address, parse_timestamp
+from .exceptions import (
+    MalformedWebhook,
+    ProviderError,
+    ProviderQuotaExceeded,
+    ProviderRejected,
+    ProviderUnavailable,
+    WebhookSignatureError,
+)
 
 PAGE_SIZE = 100  # Resend's maximum `limit`
 QUOTA_ERRORS = {"daily_quota_exceeded", "monthly_quota_exceeded"}
+
+# Resend's event types -> ours; any other type (contact.*, domain.*, email.scheduled...) is not kept.
+EVENT_TYPES = {
+    "email.sent": webhooks.ACCEPTED,
+    "email.delivered": webhooks.DELIVERED,
+    "email.delivery_delayed": webhooks.DEFERRED,
+    "email.bounced": webhooks.BOUNCED,
+    "email.failed": webhooks.DROPPED,
+    "email.suppressed": webhooks.DROPPED,
+    "email.complained": webhooks.COMPLAINED,
+    "email.opened": webhooks.OPENED,
+    "email.clicked": webhooks.CLICKED,
+}
+_SIGNATURE = re.compile(r"v1,[A-Za-z0-9+/]+={0,2}")  # one entry of the space-separated signature header
 
 
 class ResendClient(EmailProviderClient):
@@ -37,6 +66,39 @@ class ResendClient(EmailProviderClient):
         if not isinstance(message_id, str) or not message_id:
             raise self._bad_response("no message id in its answer")
         return message_id
+
+    def send_batch(self, messages: list[OutboundMessage], *, idempotency_key: str) -> list[BatchResult]:
+        """Send through `POST /emails/batch` in permissive mode: an email Resend refuses fails alone, named by
+        its index in `errors`; `data` holds the ids of the others, in request order. The batch endpoint takes
+        no attachments: such emails go through `send`.
+        """
+        if not idempotency_key:
+            raise ValueError("Resend sends need an idempotency key: it is what makes a retry safe.")
+        if not 1 <= len(messages) <= self.batch_size or any(message.attachments for message in messages):
+            raise ValueError(f"A Resend batch holds 1 to {self.batch_size} emails, none with attachments.")
+        response = self._request(
+            "POST", "/emails/batch", json=[self._payload(message) for message in messages],
+            headers={"Idempotency-Key": idempotency_key, "x-batch-validation": "permissive"},
+            idempotent=self.idempotent_sends,
+        )  # fmt: skip
+        answer = self._json(response)
+        data, errors = answer.get("data"), answer.get("errors") or []
+        if not isinstance(data, list) or not isinstance(errors, list):
+            raise self._bad_response("a batch answer without a `data` list")
+        refused = {}
+        for error in errors:
+            index = error.get("index") if isinstance(error, dict) else None
+            if not isinstance(index, int) or not 0 <= index < len(messages) or index in refused:
+                raise self._bad_response("a batch error without a valid `index`")
+            detail = self._scrub(" ".join(str(error.get("message") or "no reason given").split()))[:MAX_DETAIL]
+            refused[index] = f"Resend refused this email of the batch: {detail}"
+        accepted = [index for index in range(len(messages)) if index not in refused]
+        ids = [item.get("id") if isinstance(item, dict) else None for item in data]
+        if len(ids) != len(accepted) or not all(isinstance(id_, str) and id_ for id_ in ids):
+            raise self._bad_response(f"{len(ids)} message ids for the {len(accepted)} emails it accepted")
+        results = dict(zip(accepted, (BatchResult(message_id=id_) for id_ in ids), strict=True))
+        results |= {index: BatchResult(error=text) for index, text in refused.items()}
+        return [results[index] for index in range(len(messages))]
 
     def _payload(self, message: OutboundMessage) -> dict:
         payload = {"from": format_address(message.from_email, message.from_name), "to": list(message.to)}
@@ -76,3 +138,63 @@ class ResendClient(EmailProviderClient):
             # An earlier attempt with this key is still in progress: asking again shortly gets its result.
             return ProviderUnavailable
         return super()._error_class(status, code)
+
+    # Webhooks: Standard Webhooks (Svix) signatures; one event per request, named by the email, not a recipient.
+
+    @classmethod
+    def verify_webhook(cls, secret: str, headers, body: bytes) -> None:
+        """HMAC-SHA256 under the `whsec_` secret over `{svix-id}.{svix-timestamp}.{body}`, any one of the
+        header's signatures matching, the timestamp within 5 minutes (the `standardwebhooks` library's check).
+        """
+        headers = webhooks.lower_headers(headers)
+        signed = {name: headers.get(f"svix-{name}") or headers.get(f"webhook-{name}", "") for name in ("id", "timestamp", "signature")}
+        # Only well-formed `v1,<base64>` entries can match; the library would stop at the first malformed one.
+        signed["signature"] = " ".join(part for part in signed["signature"].split() if _SIGNATURE.fullmatch(part))
+        try:
+            Webhook(secret).verify(body, {f"webhook-{name}": value for name, value in signed.items()}, json_parse=False)
+        except (WebhookVerificationError, EmptyWebhookSecretError, ValueError) as error:
+            # ValueError covers a secret that is not base64 and a body that is not UTF-8.
+            raise WebhookSignatureError(f"Resend webhook refused: {type(error).__name__}: {error}") from None
+
+    @classmethod
+    def parse_webhook(cls, headers, body: bytes) -> webhooks.WebhookBatch:
+        """`{"type", "created_at", "data": {"email_id", "to", ...}}`; the event id is the `svix-id` header."""
+        headers = webhooks.lower_headers(headers)
+        payload = webhooks.load_json(body)
+        if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+            raise MalformedWebhook("Expected an event object with a `type`.")
+        kind = EVENT_TYPES.get(payload["type"])
+        if kind is None:
+            return webhooks.WebhookBatch(received=1)
+        data = payload.get("data")
+        if not isinstance(data, dict) or not webhooks.text(data.get("email_id")):
+            raise MalformedWebhook(f"{payload['type']}: `data.email_id` is missing.")
+        try:
+            occurred_at = parse_timestamp(payload.get("created_at") or data.get("created_at"))
+        except ValueError:
+            raise MalformedWebhook(f"{payload['type']}: `created_at` is not a timestamp.") from None
+        to = data.get("to")
+        addresses = tuple(a for a in map(webhooks.text, to if isinstance(to, list) else [to]) if a)
+        bounce = data.get("bounce") if isinstance(data.get("bounce"), dict) else {}
+        event = webhooks.WebhookEvent(
+            event_id=webhooks.event_id(headers.get("svix-id") or headers.get("webhook-id"), "svix-id"),
+            type=kind,
+            occurred_at=occurred_at,
+            message_id=webhooks.text(data["email_id"]),
+            addresses=addresses,
+            detail=_detail(data),
+            permanent=kind == webhooks.BOUNCED and bounce.get("type") == "Permanent",
+        )
+        return webhooks.WebhookBatch(received=1, events=[event])
+
+
+def _detail(data: dict) -> str:
+    """The reason an event gives: a bounce's message and kind, why it failed or was suppressed, the link clicked."""
+    text = webhooks.text
+    if isinstance(bounce := data.get("bounce"), dict):
+        kinds = ", ".join(k for k in (text(bounce.get("type")), text(bounce.get("subType"))) if k)
+        return text(bounce.get("message")) + (f" ({kinds})" if kinds else "")
+    for key, reason in (("failed", "reason"), ("suppressed", "message"), ("click", "link")):
+        if isinstance(part := data.get(key), dict):
+            return text(part.get(reason))
+    return ""

@@ -1,0 +1,154 @@
+"""Shared pacing: an integration's provider calls keep to its configured rate across worker processes,
+and a 429 pauses it for all of them (state in the database, never in a process)."""
+
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from django.db import connection
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from email_logs import pacing
+from email_logs.models import EmailLogEntry, EmailSource
+from email_logs.sending import send_email
+from integrations.providers import OutboundMessage
+from scripts.fake_providers import serve_in_thread
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# The pacer itself -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_turns_are_one_interval_apart_and_a_waiting_sender_gets_the_next_free_one(site_provider_a):
+    integration = site_provider_a.pk
+
+    assert pacing.take_turn(integration, 2.0) is None  # the first call goes at once
+    first_wait = pacing.take_turn(integration, 2.0)
+    second_wait = pacing.take_turn(integration, 2.0)
+
+    # Two senders that cannot go now get two different turns, half a second apart (2 per second).
+    assert first_wait is not None and second_wait - first_wait == timedelta(seconds=0.5)
+    assert timedelta(0) < first_wait - timezone.now() <= timedelta(seconds=0.5)
+
+
+@pytest.mark.django_db
+def test_a_pause_holds_every_sender_paced_or_not_until_it_ends(site_provider_a):
+    integration = site_provider_a.pk
+    until = pacing.pause(integration, 30)
+
+    assert pacing.take_turn(integration, 2.0) >= until
+    assert pacing.take_turn(integration, None) >= until
+    pacing.pause(integration, 5)  # a shorter pause seen later does not end it early
+    assert pacing.take_turn(integration, None) >= until
+
+
+@pytest.mark.django_db
+def test_an_unpaced_integration_that_is_not_paused_always_goes(site_provider_a):
+    assert all(pacing.take_turn(site_provider_a.pk, None) is None for _ in range(5))
+
+
+# Real worker processes on PostgreSQL -----------------------------------------------------------------
+
+RATE = 4  # calls per second
+
+
+@pytest.fixture
+def fake_provider(settings):
+    server, url = serve_in_thread()
+    settings.EMAIL_PROVIDER_A_API_URL = f"{url}/a"
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def workers(fake_provider, settings):
+    """start(2): that many `manage.py db_worker` processes on this test's database, paced at RATE."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    database = connection.settings_dict
+    environ = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "opbox.settings_test",
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "TASKS_BACKEND": "database",
+        "EMAIL_PROVIDER_A_API_URL": f"{fake_provider}/a",
+        "EMAIL_PROVIDER_A_REQUESTS_PER_SECOND": str(RATE),
+        "EMAIL_SEND_MAX_BACKOFF": "10",
+        "LOG_LEVEL": "WARNING",
+    }
+    started = []
+
+    def start(count):
+        command = [sys.executable, "manage.py", "db_worker", "--interval", "0.05", "--no-startup-delay", "--no-reload"]
+        started.extend(
+            subprocess.Popen(command, cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(count)
+        )
+
+    yield start
+    for process in started:
+        process.terminate()
+    for process in started:
+        process.wait(timeout=30)
+
+
+def send_singly(workspace, count):
+    for n in range(count):  # one task each: the two workers take them side by side
+        send_email(workspace, OutboundMessage(to=[f"client{n}@example.com"], subject=f"Hi {n}", text="x"), source=EmailSource.FORM_SEND)
+
+
+def settled(count, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if EmailLogEntry.objects.exclude(status="queued").count() == count:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{count} emails were not settled within {timeout} s")
+
+
+def provider_calls(url):
+    return sorted(requests.get(f"{url}/_calls", timeout=5).json(), key=lambda call: call["at"])
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_worker_processes_together_keep_to_the_configured_rate(workspace, site_provider_a, workers, fake_provider):
+    send_singly(workspace, 16)
+    workers(2)
+
+    settled(16)
+
+    assert set(EmailLogEntry.objects.values_list("status", flat=True)) == {"delivered"}
+    times = [call["at"] for call in provider_calls(fake_provider)]
+    assert len(times) == 16
+    # Never more than RATE calls in any second (50 ms allowed for the way from the turn to the provider).
+    windows = [later - earlier for earlier, later in zip(times, times[RATE:], strict=False)]
+    assert min(windows) >= 1 - 0.05, windows
+    ran_on = {worker for ids in DBTaskResult.objects.filter(status="SUCCESSFUL").values_list("worker_ids", flat=True) for worker in ids}
+    assert len(ran_on) == 2  # both processes sent
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_429_pauses_both_worker_processes_for_its_retry_after(workspace, site_provider_a, workers, fake_provider):
+    key = site_provider_a.credentials["apiKey"]
+    requests.post(f"{fake_provider}/_config", json={"throttle": {key: 2}}, timeout=5)  # 429 for 2 s from the first call
+    send_singly(workspace, 8)
+    workers(2)
+
+    settled(8)
+
+    calls = provider_calls(fake_provider)
+    refused = [call for call in calls if call["status"] == 429]
+    assert len(refused) == 1  # the first 429 paused the integration for both processes
+    after = [call["at"] - refused[0]["at"] for call in calls if call["at"] > refused[0]["at"]]
+    assert min(after) >= refused[0]["retryAfter"] - 0.05  # its Retry-After was kept by everyone
+    assert set(EmailLogEntry.objects.values_list("status", flat=True)) == {"delivered"}
