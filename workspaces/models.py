@@ -1,7 +1,6 @@
 """Tenancy: workspaces, the people in them with a role, and the API tokens that act for a membership."""
 
 import hashlib
-import hmac
 import secrets
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
@@ -98,9 +97,14 @@ class Membership(models.Model):
         """OWNER and ADMIN may change integrations; MEMBER may only read and send."""
         return self.role in (Role.OWNER, Role.ADMIN)
 
+    @property
+    def is_owner(self) -> bool:
+        """Only an OWNER changes the workspace's own settings and answers erasure requests."""
+        return self.role == Role.OWNER
+
 
 TOKEN_PREFIX = "opbx_"
-_LOOKUP_LENGTH = 12  # characters of the random part stored in clear to find the row
+LOOKUP_LENGTH = 12  # characters of the random part stored in clear to find the row
 
 
 def token_digest(token: str) -> str:
@@ -119,7 +123,7 @@ class ApiToken(models.Model):
     id = PublicIdField()
     membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="tokens")
     name = models.CharField(max_length=100, blank=True)
-    lookup = models.CharField(max_length=_LOOKUP_LENGTH, unique=True, editable=False)
+    lookup = models.CharField(max_length=LOOKUP_LENGTH, unique=True, editable=False)
     digest = models.CharField(max_length=64, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -139,27 +143,9 @@ class ApiToken(models.Model):
         random_part = secrets.token_urlsafe(32)  # 32 bytes = 256 bits
         plaintext = TOKEN_PREFIX + random_part
         token = cls.objects.create(
-            membership=membership, name=name, lookup=random_part[:_LOOKUP_LENGTH], digest=token_digest(plaintext)
+            membership=membership, name=name, lookup=random_part[:LOOKUP_LENGTH], digest=token_digest(plaintext)
         )
         return token, plaintext
-
-    @classmethod
-    def authenticate(cls, plaintext: str) -> "ApiToken | None":
-        """The active token matching `plaintext`, compared in constant time, or None."""
-        if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) < len(TOKEN_PREFIX) + _LOOKUP_LENGTH:
-            return None
-        lookup = plaintext[len(TOKEN_PREFIX) : len(TOKEN_PREFIX) + _LOOKUP_LENGTH]
-        token = (
-            cls.objects.active()
-            .select_related("membership__user", "membership__workspace")
-            .filter(lookup=lookup)
-            .first()
-        )
-        if token is None or not hmac.compare_digest(token.digest, token_digest(plaintext)):
-            return None
-        if not token.membership.user.is_active:
-            return None
-        return token
 
     def revoke(self):
         self.revoked_at = timezone.now()

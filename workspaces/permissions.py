@@ -19,3 +19,12 @@ class IsWorkspaceAdmin(IsWorkspaceMember):
 
     def has_permission(self, request, view):
         return super().has_permission(request, view) and request.auth.is_admin
+
+
+class IsWorkspaceOwner(IsWorkspaceMember):
+    """OWNER of the workspace."""
+
+    message = "This action requires the OWNER role."
+
+    def has_permission(self, request, view):
+        return super().has_permission(request, view) and request.auth.is_owner

@@ -8,11 +8,14 @@ from django.core.validators import validate_email, validate_slug
 from django.db import transaction
 from django.utils import timezone
 
-from .models import ApiToken, Membership, Role, Workspace
+from .models import ApiToken, AuditEvent, Membership, Role, Workspace
+from .signals import email_log_retention_changed
 
 SESSION_WORKSPACE_KEY = "workspace_id"
 # Recording every use would turn each read into a write; a minute is precise enough for "last used".
 TOKEN_LAST_USED_RESOLUTION = timedelta(minutes=1)
+# How long Email Log rows may be kept, in days (SPEC §12; the database checks the same range).
+RETENTION_MIN_DAYS, RETENTION_MAX_DAYS = 7, 3650
 
 
 def create_workspace(slug: str, name: str = "") -> Workspace:
@@ -88,3 +91,31 @@ def switch_workspace(request, workspace_id: str) -> Membership | None:
     if membership is not None:
         request.session[SESSION_WORKSPACE_KEY] = membership.workspace_id
     return membership
+
+
+def set_email_log_retention(workspace: Workspace, days: int | None, *, actor=None) -> Workspace:
+    """Keep the workspace's Email Log rows `days` days (None: forever), audited; unchanged, nothing is written.
+
+    Rows older than that are purged by the email_logs purge task, which this change wakes through the
+    `email_log_retention_changed` signal.
+    """
+    whole = isinstance(days, int) and not isinstance(days, bool)
+    if days is not None and not (whole and RETENTION_MIN_DAYS <= days <= RETENTION_MAX_DAYS):
+        message = f"Give a whole number of days from {RETENTION_MIN_DAYS} to {RETENTION_MAX_DAYS}, or null to keep rows forever."
+        raise ValidationError({"emailLogRetentionDays": [message]})
+    with transaction.atomic():
+        locked = Workspace.objects.select_for_update().get(pk=workspace.pk)
+        before = locked.email_log_retention_days
+        if before != days:
+            locked.email_log_retention_days = days
+            locked.save(update_fields=["email_log_retention_days"])
+            AuditEvent.objects.create(
+                workspace=locked,
+                actor=actor,
+                action="workspace.updated",
+                target=locked.slug,
+                changes={"emailLogRetentionDays": {"from": before, "to": days}},
+            )
+            transaction.on_commit(lambda: email_log_retention_changed.send(sender=Workspace, workspace=locked, days=days))
+    workspace.email_log_retention_days = locked.email_log_retention_days
+    return locked

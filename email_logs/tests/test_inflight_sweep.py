@@ -1,0 +1,133 @@
+"""The in-flight sweep runs by itself on the workers (SPEC §11): a task that enqueues its next run, kept to
+one live chain (email_logs.task_chain) however often it is started, with no cron."""
+
+import os
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from email_logs import tasks
+from email_logs.models import EmailLogEntry, EmailStatus, OutboundEmail, TaskChain
+from email_logs.tasks import INFLIGHT_SWEEP_EVERY, keep_sweep_scheduled, sweep_inflight_emails
+from email_logs.tests.factories import add_rows
+from integrations.providers import OutboundMessage
+from tables.models import Table
+
+from .conftest import resend_accepts
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def db_backend(settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+def pending_sweeps():
+    return list(DBTaskResult.objects.filter(task_path=sweep_inflight_emails.module_path, status="READY"))
+
+
+def crashed_send(integration, minutes_ago=20) -> EmailLogEntry:
+    """An email a dead worker left queued: its row and outbox written, never attempted."""
+    table = Table.objects.get(integration=integration)
+    (entry,) = add_rows(table, 1, status=EmailStatus.QUEUED, start=timezone.now() - timedelta(minutes=minutes_ago))
+    EmailLogEntry.objects.filter(pk=entry.pk).update(integration=integration)
+    message = OutboundMessage(to=["client@example.com"], subject="Left behind", text="Hello")
+    OutboundEmail.objects.create(entry_id=entry.pk, payload=OutboundEmail.payload_for(message))
+    return entry
+
+
+def run_worker():
+    call_command("db_worker", "--batch", "--interval", "0", "--no-startup-delay")
+
+
+def test_the_sweep_runs_on_a_worker_and_schedules_its_next_run(db_backend, site_provider_a, provider):
+    entry = crashed_send(site_provider_a)
+    resend_accepts(provider, "resent-by-sweep")
+
+    keep_sweep_scheduled()
+    run_worker()
+
+    entry.refresh_from_db()
+    assert (entry.status, entry.message_id) == (EmailStatus.DELIVERED, "resent-by-sweep")
+    (following,) = pending_sweeps()
+    assert following.run_after > timezone.now() + INFLIGHT_SWEEP_EVERY - timedelta(minutes=1)
+    assert str(TaskChain.objects.get(name=tasks.INFLIGHT_SWEEP_CHAIN).token) == following.args_kwargs["args"][0]
+
+
+def test_starting_the_chain_again_keeps_one_chain(db_backend):
+    for _ in range(3):
+        keep_sweep_scheduled()
+
+    assert len(pending_sweeps()) == 1
+
+
+def test_a_superseded_copy_neither_sweeps_nor_schedules(db_backend, site_provider_a, provider):
+    keep_sweep_scheduled()
+    entry = crashed_send(site_provider_a)
+
+    result = sweep_inflight_emails.call("a-token-of-an-older-chain")
+
+    assert result == {"ran": False}
+    assert len(pending_sweeps()) == 1 and not provider.calls
+    entry.refresh_from_db()
+    assert entry.status == EmailStatus.QUEUED
+
+
+def test_a_lost_chain_is_started_again(db_backend):
+    keep_sweep_scheduled()
+    DBTaskResult.objects.all().delete()  # its enqueued run was lost (e.g. a purge of the task table)
+    TaskChain.objects.update(next_run_at=timezone.now() - 3 * INFLIGHT_SWEEP_EVERY)
+
+    keep_sweep_scheduled()
+
+    assert len(pending_sweeps()) == 1
+
+
+def test_the_first_task_a_worker_runs_starts_the_chain(db_backend, member_api, site_provider_a, provider, monkeypatch):
+    monkeypatch.setattr(tasks, "_sweep_ensured_at", None)
+    resend_accepts(provider)
+    response = member_api.post("/api/emails", {"to": "a@example.com", "subject": "Hi", "text": "x"}, format="json")
+    assert response.status_code == 202
+
+    run_worker()  # delivers the email; its start also starts the chain, whose first run sweeps now
+
+    assert EmailLogEntry.objects.get(pk=response.json()["id"]).status == EmailStatus.DELIVERED
+    (following,) = pending_sweeps()
+    assert following.run_after > timezone.now()
+
+
+def test_no_chain_where_tasks_run_inline(settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+    assert keep_sweep_scheduled() is None
+    assert not TaskChain.objects.exists()
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="needs PostgreSQL (set DATABASE_URL=postgres://...)")
+def test_workers_starting_at_once_make_one_chain(db_backend):
+    barrier = threading.Barrier(6)
+    errors = []
+
+    def start():
+        try:
+            barrier.wait()
+            keep_sweep_scheduled()
+        except Exception as error:  # noqa: BLE001  (reported below)
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors
+    assert len(pending_sweeps()) == 1
