@@ -6,6 +6,19 @@ class EmailLogsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.urls import reverse
+        from django_tasks.signals import task_started
+
+        from opbox.probes import register_backlog
+
+        from .backlog import queued_backlog
+        from .tasks import keep_sweep_scheduled_on_worker
+
+        # /readyz and the Tables page report queued emails without importing this app.
+        register_backlog("queuedEmails", queued_backlog)
+        # The in-flight sweep runs on the workers as a self-scheduling chain, started by their first task.
+        task_started.connect(keep_sweep_scheduled_on_worker, dispatch_uid="email_logs.keep_sweep_scheduled")
+
         from tables.models import SystemType
         from tables.registry import RowFilter, RowSource, register
 
@@ -34,5 +47,8 @@ class EmailLogsConfig(AppConfig):
                 ),
                 empty_admin_hint="Send a test email from Settings · Integrations to see the first row.",
                 ensure_tables=ensure_email_log_tables,
+                row_url=lambda table_id, row_id: reverse("emails:email", args=[table_id, row_id]),
+                link_field="subject",
+                retention_days=lambda workspace: workspace.email_log_retention_days,
             ),
         )

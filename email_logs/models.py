@@ -65,6 +65,8 @@ class EmailLogEntry(models.Model):
             models.Index(fields=["table", "source", "-sent_at", "-id"], name="email_log_by_source"),
             # The in-flight sweep looks only at queued rows.
             models.Index(fields=["sent_at"], condition=Q(status="queued"), name="email_log_in_flight"),
+            # Provider events name an email by its provider's message id (Resend always, SendGrid as a fallback).
+            models.Index(fields=["integration", "message_id"], condition=~Q(message_id=""), name="email_log_by_message_id"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=EmailStatus.values), name="email_log_status_is_known"),
@@ -89,8 +91,18 @@ class OutboundEmail(models.Model):
     payload = models.JSONField()
     attempts = models.PositiveSmallIntegerField(default=0)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
-    # A sender claims the email until this time, so a worker and the in-flight sweep never send it twice.
+    # A sender claims the email until this time, so a worker and the in-flight sweep never send it twice;
+    # a retry waiting for its turn holds it until then too.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # The provider call that carries several emails at once (provider A's batch endpoint): fixed when the
+    # call is first made, so every retry and a resend after a crash is that same batch under the same key.
+    batch_id = models.CharField(max_length=32, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["batch_id"], condition=~Q(batch_id=""), name="outbox_batch_members")]
+
+    def __str__(self):
+        return f"outbox of {self.entry_id} ({self.attempts} attempts)"
 
     @staticmethod
     def payload_for(message: OutboundMessage) -> dict:
@@ -105,7 +117,9 @@ class OutboundEmail(models.Model):
 
     @property
     def message(self) -> OutboundMessage:
-        """The message `payload_for` stored (keys it does not know, such as an old `source`, are ignored)."""
+        """The message `payload_for` stored (keys it does not know, such as an old `source`, are ignored),
+        with this email's row id as its `reference`, so the provider's events can name the row.
+        """
         payload = self.payload
         return OutboundMessage(
             to=payload["to"],
@@ -118,6 +132,7 @@ class OutboundEmail(models.Model):
             template_data=payload.get("template_data") or None,
             from_email=payload.get("from_email", ""),
             from_name=payload.get("from_name", ""),
+            reference=self.entry_id,
             attachments=[
                 Attachment(a["filename"], a["content_type"], base64.b64decode(a["content_base64"]))
                 for a in payload.get("attachments", [])
@@ -126,8 +141,9 @@ class OutboundEmail(models.Model):
 
     @property
     def idempotency_key(self) -> str:
-        # Stable per email, so every retry (and a post-crash resend) is the same send to the provider.
-        return f"opbox-email-{self.entry_id}"
+        # Stable per email (per batch for a batched one), so every retry and a post-crash resend is the
+        # same send to the provider.
+        return f"opbox-batch-{self.batch_id}" if self.batch_id else f"opbox-email-{self.entry_id}"
 
 
 class EventType(models.TextChoices):
@@ -199,3 +215,34 @@ class Suppression(models.Model):
 
     def __str__(self):
         return f"{self.address or '[erased]'} ({self.reason})"
+
+
+class TaskChain(models.Model):
+    """The one live run of a self-scheduling task (e.g. the Email Log purge): each run is enqueued with
+    `token`, and only the run holding the current token may work and enqueue the next one; any other
+    copy (a duplicate enqueue, a run superseded after a restart) finds a different token and stops.
+    """
+
+    name = models.CharField(max_length=64, primary_key=True)
+    token = models.UUIDField()
+    next_run_at = models.DateTimeField()  # when the live run is due; long past it, the chain is presumed lost
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.name} (next run {self.next_run_at:%Y-%m-%d %H:%M})"
+
+
+class DeliveryPace(models.Model):
+    """An integration's turn to call its provider, shared by every worker process and node (SPEC §10).
+
+    Changed only by conditional UPDATEs (see email_logs/pacing.py), so the database serialises the turns:
+    a row lock on PostgreSQL, the one writer on SQLite.
+    """
+
+    integration = models.OneToOneField(Integration, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    last_call_at = models.DateTimeField(null=True, blank=True)  # when the latest call took its turn
+    next_slot_at = models.DateTimeField(null=True, blank=True)  # the first turn no waiting sender has reserved
+    paused_until = models.DateTimeField(null=True, blank=True)  # a 429's Retry-After: nobody calls before it
+
+    def __str__(self):
+        return f"pace of {self.integration_id}"

@@ -1,8 +1,25 @@
 from django.urls import re_path
 
-from . import views
+from integrations.providers import PROVIDERS
+
+from . import batch_views, privacy_views, views, webhooks
 
 urlpatterns = [
     re_path(r"^api/emails/?$", views.SendEmailView.as_view(), name="email-send"),
+    # Before the email detail route, whose pattern would take "batch" for an email id.
+    re_path(r"^api/emails/batch/?$", batch_views.SendEmailBatchView.as_view(), name="email-send-batch"),
+    re_path(r"^api/emails/(?P<email_id>[^/]+)/?$", views.EmailDetailView.as_view(), name="email-detail"),
+    re_path(r"^api/suppressions/?$", views.SuppressionListView.as_view(), name="suppression-list"),
+    re_path(r"^api/suppressions/(?P<address>[^/]+)/?$", views.SuppressionDetailView.as_view(), name="suppression-detail"),
     re_path(r"^api/tables/integration/init/?$", views.InitEmailLogTablesView.as_view(), name="email-log-init"),
+    re_path(r"^api/privacy/erase/?$", privacy_views.EraseAddressView.as_view(), name="privacy-erase"),
+    # The providers' signed webhooks, one receiver per provider (authenticated by signature, not token).
+    *(
+        re_path(
+            rf"^api/webhooks/{provider.slug}/(?P<integration_id>[^/]+)/?$",
+            webhooks.ProviderWebhookView.as_view(provider=provider),
+            name=provider.webhook_route,
+        )
+        for provider in PROVIDERS
+    ),
 ]

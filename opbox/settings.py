@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_tasks",
     "django_tasks_db",
+    "opbox",  # its system checks (opbox/checks.py)
     "workspaces",
     "integrations",
     "tables",
@@ -90,7 +91,9 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 # Persistent connections: a gunicorn sync worker reuses one connection instead of connecting per request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# No ping before each request's first query: a connection the database dropped fails that one request,
+# and Django then closes it (it is checked after an error), so the next request reconnects.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for a concurrent writer instead of failing at once with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
@@ -112,7 +115,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -120,7 +123,8 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            # Whitenoise's manifest storage; links fall back to unhashed names if collectstatic never ran.
+            else "opbox.staticfiles.ForgivingManifestStaticFilesStorage"
         )
     },
 }
@@ -161,8 +165,20 @@ EMAIL_PROVIDER_B_API_URL = env.str("EMAIL_PROVIDER_B_API_URL", default="https://
 EMAIL_PROVIDER_TIMEOUT = env.float("EMAIL_PROVIDER_TIMEOUT", default=10.0)
 EMAIL_SEND_MAX_ATTEMPTS = env.int("EMAIL_SEND_MAX_ATTEMPTS", default=4)
 EMAIL_SEND_MAX_BACKOFF = env.float("EMAIL_SEND_MAX_BACKOFF", default=10.0)
+# Provider calls per second of each integration, shared by every worker (SPEC §10); 0 or unset: unpaced.
+# Resend documents 2 per second by default; SendGrid publishes no per-second limit for mail/send.
+EMAIL_PROVIDER_A_REQUESTS_PER_SECOND = env.float("EMAIL_PROVIDER_A_REQUESTS_PER_SECOND", default=2.0) or None
+EMAIL_PROVIDER_B_REQUESTS_PER_SECOND = env.float("EMAIL_PROVIDER_B_REQUESTS_PER_SECOND", default=0.0) or None
 EMAIL_TEMPLATE_CACHE_SECONDS = env.int("EMAIL_TEMPLATE_CACHE_SECONDS", default=300)
 EMAIL_MAX_ATTACHMENT_BYTES = env.int("EMAIL_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
+# Retention (SPEC §12): the purge task runs every EMAIL_LOG_PURGE_INTERVAL seconds, deleting expired rows in
+# batches of EMAIL_LOG_PURGE_BATCH_SIZE for at most EMAIL_LOG_PURGE_RUN_SECONDS a run (it resumes at once if more is left).
+EMAIL_LOG_PURGE_INTERVAL = env.int("EMAIL_LOG_PURGE_INTERVAL", default=3600)
+EMAIL_LOG_PURGE_BATCH_SIZE = env.int("EMAIL_LOG_PURGE_BATCH_SIZE", default=5000)
+EMAIL_LOG_PURGE_RUN_SECONDS = env.int("EMAIL_LOG_PURGE_RUN_SECONDS", default=60)
+# After each batch the purge rests this many times the batch's own duration, so sending and reading keep their
+# latency on a busy database (0: flat out, about 1.5x the rows/s).
+EMAIL_LOG_PURGE_PAUSE_RATIO = env.float("EMAIL_LOG_PURGE_PAUSE_RATIO", default=0.5)
 
 # Outbound email runs as a Django task. On PostgreSQL by default on `manage.py db_worker` processes
 # (TASKS_BACKEND=database: django-tasks-db, no extra service); inline on SQLite first runs

@@ -36,9 +36,20 @@ class RowSource:
     empty_admin_hint: str = ""  # for admins of a table kept by an integration: linked to its settings
     # workspace -> None: creates the workspace's missing tables of this type (idempotent), e.g. on a page visit
     ensure_tables: Callable[[object], object] | None = None
+    # (table id, row id) -> the URL of the row's own page; None when rows have no page of their own.
+    # The Tables page links each row's `link_field` cell (its first column when "") to it.
+    row_url: Callable[[str, str], str] | None = None
+    link_field: str = ""
+    # workspace -> how many days rows are kept before they are deleted (None: forever); None when rows have no
+    # retention policy. The Tables pages say it.
+    retention_days: Callable[[object], int | None] | None = None
 
     def filter_named(self, parameter: str) -> RowFilter | None:
         return next((row_filter for row_filter in self.filters if row_filter.parameter == parameter), None)
+
+    def url_of(self, table, row) -> str | None:
+        """The URL of `row`'s own page, or None when this source's rows have none."""
+        return self.row_url(table.pk, row.pk) if self.row_url else None
 
     def failure_of(self, row) -> str | None:
         """Why `row` failed ("" when no reason is recorded), or None when it did not fail."""

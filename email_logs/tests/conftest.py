@@ -1,6 +1,8 @@
 import pytest
 import responses
 
+from .signing import RESEND_SECRET, SendGridSigner
+
 PROVIDER_A = "https://provider-a.test"
 PROVIDER_B = "https://provider-b.test"
 KEY_A = "re_CANARY_a1b2c3d4e5f6a7b8"
@@ -46,3 +48,24 @@ def resend_accepts(mock, message_id="4ef9a417-02e9-4d39-ad75-9611e0fcc33c"):
 
 def sendgrid_accepts(mock, message_id="14c5d75ce93.dfd.64b469.filter0001"):
     mock.add(responses.POST, f"{PROVIDER_B}/v3/mail/send", status=202, body="", headers={"X-Message-Id": message_id})
+
+
+# Webhooks: email integrations with their webhook settings (see signing.py for the signatures).
+
+
+@pytest.fixture
+def signer():
+    return SendGridSigner()
+
+
+@pytest.fixture
+def hooked_a(make_integration):
+    return make_integration(
+        "EMAIL_PROVIDER", name="Resend", credentials={"apiKey": "re_test_1234567890abcdef", "webhookSigningSecret": RESEND_SECRET}
+    )
+
+
+@pytest.fixture
+def hooked_b(make_integration, signer):
+    config = {"fromEmail": "noreply@acme.example", "webhookVerificationKey": signer.verification_key}
+    return make_integration("EMAIL_PROVIDER_ALT", name="SendGrid", config=config)

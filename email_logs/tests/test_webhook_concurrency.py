@@ -2,38 +2,16 @@
 different requests: on PostgreSQL, concurrent requests store each event once, count it once, and the
 row ends as the events say."""
 
-import threading
-
 import pytest
-from django.db import connections
 from django.test import Client
 
 from email_logs.models import EmailEvent, EmailLogEntry
+from opbox.testing import race
 
 from .signing import as_body, sendgrid_event
 from .webhook_helpers import logged, post_webhook, webhook_path
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def race(calls):
-    """Run the callables at the same moment, one thread (and database connection) each; return their results."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            results[index] = call()
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def post_all(integration, signer, batches):

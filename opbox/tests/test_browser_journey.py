@@ -14,11 +14,11 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from integrations.types import fingerprint_for
 from email_logs.models import EmailLogEntry, EmailSource, EmailStatus
+from email_logs.tests.factories import add_rows
+from integrations.types import fingerprint_for
 from scripts.fake_providers import serve_in_thread
 from tables.models import Table
-from tables.tests.factories import add_rows
 from workspaces.models import Role
 from workspaces.services import add_member, create_workspace
 
@@ -203,3 +203,56 @@ def test_a_member_sees_settings_read_only(page, owner):
     expect(page.get_by_role("link", name="Add an integration")).to_have_count(0)
     expect(page.locator(".integration button, .integration .button")).to_have_count(0)
     shoot(page, "08-settings-member-read-only")
+
+
+def test_an_email_opens_from_the_log_with_its_timeline_and_its_address_is_suppressed(page, owner):
+    from playwright.sync_api import expect
+
+    from email_logs.models import EmailEvent, EventType
+    from integrations.services import create_integration
+
+    integration = create_integration(
+        owner.workspace, name="Production Email", type="EMAIL_PROVIDER",
+        config={"fromEmail": "noreply@acme.example"}, credentials={"apiKey": "re_email_page_key_0123456789"},
+    )  # fmt: skip
+    table = Table.objects.get(integration=integration)
+    add_rows(table, 3)
+    (bounced,) = add_rows(
+        table, 1, to="ada@example.com", subject="Engagement letter", status=EmailStatus.FAILED,
+        error="Bounced: ada@example.com - 550 5.1.1 mailbox unavailable",
+    )  # fmt: skip
+    sent = bounced.sent_at
+    EmailEvent.objects.bulk_create(
+        EmailEvent(entry=bounced, integration=integration, provider_event_id=f"evt-{i}", type=kind,
+                   recipient=recipient, occurred_at=sent + timedelta(seconds=10 * (i + 1)), detail=detail)
+        for i, (kind, recipient, detail) in enumerate([
+            (EventType.ACCEPTED, "", ""),
+            (EventType.BOUNCED, "ada@example.com", "bounce: 550 5.1.1 mailbox unavailable"),
+        ])
+    )  # fmt: skip
+
+    log_in(page, "owner@acme.example")
+    page.goto(f"/tables/{table.pk}/")
+    log_row = page.locator("table.log tbody tr", has_text="Engagement letter")
+    log_row.get_by_role("link", name="Engagement letter").click()
+
+    expect(page.get_by_role("heading", name="Engagement letter")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("550 5.1.1 mailbox unavailable")
+    timeline = page.locator("ol.timeline li")
+    expect(timeline).to_have_count(3)  # logged, accepted, bounced: oldest first
+    expect(timeline.nth(1)).to_contain_text("accepted")
+    expect(timeline.nth(2)).to_contain_text("bounced")
+    expect(timeline.nth(2)).to_contain_text("ada@example.com")
+    expect(page.locator(".email-values dt")).to_have_count(14)  # the 13 values and the provider calls
+    shoot(page, "09-email-page")
+
+    # Settings -> Suppressions: suppress the address, then take it off the list again.
+    page.get_by_role("link", name="Settings · Suppressions").click()
+    page.get_by_label("Suppress an address").fill("Ada@Example.com")
+    page.get_by_role("button", name="Suppress", exact=True).click()
+    expect(page.locator(".message.success")).to_contain_text("Suppressed ada@example.com")
+    expect(page.locator("table.data tbody tr")).to_contain_text("manual")
+    shoot(page, "10-suppressions")
+    page.get_by_role("button", name="Remove ada@example.com").click()
+    expect(page.locator(".message.success")).to_contain_text("Removed ada@example.com")
+    expect(page.get_by_role("heading", name="No suppressed addresses")).to_be_visible()

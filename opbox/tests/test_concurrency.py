@@ -1,37 +1,15 @@
 """Twenty concurrent requests on PostgreSQL racing for the site provider and sending email leave
 exactly the right rows (the concurrent init is in email_logs/tests/test_email_log_tables.py)."""
 
-import threading
-
 import pytest
 import responses
-from django.db import connections
 
 from email_logs.models import EmailLogEntry
 from integrations.models import Integration
+from opbox.testing import race
 from workspaces.models import Role
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def race(calls):
-    """Run the callables at the same moment, one thread each; return their results."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            results[index] = call()
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def test_twenty_admins_taking_the_site_provider_leave_exactly_one(make_integration, api_as):

@@ -1,18 +1,31 @@
 """Schemathesis against our own OpenAPI schema, in-process over WSGI, as each role.
 
-Every generated request must get a non-5xx answer that conforms to the schema. The quick run (default
+Every generated request must get a non-5xx answer that conforms to the schema. A generated id is
+almost never one that exists (a 404), so each case with an id in its path runs again on real objects
+from the fixture, and a rows case with a cursor again with a real one. The quick run (default
 examples) is part of every test run; `-m slow` runs 100+ cases per operation (.ci/run includes it).
 """
 
+import json
+from itertools import count
+
 import pytest
 import responses
+import schemathesis
 from django.core import signals
 from django.db import close_old_connections
-import schemathesis
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from schemathesis.checks import positive_data_acceptance
-from hypothesis import HealthCheck, settings as hypothesis_settings
 
+from email_logs.models import Suppression, SuppressionReason
+from email_logs.suppressions import record_suppressions
+from email_logs.tests.factories import add_rows
+from integrations.models import Integration
 from opbox.wsgi import application
+from tables.models import Table
+from tables.services import row_page, row_query
 from workspaces.models import Role
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
@@ -44,6 +57,36 @@ def tokens(db, workspace, make_integration, api_as, settings):
     return {role: api_as(role)._credentials["HTTP_AUTHORIZATION"] for role in (Role.MEMBER, Role.ADMIN, Role.OWNER)}
 
 
+@pytest.fixture
+def real(tokens, workspace, make_integration):
+    """real() -> path parameters naming objects that exist now: in turn each integration `tokens` made
+    (a new one when fuzzed DELETEs removed them all), its Email Log table, and a real rows `cursor`."""
+    table = Table.objects.get(workspace=workspace, integration__is_site_email_provider=True)
+    emails = add_rows(table, 5)
+    record_suppressions(workspace, [(f"bounced{i}@example.com", SuppressionReason.BOUNCED, emails[i].pk) for i in range(3)])
+    # From the service: a test-client request would hook close_old_connections back up (see above).
+    cursor = row_page(table, row_query(table, {}), page_size=2).next_cursor
+    turn = count()
+
+    def ids():
+        integrations = list(Integration.objects.filter(workspace=workspace).order_by("pk").values_list("pk", flat=True))
+        integrations = integrations or [make_integration("WEBHOOK").pk]
+        # A fuzzed DELETE may have removed the suppressions: then a new one.
+        address = Suppression.objects.filter(workspace=workspace).values_list("address", flat=True).first()
+        if address is None:
+            address = "again@example.com"
+            record_suppressions(workspace, [(address, SuppressionReason.MANUAL, None)])
+        return {
+            "integration_id": integrations[next(turn) % len(integrations)],
+            "table_id": table.pk,
+            "cursor": cursor,
+            "email_id": emails[0].pk,
+            "address": address,
+        }
+
+    return ids
+
+
 def _fake_providers():
     mock = responses.RequestsMock(assert_all_requests_are_fired=False)
     mock.add(responses.GET, "https://provider-a.test/templates", json={"object": "list", "data": [], "has_more": False})
@@ -53,25 +96,38 @@ def _fake_providers():
     return mock
 
 
-def _exercise(case, token):
+def _exercise(case, token, real):
     with _fake_providers():
-        # Schema-valid input can still break a domain rule (a credential key the type lacks, base64 that
-        # is not): those are 400s by design, so "valid data must be accepted" is not checked.
-        case.call_and_validate(headers={"Authorization": token}, excluded_checks=[positive_data_acceptance])
+        _check(case, token)
+        if not case.path_parameters:
+            return
+        ids = real()
+        case.path_parameters = {name: ids[name] for name in case.path_parameters}
+        response = _check(case, token)
+        assert response.status_code != 404, f"a real object was not found: {case.as_curl_command()}"
+        if "cursor" in case.query:
+            case.query = {**case.query, "cursor": ids["cursor"]}
+            _check(case, token)
+
+
+def _check(case, token):
+    # Schema-valid input can still break a domain rule (a credential key the type lacks, base64 that
+    # is not): those are 400s by design, so "valid data must be accepted" is not checked.
+    return case.call_and_validate(headers={"Authorization": token}, excluded_checks=[positive_data_acceptance])
 
 
 @pytest.mark.parametrize("role", [Role.MEMBER, Role.ADMIN])
 @schema.parametrize()
 @FUZZ
-def test_every_operation_answers_within_its_schema(case, role, tokens):
-    _exercise(case, tokens[role])
+def test_every_operation_answers_within_its_schema(case, role, tokens, real):
+    _exercise(case, tokens[role], real)
 
 
 @pytest.mark.slow
 @schema.parametrize()
 @FUZZ_DEEP
-def test_every_operation_holds_up_under_many_cases_as_owner(case, tokens):
-    _exercise(case, tokens[Role.OWNER])
+def test_every_operation_holds_up_under_many_cases_as_owner(case, tokens, real):
+    _exercise(case, tokens[Role.OWNER], real)
 
 
 @schema.parametrize()
@@ -79,4 +135,69 @@ def test_every_operation_holds_up_under_many_cases_as_owner(case, tokens):
 def test_every_operation_needs_credentials(case, db, settings):
     settings.AUTH_FAILURES_PER_ADDRESS = settings.AUTH_FAILURES_PER_ACCOUNT = 10**6
     response = case.call()
-    assert response.status_code == 401, case.as_curl_command()
+    if case.path.startswith("/api/webhooks/") and case.method.upper() != "POST":
+        # A receiver's credential is the signature of a POST: its DRF view allows anyone to reach it, so
+        # another method is refused for what it is.
+        assert response.status_code == 405, case.as_curl_command()
+    else:
+        assert response.status_code == 401, case.as_curl_command()
+
+
+# The receivers past their signature: schemathesis cannot sign, so the bodies below are signed here, the way
+# each provider signs, and must get a 200 or a 400, never a 5xx (SPEC §9).
+
+_JSON_LEAF = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
+_JSON = st.recursive(_JSON_LEAF, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=10)
+_SENDGRID_KEYS = ["email", "timestamp", "event", "sg_event_id", "sg_message_id", "reason", "type", "opbox_email_id", "response", "url"]
+_SENDGRID_VALUES = {
+    "event": st.sampled_from(["processed", "delivered", "deferred", "bounce", "dropped", "spamreport", "open", "click", "unsubscribe", "nope"]),
+    "timestamp": st.integers(min_value=-(10**20), max_value=10**20) | _JSON_LEAF,
+    "type": st.sampled_from(["bounce", "blocked"]) | _JSON_LEAF,
+}
+_SENDGRID_ANY = {key: _SENDGRID_VALUES.get(key, st.text(max_size=40) | _JSON_LEAF) for key in _SENDGRID_KEYS}
+_SENDGRID_EVENT = st.fixed_dictionaries({}, optional=_SENDGRID_ANY) | st.fixed_dictionaries(
+    {"event": _SENDGRID_VALUES["event"], "sg_event_id": st.text(min_size=1, max_size=12), "email": st.emails(),
+     "timestamp": st.integers(min_value=0, max_value=4_000_000_000)},
+    optional={key: _SENDGRID_ANY[key] for key in ("sg_message_id", "reason", "type", "response", "url")},
+)  # fmt: skip
+_RESEND_BODY = st.fixed_dictionaries(
+    {"type": st.sampled_from(["email.sent", "email.delivered", "email.bounced", "email.failed", "email.complained", "x"])},
+    optional={
+        "created_at": st.sampled_from(["2026-11-25T10:00:00.000Z", "2026-11-25 10:00:00.000+00", "soon"]) | _JSON_LEAF,
+        "data": st.fixed_dictionaries(
+            {}, optional={"email_id": st.text(max_size=20) | _JSON_LEAF, "to": _JSON, "bounce": _JSON, "failed": _JSON, "click": _JSON}
+        ) | _JSON,
+    },
+)
+
+
+@pytest.fixture
+def signed_receivers(make_integration):
+    from email_logs.tests.signing import RESEND_SECRET, SendGridSigner, resend_headers
+    from email_logs.tests.webhook_helpers import logged, webhook_path
+
+    signer = SendGridSigner()
+    a = make_integration("EMAIL_PROVIDER", credentials={"apiKey": "re_fuzz_1234567890", "webhookSigningSecret": RESEND_SECRET})
+    b = make_integration("EMAIL_PROVIDER_ALT", config={"fromEmail": "a@acme.example", "webhookVerificationKey": signer.verification_key})
+    row_a, row_b = logged(a, message_id="re-1"), logged(b, message_id="sg-1")
+    return {
+        "a": (webhook_path(a), lambda body: resend_headers(RESEND_SECRET, body), row_a.pk),
+        "b": (webhook_path(b), signer.headers, row_b.pk),
+    }
+
+
+@given(body=st.one_of(
+    st.tuples(st.just("a"), _RESEND_BODY | _JSON),
+    st.tuples(st.just("b"), st.lists(_SENDGRID_EVENT | _JSON, max_size=5) | _JSON),
+))  # fmt: skip
+@hypothesis_settings(FUZZ, max_examples=150)
+def test_signed_webhook_bodies_never_get_a_5xx(client, signed_receivers, body):
+    provider, payload = body
+    path, sign, row_id = signed_receivers[provider]
+    if provider == "b" and isinstance(payload, list):  # some events about a real row
+        payload = [dict(item, opbox_email_id=row_id) if isinstance(item, dict) and len(item) % 2 else item for item in payload]
+    raw = json.dumps(payload).encode()
+
+    response = client.post(path, raw, content_type="application/json", **sign(raw))
+
+    assert response.status_code in (200, 400), (response.status_code, raw[:300])

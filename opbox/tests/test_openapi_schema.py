@@ -18,6 +18,9 @@ def test_every_api_path_is_documented_without_a_trailing_slash(schema):
         "/api/integrations/{integration_id}/audit", "/api/integrations/email-provider-a/templates",
         "/api/integrations/email-provider-b/templates", "/api/emails", "/api/tables/integration/init",
         "/api/tables", "/api/tables/{table_id}", "/api/tables/{table_id}/rows", "/api/tables/{table_id}/rows.csv",
+        "/api/webhooks/email-provider-a/{integration_id}", "/api/webhooks/email-provider-b/{integration_id}",
+        "/api/emails/{email_id}", "/api/suppressions", "/api/suppressions/{address}", "/api/emails/batch",
+        "/api/workspace", "/api/privacy/erase", "/api/integrations/{integration_id}/check",
     }  # fmt: skip
 
 
@@ -29,6 +32,26 @@ def test_error_answers_are_documented(schema):
     assert {"201", "202", "400", "401", "403", "409", "413", "429", "502"} <= set(send)
     assert {"200", "401", "403", "409", "502", "504"} <= set(templates)
     assert {"200", "400", "401", "403", "404", "413"} <= set(detail)
+    check = schema["paths"]["/api/integrations/{integration_id}/check"]["post"]["responses"]
+    assert {"200", "401", "403", "404", "409", "502", "503", "504"} <= set(check)
+
+
+def test_the_webhook_receivers_are_documented_as_signed_not_token_authenticated(schema):
+    for provider in ("a", "b"):
+        receiver = schema["paths"][f"/api/webhooks/email-provider-{provider}/{{integration_id}}"]["post"]
+        assert {"200", "400", "401", "413"} <= set(receiver["responses"])
+        assert receiver.get("security", [{}]) == [{}]
+
+
+def test_the_email_view_and_suppressions_document_their_answers(schema):
+    paths = schema["paths"]
+    send = paths["/api/emails"]["post"]["responses"]
+
+    assert {"201", "202", "422"} <= set(send) and "Location" in send["202"]["headers"]
+    assert {"200", "401", "404"} <= set(paths["/api/emails/{email_id}"]["get"]["responses"])
+    assert {"cursor", "pageSize", "q"} <= {p["name"] for p in paths["/api/suppressions"]["get"]["parameters"]}
+    assert {"200", "201", "400", "403"} <= set(paths["/api/suppressions"]["post"]["responses"])
+    assert {"204", "403", "404"} <= set(paths["/api/suppressions/{address}"]["delete"]["responses"])
 
 
 def test_the_docs_page_serves_its_assets_locally(client):

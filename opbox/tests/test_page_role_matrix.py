@@ -1,4 +1,5 @@
-"""Every page route x method x role x own/other workspace: MEMBERs read, ADMINs and OWNERs change.
+"""Every page route x method x role x own/other workspace: MEMBERs read, ADMINs and OWNERs change (the
+workspace's own settings: OWNERs only).
 
 The routes come from the URL conf: a new page missing from PAGES fails `test_matrix_covers_every_page`.
 """
@@ -13,7 +14,8 @@ from workspaces.models import Role
 
 pytestmark = pytest.mark.django_db
 
-MEMBER, ADMIN = "member", "admin"  # the lowest role allowed
+MEMBER, ADMIN, OWNER = "member", "admin", "owner"  # the lowest role allowed
+ALLOWED = {MEMBER: set(Role), ADMIN: {Role.ADMIN, Role.OWNER}, OWNER: {Role.OWNER}}
 # Reachable without a workspace page's checks: signing in and out, the switcher, the redirect home.
 OPEN_PAGES = {"login", "logout", "switch-workspace", "home"}
 
@@ -30,6 +32,11 @@ PAGES = {
     "integration-settings:site-email-provider": {"POST": (ADMIN, 302)},
     "emails:test-email": {"POST": (ADMIN, 302)},
     "integration-settings:check-connection": {"POST": (ADMIN, 302)},
+    "emails:email": {"GET": (MEMBER, 200)},
+    "emails:suppressions": {"GET": (MEMBER, 200)},
+    "emails:suppression-add": {"POST": (ADMIN, 302)},
+    "emails:suppression-remove": {"POST": (ADMIN, 302)},
+    "workspace-settings": {"GET": (MEMBER, 200), "POST": (OWNER, 302)},
 }
 OBJECT_PAGES = {
     "tables:table": "table",
@@ -39,8 +46,19 @@ OBJECT_PAGES = {
     "integration-settings:site-email-provider": "integration",
     "emails:test-email": "integration",
     "integration-settings:check-connection": "integration",
+    "emails:email": ("table", "row"),
+    "emails:suppression-remove": "suppression",
 }
-FORM = {"name": "Renamed", "enabled": "on", "config_fromEmail": "noreply@acme.example", "to": "ada@example.com"}
+URL_KWARGS = {"suppression": "address"}  # an object's URL argument, when it is not "<kind>_id"
+# Where a change redirects, when not to the integrations list.
+REDIRECTS = {
+    "emails:suppression-add": "emails:suppressions", "emails:suppression-remove": "emails:suppressions",
+    "workspace-settings": "workspace-settings",
+}  # fmt: skip
+FORM = {
+    "name": "Renamed", "enabled": "on", "config_fromEmail": "noreply@acme.example", "to": "ada@example.com",
+    "address": "new@example.com",
+}  # fmt: skip
 
 
 def test_matrix_covers_every_page():
@@ -49,8 +67,9 @@ def test_matrix_covers_every_page():
 
 
 def _path(route, objects, whose):
-    kind = OBJECT_PAGES.get(route)
-    path = reverse(route, kwargs={f"{kind}_id": objects[whose][kind]} if kind else None)
+    kinds = OBJECT_PAGES.get(route, ())
+    kinds = (kinds,) if isinstance(kinds, str) else kinds
+    path = reverse(route, kwargs={URL_KWARGS.get(kind, f"{kind}_id"): objects[whose][kind] for kind in kinds} or None)
     return path + "?type=EMAIL_PROVIDER" if route == "integration-settings:create" else path
 
 
@@ -75,12 +94,12 @@ def test_anonymous_visitors_are_sent_to_log_in(route, method, lowest, status, cl
 @pytest.mark.parametrize("role", [Role.MEMBER, Role.ADMIN, Role.OWNER])
 @pytest.mark.parametrize("route, method, lowest, status", CELLS, ids=IDS)
 def test_each_role_gets_what_it_may(route, method, lowest, status, role, pages_as, objects):
-    allowed = lowest == MEMBER or role != Role.MEMBER
+    allowed = role in ALLOWED[lowest]
     response = _call(pages_as(role), method, _path(route, objects, "own"))
 
     assert response.status_code == (status if allowed else 403), response.content[:300]
     if allowed and status == 302:
-        assert response["Location"] == reverse("integration-settings:list")
+        assert response["Location"] == reverse(REDIRECTS.get(route, "integration-settings:list"))
         assert [m.level for m in get_messages(response.wsgi_request)] == [SUCCESS]
 
 

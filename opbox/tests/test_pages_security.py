@@ -3,9 +3,9 @@
 import pytest
 import responses
 
+from email_logs.tests.factories import add_rows
 from integrations.models import Integration
 from tables.models import Table
-from tables.tests.factories import add_rows
 from workspaces.models import Role
 
 pytestmark = pytest.mark.django_db

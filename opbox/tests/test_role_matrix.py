@@ -11,41 +11,63 @@ from workspaces.models import Role
 
 pytestmark = pytest.mark.django_db
 
-MEMBER, ADMIN = "member", "admin"  # the lowest role allowed
+MEMBER, ADMIN, OWNER = "member", "admin", "owner"  # the lowest role allowed
+ALLOWED = {MEMBER: set(Role), ADMIN: {Role.ADMIN, Role.OWNER}, OWNER: {Role.OWNER}}
 PUBLIC_API_ROUTES = {"api-schema", "api-docs"}  # documentation: readable without a token
 
-# route name -> {method: lowest role allowed}; "object" routes take an id from the caller's workspace.
+# route name -> {method: (lowest role allowed, the status every allowed role gets)};
+# "object" routes take an id from the caller's workspace.
 MATRIX = {
-    "integration-list": {"GET": MEMBER, "POST": ADMIN},
-    "integration-stats": {"GET": MEMBER},
-    "email-provider-a-templates": {"GET": MEMBER},
-    "email-provider-b-templates": {"GET": MEMBER},
-    "integration-detail": {"GET": ADMIN, "PATCH": ADMIN, "DELETE": ADMIN},
-    "integration-audit": {"GET": ADMIN},
-    "email-send": {"POST": MEMBER},
-    "email-log-init": {"POST": ADMIN},
-    "table-list": {"GET": MEMBER},
-    "table-detail": {"GET": MEMBER},
-    "table-rows": {"GET": MEMBER},
-    "table-rows-csv": {"GET": MEMBER},
+    "integration-list": {"GET": (MEMBER, 200), "POST": (ADMIN, 201)},
+    "integration-stats": {"GET": (MEMBER, 200)},
+    "email-provider-a-templates": {"GET": (MEMBER, 200)},
+    "email-provider-b-templates": {"GET": (MEMBER, 200)},
+    "integration-detail": {"GET": (ADMIN, 200), "PATCH": (ADMIN, 200), "DELETE": (ADMIN, 204)},
+    "integration-audit": {"GET": (ADMIN, 200)},
+    "integration-check": {"POST": (ADMIN, 200)},  # the provider's templates, with the stored key
+    "email-send": {"POST": (MEMBER, 202)},  # queued: a send waits for a commit, and this test's never comes
+    "email-send-batch": {"POST": (MEMBER, 202)},  # queued, as above
+    "email-log-init": {"POST": (ADMIN, 200)},
+    "table-list": {"GET": (MEMBER, 200)},
+    "table-detail": {"GET": (MEMBER, 200)},
+    "table-rows": {"GET": (MEMBER, 200)},
+    "table-rows-csv": {"GET": (MEMBER, 200)},
+    "email-detail": {"GET": (MEMBER, 200)},
+    "suppression-list": {"GET": (MEMBER, 200), "POST": (ADMIN, 201)},
+    "suppression-detail": {"DELETE": (ADMIN, 204)},
+    "workspace": {"GET": (MEMBER, 200), "PATCH": (OWNER, 200)},
+    "privacy-erase": {"POST": (OWNER, 200)},
 }
 OBJECT_ROUTES = {
     "integration-detail": "integration",
     "integration-audit": "integration",
+    "integration-check": "integration",
     "table-detail": "table",
     "table-rows": "table",
     "table-rows-csv": "table",
+    "email-detail": "email",
+    "suppression-detail": "suppression",
 }
+URL_KWARGS = {"suppression": "address"}  # an object's URL argument, when it is not "<kind>_id"
 ROLES = [Role.MEMBER, Role.ADMIN, Role.OWNER]
 BODIES = {
     ("integration-list", "POST"): {"name": "Hook", "type": "WEBHOOK", "config": {"url": "https://hooks.example/x"}},
     ("integration-detail", "PATCH"): {"name": "Renamed"},
     ("email-send", "POST"): {"to": "a@example.com", "subject": "Hi", "text": "Hello"},
+    ("email-send-batch", "POST"): {"emails": [{"to": "a@example.com", "subject": "Hi", "text": "Hello"}]},
+    ("suppression-list", "POST"): {"address": "new@example.com"},
+    ("workspace", "PATCH"): {"emailLogRetentionDays": 30},
+    ("privacy-erase", "POST"): {"address": "a@example.com"},
 }
 
 
+# Public routes whose authentication is a provider's signature, not a token (SPEC §9): no role is enough,
+# a valid signature with the integration's own secret is, and one workspace's secret opens no other's integration.
+SIGNED_ROUTES = {"email-provider-a-webhook": "EMAIL_PROVIDER", "email-provider-b-webhook": "EMAIL_PROVIDER_ALT"}
+
+
 def test_matrix_covers_every_api_route():
-    assert {name for name, path in routes() if path.startswith("api/")} == set(MATRIX) | PUBLIC_API_ROUTES
+    assert {name for name, path in routes() if path.startswith("api/")} == set(MATRIX) | PUBLIC_API_ROUTES | set(SIGNED_ROUTES)
 
 
 def _path(route, objects, whose):
@@ -54,7 +76,7 @@ def _path(route, objects, whose):
     kind = OBJECT_ROUTES.get(route)
     if kind is None:
         return reverse(route)
-    return reverse(route, kwargs={f"{kind}_id": objects[whose][kind]})
+    return reverse(route, kwargs={URL_KWARGS.get(kind, f"{kind}_id"): objects[whose][kind]})
 
 
 def _call(client, method, path, body):
@@ -65,32 +87,30 @@ def _call(client, method, path, body):
         return getattr(client, method.lower())(path, body, format="json") if body else getattr(client, method.lower())(path)
 
 
-CELLS = [(route, method, lowest) for route, methods in MATRIX.items() for method, lowest in methods.items()]
+CELLS = [(route, method, *cell) for route, methods in MATRIX.items() for method, cell in methods.items()]
+IDS = [f"{method} {route}" for route, method, _, _ in CELLS]
 
 
-@pytest.mark.parametrize("route, method, lowest", CELLS, ids=[f"{m} {r}" for r, m, _ in CELLS])
-def test_anonymous_callers_get_401(route, method, lowest, anon_api, objects):
+@pytest.mark.parametrize("route, method, lowest, status", CELLS, ids=IDS)
+def test_anonymous_callers_get_401(route, method, lowest, status, anon_api, objects):
     assert _call(anon_api, method, _path(route, objects, "own"), BODIES.get((route, method))).status_code == 401
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("route, method, lowest", CELLS, ids=[f"{m} {r}" for r, m, _ in CELLS])
-def test_each_role_gets_what_the_spec_allows(route, method, lowest, role, api_as, objects):
-    allowed = lowest == MEMBER or role in (Role.ADMIN, Role.OWNER)
+@pytest.mark.parametrize("route, method, lowest, status", CELLS, ids=IDS)
+def test_each_role_gets_what_the_spec_allows(route, method, lowest, status, role, api_as, objects):
+    allowed = role in ALLOWED[lowest]
     response = _call(api_as(role), method, _path(route, objects, "own"), BODIES.get((route, method)))
 
-    if allowed:
-        assert response.status_code < 400 or response.status_code in (409, 502), response.content
-    else:
-        assert response.status_code == 403
+    assert response.status_code == (status if allowed else 403), response.content[:300]
 
 
 OBJECT_CELLS = [
     (route, method, role)
-    for route, method, lowest in CELLS
+    for route, method, lowest, _ in CELLS
     if route in OBJECT_ROUTES
     for role in ROLES
-    if lowest == MEMBER or role != Role.MEMBER
+    if role in ALLOWED[lowest]
 ]
 
 
@@ -99,3 +119,66 @@ def test_another_workspaces_object_is_a_404(route, method, role, api_as, objects
     response = _call(api_as(role), method, _path(route, objects, "other"), BODIES.get((route, method)))
 
     assert response.status_code == 404
+
+
+@pytest.fixture
+def signed(make_integration, other_workspace):
+    """For each signed route: an own and another workspace's integration with their own webhook settings,
+    and a function signing a body with the own one's secret."""
+    from email_logs.tests.signing import RESEND_SECRET, SendGridSigner, resend_headers
+
+    signer, theirs = SendGridSigner(), SendGridSigner()
+    other_secret = "whsec_" + "b3RoZXItd29ya3NwYWNlLXNlY3JldC0wMTIzNDU2Nzg5"
+    settings = {
+        "EMAIL_PROVIDER": (
+            lambda secret: {"credentials": {"apiKey": "re_test_1234567890", "webhookSigningSecret": secret}},
+            RESEND_SECRET, other_secret, lambda body: resend_headers(RESEND_SECRET, body),
+        ),
+        "EMAIL_PROVIDER_ALT": (
+            lambda key: {"config": {"fromEmail": "a@acme.example", "webhookVerificationKey": key}},
+            signer.verification_key, theirs.verification_key, signer.headers,
+        ),
+    }  # fmt: skip
+    made = {}
+    for type_name, (setting, own_secret, other_secret_, sign) in settings.items():
+        own = make_integration(type_name, **setting(own_secret))
+        other = make_integration(type_name, in_workspace=other_workspace, **setting(other_secret_))
+        made[type_name] = {"own": own.pk, "other": other.pk, "sign": sign}
+    return made
+
+
+def _post_signed(client, route, integration_id, body, headers):
+    from django.urls import reverse
+
+    return client.post(reverse(route, kwargs={"integration_id": integration_id}), body, content_type="application/json", **headers)
+
+
+@pytest.mark.parametrize("role", [None, *ROLES], ids=["anonymous", *ROLES])
+@pytest.mark.parametrize("route", SIGNED_ROUTES)
+def test_a_token_of_any_role_is_no_signature(route, role, anon_api, api_as, signed):
+    client = anon_api if role is None else api_as(role)
+
+    response = _post_signed(client, route, signed[SIGNED_ROUTES[route]]["own"], b"[]", {})
+
+    assert (response.status_code, response.json()) == (401, {"detail": "Invalid signature."})
+
+
+@pytest.mark.parametrize("route", SIGNED_ROUTES)
+def test_a_valid_signature_is_enough_without_any_token(route, anon_api, signed):
+    own = signed[SIGNED_ROUTES[route]]
+    body = b'{"type": "email.delivered", "created_at": "2026-11-25T10:00:00Z", "data": {"email_id": "x"}}'
+    body = body if route == "email-provider-a-webhook" else b'[{"event": "delivered", "email": "a@b.example", "timestamp": 1, "sg_event_id": "e"}]'
+
+    response = _post_signed(anon_api, route, own["own"], body, own["sign"](body))
+
+    assert response.status_code == 200  # (an email this integration did not send: counted as unmatched)
+
+
+@pytest.mark.parametrize("route", SIGNED_ROUTES)
+def test_our_signature_opens_no_other_workspaces_integration(route, anon_api, signed):
+    own = signed[SIGNED_ROUTES[route]]
+    body = b"[]" if route == "email-provider-b-webhook" else b"{}"
+
+    response = _post_signed(anon_api, route, own["other"], body, own["sign"](body))
+
+    assert (response.status_code, response.json()) == (401, {"detail": "Invalid signature."})

@@ -2,8 +2,8 @@
 
 import pytest
 
+from email_logs.tests.factories import add_rows
 from tables.models import Table
-from tables.tests.factories import add_rows
 
 pytestmark = pytest.mark.django_db
 
