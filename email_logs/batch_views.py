@@ -1,28 +1,17 @@
 """Bulk intake: `POST /api/emails/batch`, 1 to 1,000 emails (source "Workflow Email") in one request."""
 
-from collections import defaultdict
-
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tables.models import Column
-from tables.serializers import RowSerializer
 from workspaces.permissions import IsWorkspaceMember
 
 from .models import EmailSource, EmailStatus
 from .sending import InvalidEmails, send_emails
 from .serializers import SendEmailBatchResultSerializer, SendEmailBatchSerializer
-
-
-def entry_rows(entries) -> list[dict]:
-    """The rows of `entries` in order, with one query for the columns of all their tables."""
-    columns = defaultdict(list)
-    for column in Column.objects.filter(table_id__in={entry.table_id for entry in entries}).order_by("position"):
-        columns[column.table_id].append(column)
-    return [RowSerializer(entry, context={"columns": columns[entry.table_id]}).data for entry in entries]
+from .views import entry_rows
 
 
 class SendEmailBatchView(APIView):

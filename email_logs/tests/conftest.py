@@ -1,6 +1,8 @@
 import pytest
 import responses
 
+from scripts.fake_providers import serve_in_thread
+
 from .signing import RESEND_SECRET, SendGridSigner
 
 PROVIDER_A = "https://provider-a.test"
@@ -13,6 +15,17 @@ KEY_B = "SG.CANARY_b1b2c3d4e5f6a7b8"
 def no_backoff(settings):
     # Retries still happen; only the waiting between them is skipped.
     settings.EMAIL_SEND_MAX_BACKOFF = 0
+
+
+@pytest.fixture
+def fake_provider(settings):
+    """The local fake of provider A over HTTP (scripts/fake_providers.py): like Resend, it sends a batch
+    once per Idempotency-Key. Yields its base URL."""
+    server, url = serve_in_thread()
+    settings.EMAIL_PROVIDER_A_API_URL = f"{url}/a"
+    yield url
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from django.utils import timezone
 from email_logs.models import EmailLogEntry, EmailSource, OutboundEmail
 from email_logs.sending import send_emails
 from integrations.providers import OutboundMessage
-from scripts.fake_providers import serve_in_thread
 
 from .conftest import PROVIDER_A
 
@@ -70,16 +69,6 @@ def test_a_crash_as_the_batch_call_goes_out_loses_nothing_and_sends_nothing_twic
     for entry in EmailLogEntry.objects.all():
         assert (entry.status, entry.message_id, entry.attempts) == ("delivered", f"id-{entry.to}", 2)
     assert not OutboundEmail.objects.exists()
-
-
-@pytest.fixture
-def fake_provider(settings):
-    """The local fake of provider A over HTTP: like Resend, it sends a batch once per Idempotency-Key."""
-    server, url = serve_in_thread()
-    settings.EMAIL_PROVIDER_A_API_URL = f"{url}/a"
-    yield url
-    server.shutdown()
-    server.server_close()
 
 
 def _die_writing_the_results(execute, sql, params, many, context):

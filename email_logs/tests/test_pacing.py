@@ -18,7 +18,6 @@ from email_logs import pacing
 from email_logs.models import EmailLogEntry, EmailSource
 from email_logs.sending import send_email
 from integrations.providers import OutboundMessage
-from scripts.fake_providers import serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,15 +57,6 @@ def test_an_unpaced_integration_that_is_not_paused_always_goes(site_provider_a):
 # Real worker processes on PostgreSQL -----------------------------------------------------------------
 
 RATE = 4  # calls per second
-
-
-@pytest.fixture
-def fake_provider(settings):
-    server, url = serve_in_thread()
-    settings.EMAIL_PROVIDER_A_API_URL = f"{url}/a"
-    yield url
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
