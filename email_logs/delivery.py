@@ -1,6 +1,6 @@
 """Delivery on the worker (SPEC §5, §10): queued emails of one integration go to its provider one call at a
 time (up to the client's `batch_size` emails per call), each call at the integration's shared pace
-(pacing.py), and their results are written in bulk.
+(integrations/pacing.py), and their results are written in bulk.
 
 The promises of §5 rest on three rules:
 - an email's attempt is recorded, with its lease, by an UPDATE committed right before the call that
@@ -32,12 +32,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_tasks_db.utils import exclusive_transaction
 
+from integrations import pacing
 from integrations.crypto import EncryptionError
 from integrations.models import Integration
 from integrations.providers import ProviderError, ProviderRateLimited, client_for, provider_for_type
+from opbox.bulk import update_each
 
-from . import pacing
-from .bulk import update_each
 from .models import EmailLogEntry, EmailStatus, OutboundEmail
 
 logger = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def settle_all(results) -> list[EmailLogEntry]:
         entries.append(entry)
     if entries:
         with transaction.atomic():
-            # One statement for every row (email_logs.bulk): bulk_update's CASE per field and row would cost
+            # One statement for every row (opbox.bulk): bulk_update's CASE per field and row would cost
             # more to build than the provider call for a batch of 100.
             fields = ["status", "message_id", "error", "attempts"]
             update_each(EmailLogEntry, fields, {entry.pk: tuple(getattr(entry, name) for name in fields) for entry in entries})

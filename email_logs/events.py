@@ -1,7 +1,7 @@
 """Provider events: receive a signed webhook request, store each event once, and keep the row's Status and
 Error true (SPEC §9).
 
-A batch costs a constant number of statements whatever its size (on PostgreSQL; see bulk.py): match the
+A batch costs a constant number of statements whatever its size (on PostgreSQL; see opbox/bulk.py): match the
 rows (one or two SELECTs), lock the rows whose recipients failed, insert the events in one `INSERT ... ON
 CONFLICT DO NOTHING RETURNING` (so duplicates, racing requests included, are stored once and counted
 exactly), read those rows' failures, update the changed rows in one UPDATE, record the suppressions.
@@ -19,8 +19,8 @@ from django.utils import timezone
 from integrations.crypto import EncryptionError
 from integrations.models import Integration
 from integrations.providers import EmailProvider, WebhookBatch, WebhookError, WebhookEvent, WebhookSignatureError
+from opbox.bulk import insert_ignoring_conflicts, update_each
 
-from .bulk import insert_ignoring_conflicts, update_each
 from .models import EmailEvent, EmailLogEntry, EmailStatus, EventType, SuppressionReason
 from .suppressions import record_suppressions
 

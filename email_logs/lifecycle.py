@@ -10,7 +10,9 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-from . import erasure, retention, task_chain
+from opbox import task_chain
+
+from . import erasure, retention
 from .delivery import lease_length
 from .tasks import PURGE_CHAIN, purge_expired_email_logs, sweep_erased_address
 

@@ -215,34 +215,3 @@ class Suppression(models.Model):
 
     def __str__(self):
         return f"{self.address or '[erased]'} ({self.reason})"
-
-
-class TaskChain(models.Model):
-    """The one live run of a self-scheduling task (e.g. the Email Log purge): each run is enqueued with
-    `token`, and only the run holding the current token may work and enqueue the next one; any other
-    copy (a duplicate enqueue, a run superseded after a restart) finds a different token and stops.
-    """
-
-    name = models.CharField(max_length=64, primary_key=True)
-    token = models.UUIDField()
-    next_run_at = models.DateTimeField()  # when the live run is due; long past it, the chain is presumed lost
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self):
-        return f"{self.name} (next run {self.next_run_at:%Y-%m-%d %H:%M})"
-
-
-class DeliveryPace(models.Model):
-    """An integration's turn to call its provider, shared by every worker process and node (SPEC §10).
-
-    Changed only by conditional UPDATEs (see email_logs/pacing.py), so the database serialises the turns:
-    a row lock on PostgreSQL, the one writer on SQLite.
-    """
-
-    integration = models.OneToOneField(Integration, on_delete=models.CASCADE, primary_key=True, related_name="+")
-    last_call_at = models.DateTimeField(null=True, blank=True)  # when the latest call took its turn
-    next_slot_at = models.DateTimeField(null=True, blank=True)  # the first turn no waiting sender has reserved
-    paused_until = models.DateTimeField(null=True, blank=True)  # a 429's Retry-After: nobody calls before it
-
-    def __str__(self):
-        return f"pace of {self.integration_id}"

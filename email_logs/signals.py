@@ -8,11 +8,11 @@ from django.dispatch import receiver
 from django_tasks.signals import task_started
 
 from integrations.models import Integration
+from opbox.models import TaskChain
 from workspaces.signals import email_log_retention_changed
 
 from .lifecycle import keep_purge_scheduled, keep_purge_scheduled_on_worker
 from .log_tables import ensure_email_log_table
-from .models import TaskChain
 
 
 @receiver(post_save, sender=Integration, dispatch_uid="email_log_table_for_email_integration")

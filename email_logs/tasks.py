@@ -10,7 +10,9 @@ from django.db import DatabaseError
 from django.utils import timezone
 from django_tasks import task
 
-from . import delivery, erasure, retention, task_chain
+from opbox import task_chain
+
+from . import delivery, erasure, retention
 from .recovery import resolve_inflight_emails
 
 logger = logging.getLogger(__name__)
@@ -49,13 +51,13 @@ def purge_expired_email_logs(token: str) -> dict:
     interval = timedelta(seconds=settings.EMAIL_LOG_PURGE_INTERVAL)
     next_run_at = timezone.now() + interval
     needed = retention.retention_is_set
-    next_token = task_chain.take_turn(purge_expired_email_logs, PURGE_CHAIN, token, next_run_at, needed=needed)
+    next_token = task_chain.advance(purge_expired_email_logs, PURGE_CHAIN, token, next_run_at, needed=needed)
     if next_token is None:  # superseded, or no workspace deletes old rows any more: the chain ends
         return {"ran": False}
     reports = retention.purge_expired(deadline=time.monotonic() + settings.EMAIL_LOG_PURGE_RUN_SECONDS)
     finished = all(report.finished for report in reports)
     if not finished:
-        task_chain.take_turn(purge_expired_email_logs, PURGE_CHAIN, next_token, timezone.now())
+        task_chain.advance(purge_expired_email_logs, PURGE_CHAIN, next_token, timezone.now())
     return {"ran": True, "rows": sum(r.rows for r in reports), "events": sum(r.events for r in reports), "finished": finished}
 
 
@@ -82,7 +84,7 @@ def sweep_inflight_emails(token: str) -> dict:
     """One link of the in-flight sweep chain (task_chain): take the turn, which enqueues the next run
     INFLIGHT_SWEEP_EVERY from now, then settle the emails a dead process left queued."""
     next_run_at = timezone.now() + INFLIGHT_SWEEP_EVERY
-    if task_chain.take_turn(sweep_inflight_emails, INFLIGHT_SWEEP_CHAIN, token, next_run_at) is None:
+    if task_chain.advance(sweep_inflight_emails, INFLIGHT_SWEEP_CHAIN, token, next_run_at) is None:
         return {"ran": False}  # a superseded copy: the chain's live run does the work
     return {"ran": True, **resolve_inflight_emails()}
 

@@ -120,3 +120,19 @@ class IntegrationAuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.action} {self.integration_name} ({', '.join(self.changes)})"
+
+
+class IntegrationPace(models.Model):
+    """An integration's turn to call its service, shared by every worker process and node (SPEC §10, §15).
+
+    Changed only by conditional UPDATEs (see integrations/pacing.py), so the database serialises the turns:
+    a row lock on PostgreSQL, the one writer on SQLite.
+    """
+
+    integration = models.OneToOneField(Integration, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    last_call_at = models.DateTimeField(null=True, blank=True)  # when the latest call took its turn
+    next_slot_at = models.DateTimeField(null=True, blank=True)  # the first turn no waiting sender has reserved
+    paused_until = models.DateTimeField(null=True, blank=True)  # a 429's Retry-After: nobody calls before it
+
+    def __str__(self):
+        return f"pace of {self.integration_id}"

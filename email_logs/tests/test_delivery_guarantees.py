@@ -17,10 +17,10 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from email_logs import delivery, tasks
-from email_logs.models import DeliveryPace, EmailLogEntry, EmailSource, EmailStatus, OutboundEmail
+from email_logs.models import EmailLogEntry, EmailSource, EmailStatus, OutboundEmail
 from email_logs.recovery import resolve_inflight_emails
 from email_logs.sending import send_email, send_emails
-from integrations.models import Integration
+from integrations.models import Integration, IntegrationPace
 from integrations.providers import OutboundMessage
 
 from .conftest import KEY_B, PROVIDER_A, PROVIDER_B, resend_accepts, sendgrid_accepts
@@ -96,7 +96,7 @@ def test_a_huge_retry_after_is_capped_at_the_maximum_backoff_and_pauses_the_inte
     assert entry.status == EmailStatus.DELIVERED
     assert waits == [60.0]
     # The rest of the Retry-After holds the integration's other sends, up to pacing's own cap of an hour.
-    paused_until = DeliveryPace.objects.get(integration_id=site_provider_a.pk).paused_until
+    paused_until = IntegrationPace.objects.get(integration_id=site_provider_a.pk).paused_until
     assert before + timedelta(seconds=3600) <= paused_until <= timezone.now() + timedelta(seconds=3600)
 
 
@@ -133,7 +133,7 @@ def retry_delays(max_runs):
         delays.append((retry.run_after - retry.enqueued_at).total_seconds())
         now = timezone.now()
         DBTaskResult.objects.filter(pk=retry.pk).update(run_after=now)
-        DeliveryPace.objects.filter(paused_until__gt=now).update(paused_until=now)
+        IntegrationPace.objects.filter(paused_until__gt=now).update(paused_until=now)
     return delays
 
 
@@ -159,7 +159,7 @@ def test_on_a_worker_a_huge_retry_after_is_capped(workspace, site_provider_a, pr
 
     (retry,) = pending_deliveries()
     assert 60 - 0.2 <= (retry.run_after - retry.enqueued_at).total_seconds() <= 60
-    paused_until = DeliveryPace.objects.get(integration_id=site_provider_a.pk).paused_until
+    paused_until = IntegrationPace.objects.get(integration_id=site_provider_a.pk).paused_until
     assert paused_until <= timezone.now() + timedelta(seconds=3600)
     assert len(provider.calls) == 1
 

@@ -1,5 +1,5 @@
 """The in-flight sweep runs by itself on the workers (SPEC §11): a task that enqueues its next run, kept to
-one live chain (email_logs.task_chain) however often it is started, with no cron."""
+one live chain (opbox.task_chain) however often it is started, with no cron."""
 
 import os
 import threading
@@ -12,10 +12,11 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from email_logs import tasks
-from email_logs.models import EmailLogEntry, EmailStatus, OutboundEmail, TaskChain
+from email_logs.models import EmailLogEntry, EmailStatus, OutboundEmail
 from email_logs.tasks import INFLIGHT_SWEEP_EVERY, keep_sweep_scheduled, sweep_inflight_emails
 from email_logs.tests.factories import add_rows
 from integrations.providers import OutboundMessage
+from opbox.models import TaskChain
 from tables.models import Table
 
 from .conftest import resend_accepts

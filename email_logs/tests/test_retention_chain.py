@@ -1,5 +1,5 @@
 """The purge runs by itself on the workers: a task that enqueues its next run, kept to one live chain
-(email_logs.task_chain) however often it is started, by however many workers, across restarts."""
+(opbox.task_chain) however often it is started, by however many workers, across restarts."""
 
 from datetime import timedelta
 
@@ -9,9 +9,10 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from email_logs.lifecycle import keep_purge_scheduled
-from email_logs.models import EmailLogEntry, TaskChain
+from email_logs.models import EmailLogEntry
 from email_logs.tasks import PURGE_CHAIN, purge_expired_email_logs
 from email_logs.tests.factories import add_rows
+from opbox.models import TaskChain
 from tables.models import Table
 from workspaces.services import set_email_log_retention
 

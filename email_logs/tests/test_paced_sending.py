@@ -1,57 +1,22 @@
-"""Shared pacing: an integration's provider calls keep to its configured rate across worker processes,
-and a 429 pauses it for all of them (state in the database, never in a process)."""
+"""Paced sending: real db_worker processes on PostgreSQL keep an integration's provider calls to its
+configured rate together, and a 429 pauses them all (integrations/pacing.py)."""
 
 import os
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
 from django.db import connection
-from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from email_logs import pacing
 from email_logs.models import EmailLogEntry, EmailSource
 from email_logs.sending import send_email
 from integrations.providers import OutboundMessage
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-# The pacer itself -----------------------------------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_turns_are_one_interval_apart_and_a_waiting_sender_gets_the_next_free_one(site_provider_a):
-    integration = site_provider_a.pk
-
-    assert pacing.take_turn(integration, 2.0) is None  # the first call goes at once
-    first_wait = pacing.take_turn(integration, 2.0)
-    second_wait = pacing.take_turn(integration, 2.0)
-
-    # Two senders that cannot go now get two different turns, half a second apart (2 per second).
-    assert first_wait is not None and second_wait - first_wait == timedelta(seconds=0.5)
-    assert timedelta(0) < first_wait - timezone.now() <= timedelta(seconds=0.5)
-
-
-@pytest.mark.django_db
-def test_a_pause_holds_every_sender_paced_or_not_until_it_ends(site_provider_a):
-    integration = site_provider_a.pk
-    until = pacing.pause(integration, 30)
-
-    assert pacing.take_turn(integration, 2.0) >= until
-    assert pacing.take_turn(integration, None) >= until
-    pacing.pause(integration, 5)  # a shorter pause seen later does not end it early
-    assert pacing.take_turn(integration, None) >= until
-
-
-@pytest.mark.django_db
-def test_an_unpaced_integration_that_is_not_paused_always_goes(site_provider_a):
-    assert all(pacing.take_turn(site_provider_a.pk, None) is None for _ in range(5))
 
 
 # Real worker processes on PostgreSQL -----------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Self-scheduling tasks kept to exactly one live chain, however many workers run and however often they restart.
 
 A chain is a `TaskChain` row and the one enqueued run that carries its current `token`. A run first
-*takes its turn*: under the row's lock it checks its token, writes a fresh one and enqueues the next run
+*advances the chain*: under the row's lock it checks its token, writes a fresh one and enqueues the next run
 with it, all in one transaction, and only then works. So:
 
 - a duplicate copy of a run (enqueued twice, retried by the queue, left from a chain that was restarted)
@@ -42,7 +42,7 @@ def _relink(chain: TaskChain, task, run_at: datetime) -> str:
     return str(chain.token)
 
 
-def take_turn(task, name: str, token: str, next_run_at: datetime, *, needed: Callable[[], bool] | None = None) -> str | None:
+def advance(task, name: str, token: str, next_run_at: datetime, *, needed: Callable[[], bool] | None = None) -> str | None:
     """If `token` is the chain's current one, enqueue the chain's next run of `task` at `next_run_at` and
     return its token; otherwise None: this run was superseded and must not work.
 

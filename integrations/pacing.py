@@ -1,7 +1,7 @@
-"""Shared pacing of provider calls (SPEC §10): an integration calls its provider no faster than its account
+"""Shared pacing of service calls (SPEC §10, §15): an integration calls its service no faster than its account
 allows, counted across every worker process and node, and a 429 pauses it for all of them.
 
-The state is one `DeliveryPace` row per integration, in the database every worker already shares (never
+The state is one `IntegrationPace` row per integration, in the database every worker already shares (never
 per-process memory). A call takes its *turn* with one conditional UPDATE that succeeds only when the
 previous call is at least one interval old and no pause runs, so the database serialises the turns (a
 row lock on PostgreSQL, the single writer on SQLite) and two workers never call within one interval.
@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tasks_db.utils import exclusive_transaction
 
-from .models import DeliveryPace
+from .models import IntegrationPace
 
 MAX_PAUSE_SECONDS = 3600.0  # a Retry-After longer than this is taken as this
 
@@ -39,7 +39,7 @@ def take_turn(integration_id: str, rate: float | None, *, reserved: bool = False
     now = timezone.now()
     not_paused = Q(paused_until__isnull=True) | Q(paused_until__lte=now)
     if rate is None:
-        paused = DeliveryPace.objects.filter(pk=integration_id).exclude(not_paused).values_list("paused_until", flat=True).first()
+        paused = IntegrationPace.objects.filter(pk=integration_id).exclude(not_paused).values_list("paused_until", flat=True).first()
         # Unpaced senders have no turns to line them up: spread them over a second after the pause.
         return paused + timedelta(seconds=random.uniform(0, 1)) if paused else None  # noqa: S311 (not a secret)
     interval = _interval(rate)
@@ -48,11 +48,11 @@ def take_turn(integration_id: str, rate: float | None, *, reserved: bool = False
     if not reserved:  # nobody else is waiting for a reserved turn
         ready &= Q(next_slot_at__isnull=True) | Q(next_slot_at__lte=now)
         changes["next_slot_at"] = now + interval
-    if DeliveryPace.objects.filter(ready, pk=integration_id).update(**changes):
+    if IntegrationPace.objects.filter(ready, pk=integration_id).update(**changes):
         return None
-    pace = DeliveryPace.objects.filter(pk=integration_id).first()
+    pace = IntegrationPace.objects.filter(pk=integration_id).first()
     if pace is None:  # the integration's first call
-        DeliveryPace.objects.bulk_create([DeliveryPace(integration_id=integration_id)], ignore_conflicts=True)
+        IntegrationPace.objects.bulk_create([IntegrationPace(integration_id=integration_id)], ignore_conflicts=True)
         return take_turn(integration_id, rate, reserved=reserved)
     if reserved and not (pace.paused_until and pace.paused_until > now):
         return pace.last_call_at + interval  # the turn before ours went a moment late: wait for it
@@ -64,7 +64,7 @@ def reserve(integration_id: str, rate: float) -> datetime:
     interval = _interval(rate)
     # SQLite has no row lock: its exclusive transaction makes the read and the write one step.
     with exclusive_transaction():
-        pace = DeliveryPace.objects.select_for_update().get(pk=integration_id)
+        pace = IntegrationPace.objects.select_for_update().get(pk=integration_id)
         now = timezone.now()
         after_last = pace.last_call_at + interval if pace.last_call_at else None
         slot = max(moment for moment in (now, pace.next_slot_at, pace.paused_until, after_last) if moment)
@@ -76,9 +76,9 @@ def reserve(integration_id: str, rate: float) -> datetime:
 def pause(integration_id: str, seconds: float) -> datetime:
     """No worker calls the integration's provider for `seconds` (a 429's Retry-After); returns until when."""
     until = timezone.now() + timedelta(seconds=min(max(seconds, 0.0), MAX_PAUSE_SECONDS))
-    DeliveryPace.objects.bulk_create([DeliveryPace(integration_id=integration_id)], ignore_conflicts=True)
+    IntegrationPace.objects.bulk_create([IntegrationPace(integration_id=integration_id)], ignore_conflicts=True)
     # Only ever lengthened: a shorter Retry-After seen later does not end a longer pause early.
-    DeliveryPace.objects.filter(Q(paused_until__isnull=True) | Q(paused_until__lt=until), pk=integration_id).update(
+    IntegrationPace.objects.filter(Q(paused_until__isnull=True) | Q(paused_until__lt=until), pk=integration_id).update(
         paused_until=until
     )
     return until
