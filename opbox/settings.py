@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "opbox.middleware.RequestIdMiddleware",
+    "opbox.middleware.RejectNulMiddleware",
     "opbox.middleware.RequestBodyLimitMiddleware",
     "opbox.middleware.LoginThrottleMiddleware",
     "django.middleware.security.SecurityMiddleware",
