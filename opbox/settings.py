@@ -216,7 +216,10 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="plain")  # "json" in production: one
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "opbox.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "opbox.logging.RequestIdFilter"},
+        "mask_addresses": {"()": "opbox.logging.AddressMaskingFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "opbox.logging.JsonFormatter"},
@@ -225,6 +228,8 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Their lines name the request's path, which may hold an address (DELETE /api/suppressions/<address>).
+    "loggers": {name: {"filters": ["mask_addresses"]} for name in ("django.request", "django.server")},
 }
 
 SESSION_COOKIE_HTTPONLY = True

@@ -366,7 +366,8 @@ class EmailProviderClient:
             detail = response.text
         detail = " ".join(str(detail or response.reason or "").split())
         detail = self._scrub(detail)[:MAX_DETAIL]
-        logger.debug("%s answered HTTP %s (%s): %s", name, status, code or "no code", detail)
+        # Not the detail: it may name recipients, and it reaches the caller in the error anyway.
+        logger.debug("%s answered HTTP %s (%s)", name, status, code or "no code")
         cls = self._error_class(status, code)
         retry_after = self._retry_after(response)
         suffix = f": {detail}" if detail else ""
