@@ -7,6 +7,7 @@ file beside manage.py, which real environment variables override). Code reads `d
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_tasks",
     "django_tasks_db",
+    "csp",  # its system checks refuse the settings of older django-csp versions
     "opbox",  # its system checks (opbox/checks.py)
     "workspaces",
     "integrations",
@@ -56,6 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "opbox.middleware.RequestIdMiddleware",
+    "csp.middleware.CSPMiddleware",  # early: every response, refusals included, carries the policy
     "opbox.middleware.RejectNulMiddleware",
     "opbox.middleware.RequestBodyLimitMiddleware",
     "opbox.middleware.LoginThrottleMiddleware",
@@ -230,6 +233,20 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # Their lines name the request's path, which may hold an address (DELETE /api/suppressions/<address>).
     "loggers": {name: {"filters": ["mask_addresses"]} for name in ("django.request", "django.server")},
+}
+
+# Content-Security-Policy (django-csp) on every response: the pages show text others control (subjects,
+# addresses, providers' errors), so a slip in escaping must not run a script. No page, the admin's and the
+# API docs' included, has inline script or style; images may be data: URIs (the favicon, Swagger UI's icons).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
 }
 
 SESSION_COOKIE_HTTPONLY = True
