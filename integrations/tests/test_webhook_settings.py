@@ -209,3 +209,18 @@ def test_the_admin_form_follows_the_type_definition(make_integration):
 
     assert 'name="credential_webhookSigningSecret"' in change and "whsec_Q0...****" in change and SIGNING_SECRET not in change
     assert 'name="config_webhookVerificationKey"' in add_b
+
+
+def test_the_edit_page_of_an_email_integration_shows_its_webhook_url(pages_as, make_integration):
+    a = make_integration("EMAIL_PROVIDER", name="Resend")
+    b = make_integration("EMAIL_PROVIDER_ALT", name="SendGrid")
+    hook = make_integration("WEBHOOK")
+    admin = pages_as(Role.ADMIN)
+
+    pages = {integration.type: admin.get(f"/settings/integrations/{integration.pk}/").content.decode() for integration in (a, b, hook)}
+
+    assert f'<code class="webhook-url">http://testserver/api/webhooks/email-provider-a/{a.pk}</code>' in pages["EMAIL_PROVIDER"]
+    assert "webhook signing secret" in pages["EMAIL_PROVIDER"]
+    assert f'<code class="webhook-url">http://testserver/api/webhooks/email-provider-b/{b.pk}</code>' in pages["EMAIL_PROVIDER_ALT"]
+    assert "webhook verification key" in pages["EMAIL_PROVIDER_ALT"]
+    assert "webhook-url" not in pages["WEBHOOK"]
