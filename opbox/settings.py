@@ -231,8 +231,9 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # Their lines name the request's path, which may hold an address (DELETE /api/suppressions/<address>).
-    "loggers": {name: {"filters": ["mask_addresses"]} for name in ("django.request", "django.server")},
+    # Its lines name the request's path, which may hold an address (DELETE /api/suppressions/<address>).
+    # (Not django.server: configuring it here would drop the handler Django gives runserver's request lines.)
+    "loggers": {"django.request": {"filters": ["mask_addresses"]}},
 }
 
 # Content-Security-Policy (django-csp) on every response: the pages show text others control (subjects,
