@@ -21,4 +21,6 @@ accesslog = "-"
 errorlog = "-"
 # The access log carries the request id too; no query strings (they are not secret here, but stay terse).
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+# Addresses in URLs (DELETE /api/suppressions/<address>) are masked: erasure cannot reach a log file.
+logger_class = "opbox.gunicorn_logging.AddressMaskingLogger"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -9,11 +9,17 @@ class EmailLogsConfig(AppConfig):
         from django.urls import reverse
         from django_tasks.signals import task_started
 
+        from opbox.logging import mask_address_paths
         from opbox.probes import register_backlog
 
         from .backlog import queued_backlog
         from .tasks import keep_sweep_scheduled_on_worker
 
+        # The routes that carry an address in their path: masked in the access log and Django's request warnings.
+        mask_address_paths(
+            r"/api/suppressions/(?P<address>[^?#\s\"]+?)(?=/?(?:[?#\s\"]|$))",
+            r"/settings/suppressions/(?P<address>[^?#\s\"]+)/remove/",
+        )
         # /readyz and the Tables page report queued emails without importing this app.
         register_backlog("queuedEmails", queued_backlog)
         # The in-flight sweep runs on the workers as a self-scheduling chain, started by their first task.

@@ -357,11 +357,16 @@ class _Sender:
                     time.sleep(delay)
                     self._record_attempt(call)
                     continue
-                logger.info("%d email(s) failed after %d attempt(s): %s", len(call), attempts, error)
+                # Ids and the error's class only: the provider's text may echo recipients, and log files are
+                # out of an erasure's reach (the text is on the rows, where erasure finds it).
+                logger.info(
+                    "Email(s) %s failed after %d attempt(s): %s (HTTP %s)",
+                    ", ".join(outbox.pk for outbox in call), attempts, type(error).__name__, error.status_code or "-",
+                )  # fmt: skip
                 outcomes = [(EmailStatus.FAILED, "", str(error))] * len(call)
             elif isinstance(outcome, Exception):
                 # A bug of ours, not the provider's answer: record it (the rows must not stay queued forever).
-                logger.error("Unexpected error while sending %d email(s)", len(call), exc_info=outcome)
+                logger.error("Unexpected error while sending email(s) %s", ", ".join(outbox.pk for outbox in call), exc_info=outcome)
                 outcomes = [(EmailStatus.FAILED, "", INTERNAL_ERROR)] * len(call)
             else:
                 outcomes = outcome

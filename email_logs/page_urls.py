@@ -9,5 +9,6 @@ urlpatterns = [
     path("tables/<str:table_id>/rows/<str:row_id>/", pages.EmailPage.as_view(), name="email"),
     path("settings/suppressions/", pages.SuppressionListPage.as_view(), name="suppressions"),
     path("settings/suppressions/add/", pages.AddSuppressionPage.as_view(), name="suppression-add"),
-    path("settings/suppressions/<str:address>/remove/", pages.RemoveSuppressionPage.as_view(), name="suppression-remove"),
+    # `path`: an address may hold a `/`.
+    path("settings/suppressions/<path:address>/remove/", pages.RemoveSuppressionPage.as_view(), name="suppression-remove"),
 ]

@@ -10,7 +10,9 @@ urlpatterns = [
     re_path(r"^api/emails/batch/?$", batch_views.SendEmailBatchView.as_view(), name="email-send-batch"),
     re_path(r"^api/emails/(?P<email_id>[^/]+)/?$", views.EmailDetailView.as_view(), name="email-detail"),
     re_path(r"^api/suppressions/?$", views.SuppressionListView.as_view(), name="suppression-list"),
-    re_path(r"^api/suppressions/(?P<address>[^/]+)/?$", views.SuppressionDetailView.as_view(), name="suppression-detail"),
+    # An address may hold a `/` (RFC 5322 allows it in the local part): everything, line breaks included (a
+    # bad address is the view's 404, after authentication), up to an optional final slash.
+    re_path(r"^api/suppressions/(?P<address>[\s\S]+?)/?$", views.SuppressionDetailView.as_view(), name="suppression-detail"),
     re_path(r"^api/tables/integration/init/?$", views.InitEmailLogTablesView.as_view(), name="email-log-init"),
     re_path(r"^api/privacy/erase/?$", privacy_views.EraseAddressView.as_view(), name="privacy-erase"),
     # The providers' signed webhooks, one receiver per provider (authenticated by signature, not token).

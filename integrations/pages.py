@@ -56,6 +56,8 @@ class IntegrationPageMixin(WorkspacePageMixin):
 
     def render_form(self, form, status=200):
         context = {"form": form, "definition": form.definition, "integration": form.integration}
+        if form.integration is not None:  # where its provider posts events, as the list shows it
+            context["webhook_url"] = services.webhook_url(form.integration, self.request)
         return render(self.request, "integrations/form.html", context, status=status)
 
 

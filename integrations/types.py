@@ -63,6 +63,27 @@ def validate_ec_p256_public_key(value: str) -> None:
         raise ValidationError("Enter the verification key the provider shows: an EC P-256 public key in base64 (DER).") from None
 
 
+MIN_SIGNING_KEY_BYTES = 24  # what Resend's (Svix's) own whsec_ secrets hold
+
+
+def validate_signing_secret(value: str) -> None:
+    """A Standard Webhooks signing secret as Resend shows it: `whsec_`, then strict base64 of at least 24 bytes.
+
+    The `standardwebhooks` library decodes leniently: `whsec_AA` would be a 1-byte HMAC key, `whsec_!!!!` an
+    empty one. The message never repeats the value (it is a secret).
+    """
+    encoded = value[len("whsec_") :] if value.startswith("whsec_") else None
+    try:
+        key = base64.b64decode(encoded, validate=True) if encoded else b""
+    except (binascii.Error, ValueError):  # ValueError: characters that are not ASCII
+        key = b""
+    if len(key) < MIN_SIGNING_KEY_BYTES:
+        raise ValidationError(
+            f"Enter the signing secret the provider shows for the webhook: whsec_ followed by base64 of at least "
+            f"{MIN_SIGNING_KEY_BYTES} bytes."
+        )
+
+
 @dataclass(frozen=True)
 class ConfigField:
     name: str
@@ -78,6 +99,7 @@ class TypeDefinition:
     config_fields: tuple[ConfigField, ...]
     credential_fields: tuple[str, ...]  # every credential the type takes, required and optional
     optional_credentials: tuple[str, ...] = ()  # of credential_fields: those `credentialsConfigured` does not need
+    credential_validators: tuple[tuple[str, object], ...] = ()  # (credential name, Django validator) pairs
     # The setting (a credential or a config field) that authenticates the provider's signed webhooks; "" for none.
     webhook_secret: str = ""
 
@@ -118,6 +140,7 @@ TYPES: dict[str, TypeDefinition] = {
             ("apiKey", "webhookSigningSecret"),
             # The whsec_... secret Resend shows for the webhook endpoint: secret, so a credential.
             optional_credentials=("webhookSigningSecret",),
+            credential_validators=(("webhookSigningSecret", validate_signing_secret),),
             webhook_secret="webhookSigningSecret",
         ),
         TypeDefinition(
@@ -238,12 +261,18 @@ def validate_credentials(type_name: str, credentials: dict, *, allow_null: bool 
     if not isinstance(credentials, dict):
         raise ValidationError({"credentials": ["Must be an object."]})
     errors = _check_keys(credentials, definition.credential_fields, "credential", type_name)
+    validators = dict(definition.credential_validators)
     for key, value in credentials.items():
         if key not in definition.credential_fields:
             continue
         problem = _check_value(key, value, allow_null=allow_null)
         if problem is None and value == "":
             problem = f"{key}: must not be empty (send null to remove it)."
+        if problem is None and value and key in validators:
+            try:
+                validators[key](value)
+            except ValidationError as error:
+                problem = f"{key}: {' '.join(error.messages)}"
         if problem:
             errors.append(problem)
     if errors:

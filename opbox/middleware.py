@@ -1,8 +1,11 @@
 import re
 import uuid
+from urllib.parse import unquote
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.http import JsonResponse
+from django.views.defaults import bad_request
 
 from .logging import request_id_var
 
@@ -64,3 +67,23 @@ class LoginThrottleMiddleware:
             throttled = response  # the login page again, with its error, under a 429
         throttled["Retry-After"] = str(retry_after)
         return throttled
+
+
+class RejectNulMiddleware:
+    """A NUL character in the path or the query string is a 400 before any view runs.
+
+    No id, address or search term contains one, and PostgreSQL refuses NUL in text: a view passing it to a
+    query would answer 500. One check here instead of one in every view.
+    """
+
+    detail = "NUL characters are not allowed in a URL."
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path_info or "\x00" in unquote(request.META.get("QUERY_STRING", "")):
+            if request.path_info.startswith("/api/"):
+                return JsonResponse({"detail": self.detail}, status=400)
+            return bad_request(request, BadRequest(self.detail))
+        return self.get_response(request)

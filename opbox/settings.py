@@ -7,6 +7,7 @@ file beside manage.py, which real environment variables override). Code reads `d
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_tasks",
     "django_tasks_db",
+    "csp",  # its system checks refuse the settings of older django-csp versions
     "opbox",  # its system checks (opbox/checks.py)
     "workspaces",
     "integrations",
@@ -56,6 +58,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "opbox.middleware.RequestIdMiddleware",
+    "csp.middleware.CSPMiddleware",  # early: every response, refusals included, carries the policy
+    "opbox.middleware.RejectNulMiddleware",
     "opbox.middleware.RequestBodyLimitMiddleware",
     "opbox.middleware.LoginThrottleMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -137,7 +141,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["workspaces.permissions.IsWorkspaceMember"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["opbox.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "opbox.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -215,7 +219,10 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="plain")  # "json" in production: one
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "opbox.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "opbox.logging.RequestIdFilter"},
+        "mask_addresses": {"()": "opbox.logging.AddressMaskingFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "opbox.logging.JsonFormatter"},
@@ -224,6 +231,23 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Its lines name the request's path, which may hold an address (DELETE /api/suppressions/<address>).
+    # (Not django.server: configuring it here would drop the handler Django gives runserver's request lines.)
+    "loggers": {"django.request": {"filters": ["mask_addresses"]}},
+}
+
+# Content-Security-Policy (django-csp) on every response: the pages show text others control (subjects,
+# addresses, providers' errors), so a slip in escaping must not run a script. No page, the admin's and the
+# API docs' included, has inline script or style; images may be data: URIs (the favicon, Swagger UI's icons).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
 }
 
 SESSION_COOKIE_HTTPONLY = True

@@ -329,3 +329,58 @@ def test_end_to_end_a_signed_bounce_stops_the_next_send_until_an_admin_removes_i
     assert admin_api.delete("/api/suppressions/ada@example.com").status_code == 204
     assert send(member_api, integrationId=hooked_b.pk).status_code == 201
     assert len(provider.calls) == 2
+
+
+# Addresses with characters that mean something in a URL ------------------------------------------------
+
+# Each is a valid address (RFC 5322 allows / ? # % in the local part). With `/`, the page's remove link could
+# not be built (a 500: NoReverseMatch) and the API's DELETE never matched its route (a 404).
+URL_CHARACTER_ADDRESSES = ["a/b@example.com", "x/remove/y@example.com", "a?b@example.com", "a#b@example.com", "a%2fb@example.com"]
+
+
+def _remove_action(page: str, address: str) -> str:
+    """The action of the page's remove form for `address` (found by its button's label)."""
+    import html
+    import re
+
+    forms = re.findall(r'<form method="post" action="([^"]+)">\s*<input[^>]*>\s*<button[^>]*aria-label="Remove ([^"]+)"', page)
+    return next(html.unescape(action) for action, label in forms if html.unescape(label) == address)
+
+
+@pytest.mark.parametrize("address", URL_CHARACTER_ADDRESSES)
+def test_an_address_with_url_characters_is_listed_and_removed_on_the_page(admin_api, pages_as, address):
+    assert admin_api.post("/api/suppressions", {"address": address}, format="json").status_code == 201
+    admin = pages_as(Role.ADMIN)
+
+    page = admin.get("/settings/suppressions/")
+    removed = admin.post(_remove_action(page.content.decode(), address))
+
+    assert page.status_code == 200
+    assert removed.status_code == 302 and not Suppression.objects.exists()
+
+
+@pytest.mark.parametrize("address", URL_CHARACTER_ADDRESSES)
+def test_an_address_with_url_characters_is_deleted_through_the_api(admin_api, address):
+    from urllib.parse import quote
+
+    assert admin_api.post("/api/suppressions", {"address": address}, format="json").status_code == 201
+
+    response = admin_api.delete(f"/api/suppressions/{quote(address, safe='@')}")
+    with_slash = admin_api.delete(f"/api/suppressions/{quote(address, safe='@')}/")
+
+    assert response.status_code == 204 and not Suppression.objects.exists()
+    assert with_slash.status_code == 404  # gone, and the optional trailing slash is not part of the address
+
+
+def test_a_bounce_for_an_address_with_a_slash_suppresses_it_and_the_page_still_answers(client, pages_as, hooked_b, signer, admin_api):
+    from .signing import as_body, sendgrid_event
+    from .webhook_helpers import logged, post_webhook, webhook_path
+
+    row = logged(hooked_b, to="a/b@example.com", message_id="sg-1")
+    body = as_body([sendgrid_event("bounce", "evt-1", email="a/b@example.com", row_id=row.pk, type="bounce", reason="550 unknown")])
+    assert post_webhook(client, webhook_path(hooked_b), body, signer.headers(body)).status_code == 200
+
+    page = pages_as(Role.MEMBER).get("/settings/suppressions/")
+
+    assert page.status_code == 200 and "a/b@example.com" in page.content.decode()
+    assert admin_api.delete("/api/suppressions/a/b@example.com").status_code == 204

@@ -73,15 +73,37 @@ def test_a_resend_request_not_signed_now_with_our_secret_is_refused_and_writes_n
     assert everything_written() == before
 
 
-def test_one_valid_signature_among_several_in_the_header_is_enough(client, hooked_a):
+@pytest.mark.parametrize(
+    "others",
+    [
+        pytest.param(["v1,@@@", "v2,abc"], id="entries that are not base64 or not v1"),
+        # Base64 characters that do not decode (a length that no padding fixes, or missing padding): the
+        # library's strict decode raised on the first and never reached the valid entry after it.
+        pytest.param(["v1,abc"], id="a mis-padded entry"),
+        pytest.param(["v1,abcde", "v1,QUJD="], id="entries of an impossible length"),
+        pytest.param(["v1,AAAA"], id="a well-formed wrong signature"),
+    ],
+)
+def test_one_valid_signature_among_several_in_the_header_is_enough(client, hooked_a, others):
     body = resend_bounce(logged(hooked_a, message_id="re-msg-1"))
     stamp = int(time.time())
     rotated_out = resend_signature(OTHER_RESEND_SECRET, "msg_1", stamp, body)  # a secret being rotated out
-    headers = resend_headers(RESEND_SECRET, body, msg_id="msg_1", timestamp=stamp, extra_signatures=[rotated_out, "v1,@@@", "v2,abc"])
+    headers = resend_headers(RESEND_SECRET, body, msg_id="msg_1", timestamp=stamp, extra_signatures=[rotated_out, *others])
 
     response = post_webhook(client, webhook_path(hooked_a), body, headers)
 
     assert response.status_code == 200 and response.json()["applied"] == 1
+
+
+def test_malformed_signature_entries_alone_are_a_401(client, hooked_a):
+    body = resend_bounce(logged(hooked_a, message_id="re-msg-1"))
+    headers = {**resend_headers(RESEND_SECRET, body), "HTTP_SVIX_SIGNATURE": "v1,abc v1,abcde v1, v1 ,v1"}
+    before = everything_written()
+
+    response = post_webhook(client, webhook_path(hooked_a), body, headers)
+
+    assert (response.status_code, response.json()) == (401, REFUSED)
+    assert everything_written() == before
 
 
 def test_a_replayed_resend_event_id_is_a_duplicate_that_changes_nothing(client, hooked_a):
@@ -218,8 +240,12 @@ def test_the_receivers_need_no_csrf_token(hooked_a):
 @pytest.mark.parametrize(
     "body",
     [b"not json", b"[" * 100_000, b"[]", b'{"type": "email.bounced"}', b'{"type": "email.bounced", "data": {"email_id": 7}}',
-     b'{"type": "email.bounced", "created_at": "yesterday", "data": {"email_id": "re-msg-1"}}'],
-    ids=["not JSON", "nested too deep", "an array", "no data", "an email id that is no string", "no time"],
+     b'{"type": "email.bounced", "created_at": "yesterday", "data": {"email_id": "re-msg-1"}}',
+     # Valid ISO-8601 whose UTC form is outside the years 1 to 9999: converting it overflowed (a 500).
+     b'{"type": "email.bounced", "created_at": "0001-01-01T00:00:00+01:00", "data": {"email_id": "re-msg-1"}}',
+     b'{"type": "email.delivered", "created_at": "9999-12-31T23:59:59-01:00", "data": {"email_id": "re-msg-1"}}'],
+    ids=["not JSON", "nested too deep", "an array", "no data", "an email id that is no string", "no time",
+         "a time before year 1 in UTC", "a time after year 9999 in UTC"],
 )  # (A body that is not UTF-8 cannot be signed under Standard Webhooks, whose signature covers text: a 401.)
 def test_a_signed_resend_body_we_cannot_read_is_a_400_that_writes_nothing(client, hooked_a, body):
     logged(hooked_a, message_id="re-msg-1")
@@ -277,6 +303,27 @@ def test_more_events_than_one_request_may_carry_is_a_413_that_writes_nothing(cli
     assert not EmailEvent.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        pytest.param("9" * 400, id="a few hundred digits"),  # an int, but too large for a float: OverflowError
+        pytest.param("-" + "9" * 400, id="a few hundred digits below zero"),
+        pytest.param("9" * 5000, id="more digits than int() reads"),
+        pytest.param("1e400", id="an exponent"),
+    ],
+)
+def test_an_absurd_sendgrid_timestamp_is_the_same_401_before_any_signature_check(client, hooked_b, signer, timestamp):
+    logged(hooked_b, message_id="sg-msg-1")
+    body = as_body([sendgrid_event("delivered", "ev-1", message_id="sg-msg-1")])
+    headers = {**signer.headers(body), "HTTP_X_TWILIO_EMAIL_EVENT_WEBHOOK_TIMESTAMP": timestamp}
+    before = everything_written()
+
+    response = post_webhook(client, webhook_path(hooked_b), body, headers)
+
+    assert (response.status_code, response.json()) == (401, REFUSED)
+    assert everything_written() == before
+
+
 def test_hostile_requests_never_get_a_5xx(client, hooked_a, hooked_b, signer):
     nasty = [
         (webhook_path("c" + "\u0000" * 24, "EMAIL_PROVIDER"), b"{}", {}),
@@ -284,6 +331,8 @@ def test_hostile_requests_never_get_a_5xx(client, hooked_a, hooked_b, signer):
         (webhook_path(hooked_a), b"{}", {"HTTP_SVIX_ID": "\u00e9", "HTTP_SVIX_TIMESTAMP": "nan", "HTTP_SVIX_SIGNATURE": "v1,,,"}),
         (webhook_path(hooked_a), b"{}", {"HTTP_SVIX_ID": "m", "HTTP_SVIX_TIMESTAMP": "9" * 400, "HTTP_SVIX_SIGNATURE": "v1,AAAA"}),
         (webhook_path(hooked_b), b"[]", {"HTTP_X_TWILIO_EMAIL_EVENT_WEBHOOK_TIMESTAMP": "9" * 5000}),
+        (webhook_path(hooked_b), b"[]", {"HTTP_X_TWILIO_EMAIL_EVENT_WEBHOOK_TIMESTAMP": "9" * 400}),
+        (webhook_path(hooked_a), b"{}", {"HTTP_SVIX_ID": "m", "HTTP_SVIX_TIMESTAMP": str(int(time.time())), "HTTP_SVIX_SIGNATURE": "v1,abc"}),
         (webhook_path(hooked_b), b"[]", {**signer.headers(b"[]"), "HTTP_X_TWILIO_EMAIL_EVENT_WEBHOOK_SIGNATURE": "\u00e9\u00e9"}),
     ]
     for path, body, headers in nasty:

@@ -111,7 +111,10 @@ def parse_timestamp(value) -> datetime:
     parsed = datetime.fromisoformat(value.strip())
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: in UTC it falls before year 1
+        raise ValueError(f"not a timestamp in UTC's range: {value!r}") from None
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -363,7 +366,8 @@ class EmailProviderClient:
             detail = response.text
         detail = " ".join(str(detail or response.reason or "").split())
         detail = self._scrub(detail)[:MAX_DETAIL]
-        logger.debug("%s answered HTTP %s (%s): %s", name, status, code or "no code", detail)
+        # Not the detail: it may name recipients, and it reaches the caller in the error anyway.
+        logger.debug("%s answered HTTP %s (%s)", name, status, code or "no code")
         cls = self._error_class(status, code)
         retry_after = self._retry_after(response)
         suffix = f": {detail}" if detail else ""

@@ -145,7 +145,8 @@ class SendGridClient(EmailProviderClient):
             signed_at = int(timestamp.strip())
         except ValueError:
             raise WebhookSignatureError("SendGrid webhook refused: no readable timestamp.") from None
-        if abs(time.time() - signed_at) > webhooks.SIGNATURE_TOLERANCE.total_seconds():
+        # Integer arithmetic: a timestamp of a few hundred digits is an int no float can hold.
+        if abs(int(time.time()) - signed_at) > webhooks.SIGNATURE_TOLERANCE.total_seconds():
             raise WebhookSignatureError("SendGrid webhook refused: the timestamp is not within 5 minutes of now.")
         try:
             key = load_ec_p256_public_key(secret)

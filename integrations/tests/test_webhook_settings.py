@@ -88,6 +88,57 @@ def test_anything_but_a_p256_public_key_is_a_400_naming_the_field_on_create_and_
     assert Integration.objects.count() == 1 and "webhookVerificationKey" not in Integration.objects.get().config
 
 
+# Signing secrets the `standardwebhooks` library would take as a weak or empty HMAC key: `whsec_AA` is one byte,
+# `whsec_!!!!` none at all (its lenient decode drops what is not base64).
+WEAK_SIGNING_SECRETS = [
+    pytest.param("whsec_AA", id="one byte"),
+    pytest.param("whsec_!!!!", id="not base64"),
+    pytest.param("whsec_" + base64.b64encode(b"x" * 23).decode(), id="23 bytes"),
+    pytest.param(base64.b64encode(b"CANARY-no-prefix-secret-32-bytes").decode(), id="no whsec_ prefix"),
+    pytest.param(SIGNING_SECRET.rstrip("="), id="padding cut off"),
+    pytest.param(SIGNING_SECRET[:20] + " " + SIGNING_SECRET[20:], id="a space inside"),
+    pytest.param(SIGNING_SECRET + "\u00e9", id="a character that is not ASCII"),
+]
+
+
+@pytest.mark.parametrize("secret", WEAK_SIGNING_SECRETS)
+def test_a_signing_secret_that_is_not_whsec_and_24_bytes_of_base64_is_a_400_on_create_and_patch(admin_api, make_integration, secret):
+    integration = make_integration("EMAIL_PROVIDER", credentials={"apiKey": "re_test_123456789", "webhookSigningSecret": SIGNING_SECRET})
+    created = admin_api.post("/api/integrations", email_body(credentials={"apiKey": "re_x_123456789", "webhookSigningSecret": secret}), format="json")
+    patched = admin_api.patch(f"/api/integrations/{integration.pk}", {"credentials": {"webhookSigningSecret": secret}}, format="json")
+
+    for response in (created, patched):
+        assert response.status_code == 400
+        assert "webhookSigningSecret" in str(response.json()["credentials"])
+        assert secret not in response.content.decode()
+    assert Integration.objects.count() == 1
+    assert Integration.objects.get().credentials["webhookSigningSecret"] == SIGNING_SECRET
+
+
+@pytest.mark.parametrize("secret", WEAK_SIGNING_SECRETS)
+def test_the_settings_page_and_the_admin_refuse_a_weak_signing_secret(pages_as, make_integration, secret):
+    integration = make_integration("EMAIL_PROVIDER")
+    staff = Client()
+    staff.force_login(User.objects.create_superuser(email="staff@opbox.example", password="pw"))
+    form = {"name": "Resend", "enabled": "on", "config_fromEmail": "noreply@acme.example", "credential_webhookSigningSecret": secret}
+
+    page = pages_as(Role.ADMIN).post(f"/settings/integrations/{integration.pk}/", form)
+    admin = staff.post(f"/admin/integrations/integration/{integration.pk}/change/", form)
+
+    assert page.status_code == 400 and "webhookSigningSecret" in page.content.decode()
+    assert admin.status_code == 200 and "webhookSigningSecret" in admin.content.decode()  # the form again, with the error
+    assert "webhookSigningSecret" not in Integration.objects.get(pk=integration.pk).credentials
+
+
+def test_a_signing_secret_of_exactly_24_bytes_is_taken(admin_api):
+    secret = "whsec_" + base64.b64encode(b"y" * 24).decode()  # the length Resend's own secrets have
+
+    response = admin_api.post("/api/integrations", email_body(credentials={"apiKey": "re_x_123456789", "webhookSigningSecret": secret}), format="json")
+
+    assert response.status_code == 201
+    assert Integration.objects.get().credentials["webhookSigningSecret"] == secret
+
+
 def test_each_provider_keeps_its_own_webhook_setting(admin_api):
     a_with_key = admin_api.post("/api/integrations", email_body(config={"webhookVerificationKey": P256_KEY}), format="json")
     b_with_secret = admin_api.post(
@@ -158,3 +209,18 @@ def test_the_admin_form_follows_the_type_definition(make_integration):
 
     assert 'name="credential_webhookSigningSecret"' in change and "whsec_Q0...****" in change and SIGNING_SECRET not in change
     assert 'name="config_webhookVerificationKey"' in add_b
+
+
+def test_the_edit_page_of_an_email_integration_shows_its_webhook_url(pages_as, make_integration):
+    a = make_integration("EMAIL_PROVIDER", name="Resend")
+    b = make_integration("EMAIL_PROVIDER_ALT", name="SendGrid")
+    hook = make_integration("WEBHOOK")
+    admin = pages_as(Role.ADMIN)
+
+    pages = {integration.type: admin.get(f"/settings/integrations/{integration.pk}/").content.decode() for integration in (a, b, hook)}
+
+    assert f'<code class="webhook-url">http://testserver/api/webhooks/email-provider-a/{a.pk}</code>' in pages["EMAIL_PROVIDER"]
+    assert "webhook signing secret" in pages["EMAIL_PROVIDER"]
+    assert f'<code class="webhook-url">http://testserver/api/webhooks/email-provider-b/{b.pk}</code>' in pages["EMAIL_PROVIDER_ALT"]
+    assert "webhook verification key" in pages["EMAIL_PROVIDER_ALT"]
+    assert "webhook-url" not in pages["WEBHOOK"]

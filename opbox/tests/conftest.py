@@ -1,9 +1,13 @@
+import os
+
 import pytest
 
 from email_logs.models import SuppressionReason
 from email_logs.suppressions import record_suppressions
 from email_logs.tests.factories import add_rows
 from tables.models import Table
+
+from .browser import CHROMIUM
 
 
 @pytest.fixture
@@ -24,3 +28,42 @@ def objects(make_integration, other_workspace):
         record_suppressions(table.workspace_id, [(address, SuppressionReason.BOUNCED, email.pk)])
         ids[whose] = {"integration": integration.pk, "table": table.pk, "email": email.pk, "row": email.pk, "suppression": address}
     return ids
+
+
+# Browser tests ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chromium(unavailable):
+    if not os.path.exists(CHROMIUM):
+        unavailable(f"Debian's chromium is not installed at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make between browser
+    # steps (and their database teardown) are plain synchronous calls, which Django would otherwise refuse
+    # next to a loop. Allowed only while the browser runs, and the environment restored after, even on error.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            yield browser
+            browser.close()
+
+
+@pytest.fixture
+def viewport():
+    return {"width": 1360, "height": 900}
+
+
+@pytest.fixture
+def page(chromium, live_server, viewport):
+    """A page of a fresh browser context on the live server. Every Content-Security-Policy violation the
+    browser reports in its console fails the test (a test that provokes one on purpose clears the list)."""
+    context = chromium.new_context(base_url=live_server.url, viewport=viewport, accept_downloads=True)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.csp_violations = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and page.csp_violations.append(message.text))
+    yield page
+    context.close()
+    assert not page.csp_violations, f"the browser reported Content-Security-Policy violations: {page.csp_violations}"

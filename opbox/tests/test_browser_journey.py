@@ -5,45 +5,22 @@ filters, pages and exports a busy Email Log. Screenshots of the main pages go to
 
 import csv
 import io
-import os
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.utils import timezone
 
 from email_logs.models import EmailLogEntry, EmailSource, EmailStatus
 from email_logs.tests.factories import add_rows
 from integrations.types import fingerprint_for
+from opbox.tests.browser import PASSWORD, log_in, shoot
 from scripts.fake_providers import serve_in_thread
 from tables.models import Table
 from workspaces.models import Role
 from workspaces.services import add_member, create_workspace
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(django_settings.BASE_DIR) / "artifacts" / "screenshots"
-PASSWORD = "browser test password 7"
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def chromium(unavailable):
-    if not os.path.exists(CHROMIUM):
-        unavailable(f"Debian's chromium is not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make between browser
-    # steps (and their database teardown) are plain synchronous calls, which Django would otherwise refuse
-    # next to a loop. Allowed only while the browser runs, and the environment restored after, even on error.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            yield browser
-            browser.close()
 
 
 @pytest.fixture
@@ -56,33 +33,9 @@ def fake_provider(settings):
 
 
 @pytest.fixture
-def page(chromium, live_server):
-    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900}, accept_downloads=True)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-@pytest.fixture
 def owner():
     workspace = create_workspace("acme", "Acme Legal")
     return add_member(workspace, "owner@acme.example", Role.OWNER, password=PASSWORD)
-
-
-def shoot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def log_in(page, email):
-    page.goto("/tables/")
-    assert "/login/" in page.url
-    shoot(page, "01-login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/tables/")
 
 
 def test_log_in_add_a_provider_send_a_test_email_and_find_it_in_the_log(page, owner, fake_provider):

@@ -7,6 +7,7 @@ examples) is part of every test run; `-m slow` runs 100+ cases per operation (.c
 """
 
 import json
+from datetime import datetime, timedelta, timezone
 from itertools import count
 
 import pytest
@@ -160,10 +161,22 @@ _SENDGRID_EVENT = st.fixed_dictionaries({}, optional=_SENDGRID_ANY) | st.fixed_d
      "timestamp": st.integers(min_value=0, max_value=4_000_000_000)},
     optional={key: _SENDGRID_ANY[key] for key in ("sg_message_id", "reason", "type", "response", "url")},
 )  # fmt: skip
+# Generated timestamps in every form a provider writes (ISO with `T` or a space, `Z` or an offset, no offset),
+# over all of datetime's years and every offset; the first and last days of that range are drawn often, so
+# times whose UTC form leaves years 1-9999 come up too.
+_MOMENT = st.datetimes() | st.datetimes(max_value=datetime(1, 1, 2)) | st.datetimes(min_value=datetime(9999, 12, 31))
+_OFFSET = st.timedeltas(min_value=-timedelta(hours=23, minutes=59), max_value=timedelta(hours=23, minutes=59))
+_TIMESTAMP = st.builds(
+    lambda moment, offset, separator, zulu: (
+        moment.isoformat(sep=separator) if offset is None
+        else moment.replace(tzinfo=timezone(offset)).isoformat(sep=separator).replace("+00:00", "Z" if zulu else "+00:00")
+    ),
+    _MOMENT, st.none() | st.just(timedelta(0)) | _OFFSET, st.sampled_from(["T", " "]), st.booleans(),
+)  # fmt: skip
 _RESEND_BODY = st.fixed_dictionaries(
     {"type": st.sampled_from(["email.sent", "email.delivered", "email.bounced", "email.failed", "email.complained", "x"])},
     optional={
-        "created_at": st.sampled_from(["2026-11-25T10:00:00.000Z", "2026-11-25 10:00:00.000+00", "soon"]) | _JSON_LEAF,
+        "created_at": _TIMESTAMP | _JSON_LEAF,
         "data": st.fixed_dictionaries(
             {}, optional={"email_id": st.text(max_size=20) | _JSON_LEAF, "to": _JSON, "bounce": _JSON, "failed": _JSON, "click": _JSON}
         ) | _JSON,
@@ -201,3 +214,14 @@ def test_signed_webhook_bodies_never_get_a_5xx(client, signed_receivers, body):
     response = client.post(path, raw, content_type="application/json", **sign(raw))
 
     assert response.status_code in (200, 400), (response.status_code, raw[:300])
+
+
+@given(created_at=_TIMESTAMP, kind=st.sampled_from(["email.delivered", "email.bounced"]))
+@hypothesis_settings(FUZZ, max_examples=100)
+def test_signed_resend_event_times_never_get_a_5xx(client, signed_receivers, created_at, kind):
+    path, sign, _ = signed_receivers["a"]
+    raw = json.dumps({"type": kind, "created_at": created_at, "data": {"email_id": "re-1", "to": ["ada@example.com"]}}).encode()
+
+    response = client.post(path, raw, content_type="application/json", **sign(raw))
+
+    assert response.status_code in (200, 400), (response.status_code, created_at)
