@@ -3,17 +3,15 @@
 Code outside this package asks the registry (or the client class's capabilities), never compares slugs.
 """
 
-import threading
 from dataclasses import dataclass
-from http.cookiejar import DefaultCookiePolicy
 
-import requests
 from django.conf import settings
 
 from ..types import IntegrationType
 from .base import EmailProviderClient
 from .resend import ResendClient
 from .sendgrid import SendGridClient
+from .sessions import session_for
 
 
 @dataclass(frozen=True)
@@ -76,21 +74,5 @@ def client_for(integration_type, api_key: str) -> EmailProviderClient:
         api_key,
         base_url=getattr(settings, provider.url_setting),
         timeout=float(settings.EMAIL_PROVIDER_TIMEOUT),
-        session=_pooled_session(),
+        session=session_for(False),
     )
-
-
-_threads = threading.local()
-
-
-def _pooled_session() -> requests.Session:
-    """This thread's keep-alive session, shared by every client it makes: a worker sending many emails
-    reuses its provider connections (and TLS sessions) instead of opening one per email.
-
-    Safe to share between API keys: clients pass auth with each request, and no cookie is ever kept.
-    """
-    session = getattr(_threads, "session", None)
-    if session is None:
-        session = _threads.session = requests.Session()
-        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    return session
