@@ -15,7 +15,7 @@ from django.views.generic import TemplateView
 from opbox.errors import ApplicationError
 from workspaces.pages import WorkspacePageMixin
 
-from . import services
+from . import connection_checks, services
 from .forms import IntegrationForm
 from .models import Integration
 from .types import TYPES, credential_label, definition_for
@@ -149,22 +149,11 @@ class SiteEmailProviderPage(IntegrationPageMixin, View):
 
 
 class CheckConnectionPage(IntegrationPageMixin, View):
-    """Lists the provider's templates with the stored key (the plainest proof that the key works) through
-    the API's service, which records the outcome shown on the list."""
+    """Checks the stored values through the API's service, which records the outcome shown on the list."""
 
     def post(self, request, integration_id):
         integration = self.integration()
-        try:
-            templates = services.check_connection(integration)
-        except (ValidationError, ApplicationError) as error:
-            return self.done(messages.ERROR, "Connection check for {} failed: {}", integration.name, refusal_text(error))
-        names = ", ".join(template.name for template in templates[:10]) + (", ..." if len(templates) > 10 else "")
-        return self.done(
-            messages.SUCCESS,
-            "Connected to {}: {} template{} found{}{}",
-            integration.name,
-            len(templates),
-            "" if len(templates) == 1 else "s",
-            ": " if templates else ".",
-            names,
-        )
+        outcome = connection_checks.check_integration(integration)
+        if outcome.ok:
+            return self.done(messages.SUCCESS, "{}: connection check passed. {}", integration.name, outcome.detail)
+        return self.done(messages.ERROR, "{}: connection check failed. {}", integration.name, outcome.detail)

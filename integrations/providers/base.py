@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import requests
 
-from .client import MAX_DETAIL, REDACTED, ServiceClient, parse_retry_after
-from .exceptions import WebhookSignatureError
+from .client import MAX_DETAIL, REDACTED, CheckResult, ServiceClient, parse_retry_after
+from .exceptions import MissingSetting, WebhookSignatureError
 from .webhooks import WebhookBatch
 
 __all__ = ["MAX_DETAIL", "REDACTED", "parse_retry_after"]  # re-exported: provider modules import them from here
@@ -121,6 +121,21 @@ class EmailProviderClient(ServiceClient):
     def __init__(self, api_key: str, *, base_url: str, timeout: float, session: requests.Session | None = None,
                  unsaved: bool = False):  # fmt: skip
         super().__init__(api_key, base_url=base_url, timeout=timeout, session=session, unsaved=unsaved)
+
+    check_proves = "The provider accepts the API key: it lists the account's templates with it."
+
+    @classmethod
+    def from_values(cls, config, credentials, *, service_url, timeout, identity, unsaved=False, tokens=None):
+        if not credentials.get("apiKey"):
+            raise MissingSetting(f"The email integration {identity['name']!r} has no apiKey: add one first.")
+        return cls(credentials["apiKey"], base_url=service_url, timeout=timeout, unsaved=unsaved)
+
+    def check(self) -> CheckResult:
+        """List every template (never from a cache): the plainest proof that the key works."""
+        templates = self.list_templates()
+        names = ", ".join(template.name or template.id for template in templates[:5]) + (", ..." if len(templates) > 5 else "")
+        count = f"{len(templates)} template{'' if len(templates) == 1 else 's'} found"
+        return CheckResult(f"{self.provider_name} accepts the API key; {count}{': ' + names if templates else ''}.", templates)
 
     # Public interface ----------------------------------------------------------------------------
 

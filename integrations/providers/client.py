@@ -11,6 +11,7 @@ import logging
 import math
 import re
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -88,6 +89,14 @@ class BearerAuth(requests.auth.AuthBase):
         return f"<BearerAuth {REDACTED}>"
 
 
+@dataclass(frozen=True)
+class CheckResult:
+    """A passed connection check: one sentence a person can act on, and what the check listed, if anything."""
+
+    detail: str
+    templates: list | None = field(default=None)
+
+
 class ServiceClient:
     """One `requests` session (shared per thread), `base_url`, a timeout on every call, one credential.
 
@@ -96,7 +105,10 @@ class ServiceClient:
       authenticates with ("apiKey", "API key"), named in a refusal's message;
     - `guarded`: `base_url` was typed by a user, so the outbound-URL guard applies to it;
     - `success_flag`: a JSON field that a 2xx answer sets false to refuse (Slack's `ok`), with its `error` code;
-    - `error_codes`: a service error code -> the exception it is (e.g. "invalid_auth" -> ProviderAuthError).
+    - `error_codes`: a service error code -> the exception it is (e.g. "invalid_auth" -> ProviderAuthError);
+    - `check_proves`: what a passing `check()` proves, in words; `check_posts`: the check sends something the
+      other side sees (a test event), so it is never run by the periodic re-check; `refreshes_tokens`: calls
+      take their access token from an OAuth token source that can refresh it.
     """
 
     provider_name = "the service"
@@ -106,6 +118,9 @@ class ServiceClient:
     guarded = False
     success_flag = ""
     error_codes: dict[str, type[ProviderError]] = {}
+    check_proves = ""
+    check_posts = False
+    refreshes_tokens = False
 
     def __init__(self, credential: str = "", *, base_url: str, timeout: float, session: requests.Session | None = None,
                  secrets: tuple[str, ...] = (), unsaved: bool = False):  # fmt: skip
@@ -120,6 +135,25 @@ class ServiceClient:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} base_url={self.base_url!r} timeout={self.timeout!r}>"
+
+    # The connection check ------------------------------------------------------------------------
+
+    @classmethod
+    def from_values(cls, config: dict, credentials: dict, *, service_url: str, timeout: float, identity: dict,
+                    unsaved: bool = False, tokens=None) -> "ServiceClient":  # fmt: skip
+        """The client for an integration's values. `service_url` is the configured base URL of services whose
+        URL is a setting; `identity` is {"id", "name", "type"} (id None before saving); `tokens` an OAuth token
+        source for clients that refresh. Raises `MissingSetting` when a value the calls need is absent."""
+        raise NotImplementedError
+
+    @classmethod
+    def posts_when_checked(cls, config: dict, credential_names) -> bool:
+        """Whether checking an integration with this config and these stored credentials sends something."""
+        return cls.check_posts
+
+    def check(self) -> CheckResult:
+        """Prove the credential and the resource the integration points at; raise a `ProviderError` naming what failed."""
+        raise NotImplementedError
 
     # Hooks for client modules --------------------------------------------------------------------
 
@@ -273,9 +307,12 @@ class ServiceClient:
     def _error(self, cls: type[ProviderError], message: str, **kwargs) -> ProviderError:
         return cls(self._scrub(message), provider=self.provider_name, credential=self.credential_name, **kwargs)
 
+    def _held_secrets(self) -> list[Secret]:
+        return self._secrets
+
     def _scrub(self, text: str) -> str:
         """`text` without any credential the client holds, or any bearer token, whatever echoed them."""
-        for secret in self._secrets:
+        for secret in self._held_secrets():
             if secret.value:
                 text = text.replace(secret.value, REDACTED)
         return _BEARER.sub(rf"\1 {REDACTED}", text)

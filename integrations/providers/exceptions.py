@@ -92,6 +92,27 @@ class ProviderBadResponse(ProviderError):
     """A success status with a body we cannot use (not JSON, or missing the fields we need)."""
 
 
+class InvalidGrant(ProviderAuthError):
+    """The token endpoint refused the refresh token (`invalid_grant`): only a new consent brings it back."""
+
+    @property
+    def detail(self) -> str:
+        return f"{self} Reconnect: store a new refresh token (and access token) from a fresh consent."
+
+
+class MissingSetting(ApplicationError):
+    """Nothing to check with: the integration lacks the value a call needs (the message names it): 409."""
+
+    http_status = 409
+
+
+class OAuthNotConfigured(ApplicationError):
+    """The deployment lacks the OAuth client settings a token refresh needs (named in the message): 503,
+    a deploy to fix, not a request to change."""
+
+    http_status = 503
+
+
 class WebhookError(ApplicationError):
     """A provider's webhook request that is refused; nothing of it is applied."""
 
