@@ -42,7 +42,7 @@ class CarboneClient(ServiceClient):
         if page.get("success") is not True or not isinstance(page.get("data"), list):
             raise self._bad_response("a template list without `success: true` and a `data` list")
         templates = [self._template(item) for item in page["data"]]
-        listed = f": {templates[0].name or templates[0].id}, ..." if templates else " (none uploaded yet)"
+        listed = f" (first: {templates[0].name or templates[0].id})" if templates else " (none uploaded yet)"
         return CheckResult(f"Carbone at {self.base_url} accepts the API key and lists its templates{listed}.", templates)
 
     def _template(self, item) -> ProviderTemplate:

@@ -124,7 +124,8 @@ class ServiceClient:
 
     def __init__(self, credential: str = "", *, base_url: str, timeout: float, session: requests.Session | None = None,
                  secrets: tuple[str, ...] = (), unsaved: bool = False):  # fmt: skip
-        self.base_url = (base_url or "").rstrip("/")
+        self._given_url = base_url or ""  # a URL a user typed is called exactly as typed (trailing slash and all)
+        self.base_url = self._given_url.rstrip("/")
         self.timeout = float(timeout)
         # Surrounding whitespace is never part of a credential but often pasted with it.
         self._credential = Secret((credential or "").strip())
@@ -233,7 +234,7 @@ class ServiceClient:
 
     def _url(self, path: str) -> str:
         if not path:
-            return self.base_url
+            return self._given_url
         if not path.startswith(("http://", "https://")):
             return self.base_url + "/" + path.lstrip("/")
         ours, theirs = urlsplit(self.base_url), urlsplit(path)

@@ -47,7 +47,7 @@ class HubSpotClient(ServiceClient):
             raise self._bad_response("account details without a numeric portalId")
         if self.portal_id and self.portal_id != str(portal):
             raise self._resource_error(
-                f"This token belongs to portal {portal}, not to the configured portal {self.portal_id}: "
+                f"HubSpot says this token belongs to portal {portal}, not to the configured portal {self.portal_id}: "
                 f"use a private app token of portal {self.portal_id}, or set portalId to {portal}."
             )
         pin = "" if self.portal_id else f"; set portalId to {portal} to pin it"
