@@ -210,7 +210,7 @@ def test_check_connection_reports_a_rejected_key_without_revealing_it(admin, ema
 
     html = admin.post(action_urls(email_integration)["check-connection"], follow=True).content.decode()
 
-    assert "Connection check for Production Email failed:" in html
+    assert "Production Email: connection check failed. The stored API key was rejected by Resend" in html
     assert CANARY not in html
 
 
