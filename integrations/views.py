@@ -111,15 +111,16 @@ class IntegrationCheckView(APIView):
         request=IntegrationUpdateSerializer,
         responses={200: ConnectionCheckSerializer, **_CHECK_FAILURES},
         summary="Check an integration's connection (its stored values, or a PATCH before saving it)",
+        operation_id="integrations_check",
     )
     def post(self, request, integration_id):
         integration = _integration_or_404(request, integration_id)
-        if request.data:
+        if isinstance(request.data, dict) and not request.data:  # no body (or {}): the stored values
+            outcome = connection_checks.check_integration(integration)
+        else:
             serializer = IntegrationUpdateSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             outcome = connection_checks.check_patched_values(integration, **serializer.update_arguments())
-        else:
-            outcome = connection_checks.check_integration(integration)
         return Response(check_data(outcome), status=outcome.http_status)
 
 
@@ -132,6 +133,7 @@ class UnsavedIntegrationCheckView(APIView):
         request=IntegrationCreateSerializer,
         responses={200: ConnectionCheckSerializer, **_CHECK_FAILURES},
         summary="Check a new integration's connection before creating it",
+        operation_id="integrations_check_unsaved",
     )
     def post(self, request):
         serializer = IntegrationCreateSerializer(data=request.data)
