@@ -21,8 +21,8 @@ def fake_slack(settings):
     server.server_close()
 
 
-def assert_accessible(page):
-    results = Axe().run(page)
+def assert_accessible(browser_page):
+    results = Axe().run(browser_page)
     assert results.violations_count == 0, results.generate_report()
 
 
