@@ -2,6 +2,7 @@
 events' JSON body unsigned (those platforms verify nothing; the URL itself is the secret)."""
 
 from .client import CheckResult
+from .exceptions import ProviderRejected
 from .standard_webhooks import TEST_EVENT, EventPoster
 
 
@@ -10,6 +11,10 @@ class PlatformWebhookPoster(EventPoster):
     authenticates = False
     url_field = "webhookUrl"
     check_proves = "The catch hook answers 2xx to an unsigned webhook.test event."
+
+    def _error_class(self, status, code):
+        # No credential is sent, so a 401/403 is the hook refusing the request, not a rejected secret.
+        return ProviderRejected if status in (401, 403) else super()._error_class(status, code)
 
     def check(self) -> CheckResult:
         response = self._post_test_event()
