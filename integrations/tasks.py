@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 RECHECK_CHAIN = "integration-recheck"
 RECHECK_EVERY = timedelta(hours=1)  # how often the chain looks for integrations whose interval has passed
 RECHECK_RUN_SECONDS = 120  # at most this long a run; with checks left over it hands the turn straight on
+FIRST_RUN_DELAY = timedelta(minutes=5)  # a (re)started chain's first run: after a deploy has settled, not mid-start
 
 
 def _link_interval() -> timedelta:
@@ -42,7 +43,9 @@ def keep_recheck_scheduled():
     re-check is off (then `manage.py check_integrations` does it)."""
     if check_interval() is None:
         return None
-    return task_chain.ensure_chain(recheck_integrations, RECHECK_CHAIN, lost_after=2 * _link_interval())
+    return task_chain.ensure_chain(
+        recheck_integrations, RECHECK_CHAIN, lost_after=2 * _link_interval(), first_run_at=timezone.now() + FIRST_RUN_DELAY
+    )
 
 
 def keep_recheck_scheduled_after_migrate(**kwargs):

@@ -119,6 +119,9 @@ def test_a_worker_runs_the_chain_which_schedules_its_next_run(db_backend, worksp
 
     keep_recheck_scheduled()
     keep_recheck_scheduled()  # however often it is asked: one chain
+    (first,) = pending_rechecks()
+    assert first.run_after > timezone.now() + timedelta(minutes=4)  # a deploy settles first
+    DBTaskResult.objects.filter(pk=first.pk).update(run_after=timezone.now())
     call_command("db_worker", "--batch", "--interval", "0", "--no-startup-delay")
 
     assert checked(crm)
@@ -131,6 +134,7 @@ def test_a_worker_runs_the_chain_which_schedules_its_next_run(db_backend, worksp
 def test_turning_rechecks_off_ends_the_chain(db_backend, workspace, settings):
     keep_recheck_scheduled()
     settings.INTEGRATION_CHECK_INTERVAL_HOURS = 0
+    DBTaskResult.objects.filter(task_path=recheck_integrations.module_path).update(run_after=timezone.now())
 
     call_command("db_worker", "--batch", "--interval", "0", "--no-startup-delay")
 
