@@ -15,6 +15,7 @@ from opbox.admin import ReadOnlyAdmin
 from . import services
 from .forms import TypeInputsMixin, type_inputs
 from .models import Integration, IntegrationAuditEvent
+from .providers import connector_for
 from .types import TYPES, definition_for, fingerprint_key
 
 
@@ -37,11 +38,14 @@ class IntegrationAdminForm(TypeInputsMixin, forms.ModelForm):
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
     form = IntegrationAdminForm
-    list_display = ["name", "type", "workspace", "enabled", "is_site_email_provider", "fingerprints", "updated_at"]
+    list_display = ["name", "type", "workspace", "enabled", "is_site_email_provider", "fingerprints", "last_check_ok", "updated_at"]
     list_filter = ["type", "enabled", "is_site_email_provider", "workspace"]
     search_fields = ["name", "id", "workspace__slug", "workspace__name"]
     list_select_related = ["workspace"]
-    readonly_fields = ["id", "type", "created_at", "updated_at", "last_event_at"]
+    readonly_fields = [
+        "id", "type", "created_at", "updated_at", "last_event_at",
+        "last_checked_at", "last_check_ok", "last_check_detail", "token_expires_at", "reconnect_needed",
+    ]  # fmt: skip
     choose_type_template = "admin/integrations/integration/choose_type.html"
 
     def get_queryset(self, request):
@@ -82,6 +86,10 @@ class IntegrationAdmin(admin.ModelAdmin):
         ]
         if obj is not None:
             fieldsets.append(("Record", {"fields": ["id", "created_at", "updated_at", "last_event_at"]}))
+            connection = ["last_checked_at", "last_check_ok", "last_check_detail"]
+            if connector_for(obj.type).client_class.refreshes_tokens:  # OAuth state
+                connection += ["token_expires_at", "reconnect_needed"]
+            fieldsets.append(("Connection check", {"fields": connection}))
         return [(title, options) for title, options in fieldsets if options["fields"]]
 
     def get_form(self, request, obj=None, change=False, **kwargs):

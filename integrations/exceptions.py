@@ -9,12 +9,6 @@ class EmailProviderNotConfigured(ApplicationError):
     http_status = 409
 
 
-class IntegrationNotCheckable(ApplicationError):
-    """The integration's type has no connection check (only email providers list templates): 409."""
-
-    http_status = 409
-
-
 class CredentialsUnreadable(ApplicationError):
     """The stored credentials cannot be decrypted with OPBOX_ENCRYPTION_KEYS (the text names the key id): 503,
     a deploy to fix, not a request to change."""

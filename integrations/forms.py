@@ -32,8 +32,9 @@ def type_inputs(definition: TypeDefinition, integration: Integration | None = No
             label=field.label,
             required=False,
             max_length=MAX_VALUE_LENGTH,
-            validators=[field.validator] if field.validator else [],
+            validators=list(field.validators),
             widget=_INPUTS[field.input_type](),
+            help_text=field.help_text,
         )
     stored = integration.credential_fingerprints if integration else {}
     for name in definition.credential_fields:
@@ -45,9 +46,12 @@ def type_inputs(definition: TypeDefinition, integration: Integration | None = No
             strip=False,
             # render_value=False: what was typed is never sent back, not even after an error.
             widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-            help_text=f"Stored: {stored[name]}. Leave blank to keep it." if name in stored else (
-                "Optional; not set." if name in definition.optional_credentials else "Not set."
-            ),
+            help_text=" ".join(filter(None, (
+                f"Stored: {stored[name]}. Leave blank to keep it." if name in stored else (
+                    "Optional; not set." if name in definition.optional_credentials else "Not set."
+                ),
+                definition.help_for(name),
+            ))),
         )
         if name in stored:
             inputs[f"remove_{name}"] = forms.BooleanField(required=False, label=f"Remove the stored {label.lower()}")

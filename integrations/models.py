@@ -38,9 +38,15 @@ class Integration(models.Model):
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
     # When the provider's last verified webhook request came (email integrations); not a change, so not updated_at.
     last_event_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # The last connection check with the stored key (API or settings page): when, and whether it passed.
+    # The last connection check with the stored values (API, settings page, the periodic re-check): when, whether
+    # it passed, and its sentence (never a secret: the clients scrub every credential out of it).
     last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_check_ok = models.BooleanField(null=True, blank=True, editable=False)
+    last_check_detail = models.TextField(blank=True, default="", editable=False)
+    # OAuth (CLOUD_STORAGE): when the stored access token expires (unknown until the first refresh), and whether
+    # the refresh token was refused, after which nothing refreshes until the credentials are changed.
+    token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reconnect_needed = models.BooleanField(default=False, editable=False)
 
     objects = IntegrationQuerySet.as_manager()
 

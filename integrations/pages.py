@@ -5,9 +5,10 @@ Each view parses the form, calls the same services as the API, and says what hap
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.views import View
 from django.views.generic import TemplateView
@@ -15,9 +16,10 @@ from django.views.generic import TemplateView
 from opbox.errors import ApplicationError
 from workspaces.pages import WorkspacePageMixin
 
-from . import services
+from . import connection_checks, services
 from .forms import IntegrationForm
 from .models import Integration
+from .providers import connector_for
 from .types import TYPES, credential_label, definition_for
 
 LIST_URL = "integration-settings:list"
@@ -54,11 +56,40 @@ class IntegrationPageMixin(WorkspacePageMixin):
                 return self.done(messages.SUCCESS, success, integration.name)
         return self.render_form(form, status=400)
 
-    def render_form(self, form, status=200):
-        context = {"form": form, "definition": form.definition, "integration": form.integration}
+    def render_form(self, form, status=200, test_outcome=None):
+        context = {
+            "form": form, "definition": form.definition, "integration": form.integration, "test_outcome": test_outcome,
+            "check_proves": connector_for(form.definition.type).client_class.check_proves,
+            "test_url": self.test_url(form),
+        }  # fmt: skip
         if form.integration is not None:  # where its provider posts events, as the list shows it
             context["webhook_url"] = services.webhook_url(form.integration, self.request)
         return render(self.request, "integrations/form.html", context, status=status)
+
+    def test_url(self, form) -> str:
+        if form.integration is not None:
+            return reverse("integration-settings:test", args=[form.integration.pk])
+        return reverse("integration-settings:test-new") + f"?type={form.definition.type.value}"
+
+    def test(self, form, check):
+        """The form's "Test": check its unsaved values with `check(form)`, store nothing, and show the sentence (as
+        JSON for the page's script, which keeps what was typed; else on the form again, without the secrets)."""
+        wants_json = "application/json" in self.request.headers.get("Accept", "")
+        if not form.is_valid():
+            if wants_json:
+                problems = [str(error) for errors in form.errors.values() for error in errors]
+                return JsonResponse({"ok": False, "detail": "Fix the form first: " + " ".join(problems)}, status=400)
+            return self.render_form(form, status=400)
+        try:
+            outcome = check(form)
+        except ValidationError as error:
+            form.add_service_errors(error)
+            return self.test(form, check)
+        except ApplicationError as error:  # e.g. stored credentials that cannot be decrypted
+            outcome = connection_checks.CheckOutcome(False, error.detail, timezone.now(), error.http_status)
+        if wants_json:
+            return JsonResponse({"ok": outcome.ok, "detail": outcome.detail})
+        return self.render_form(form, test_outcome=outcome)
 
 
 class IntegrationListPage(WorkspacePageMixin, TemplateView):
@@ -103,6 +134,30 @@ class IntegrationCreatePage(IntegrationPageMixin, View):
         if type_name not in TYPES:
             raise Http404("Unknown integration type.")
         return definition_for(type_name)
+
+
+class IntegrationTestNewPage(IntegrationPageMixin, View):
+    """POST ?type=...: "Test" on the add form: checks the values typed, stores nothing."""
+
+    def post(self, request):
+        definition = IntegrationCreatePage._definition(request.GET.get("type", ""))
+
+        def check(form):
+            return connection_checks.check_unsaved_values(self.workspace, **form.create_arguments())
+
+        return self.test(IntegrationForm(request.POST, definition=definition), check)
+
+
+class IntegrationTestPage(IntegrationPageMixin, View):
+    """POST: "Test" on the edit form: the typed values merged over the stored ones, checked; nothing is stored."""
+
+    def post(self, request, integration_id):
+        integration = self.integration()
+
+        def check(form):
+            return connection_checks.check_patched_values(integration, **form.update_arguments())
+
+        return self.test(IntegrationForm(request.POST, definition=integration.definition, integration=integration), check)
 
 
 class IntegrationEditPage(IntegrationPageMixin, View):
@@ -151,22 +206,11 @@ class SiteEmailProviderPage(IntegrationPageMixin, View):
 
 
 class CheckConnectionPage(IntegrationPageMixin, View):
-    """Lists the provider's templates with the stored key (the plainest proof that the key works) through
-    the API's service, which records the outcome shown on the list."""
+    """Checks the stored values through the API's service, which records the outcome shown on the list."""
 
     def post(self, request, integration_id):
         integration = self.integration()
-        try:
-            templates = services.check_connection(integration)
-        except (ValidationError, ApplicationError) as error:
-            return self.done(messages.ERROR, "Connection check for {} failed: {}", integration.name, refusal_text(error))
-        names = ", ".join(template.name for template in templates[:10]) + (", ..." if len(templates) > 10 else "")
-        return self.done(
-            messages.SUCCESS,
-            "Connected to {}: {} template{} found{}{}",
-            integration.name,
-            len(templates),
-            "" if len(templates) == 1 else "s",
-            ": " if templates else ".",
-            names,
-        )
+        outcome = connection_checks.check_integration(integration)
+        if outcome.ok:
+            return self.done(messages.SUCCESS, "{}: connection check passed. {}", integration.name, outcome.detail)
+        return self.done(messages.ERROR, "{}: connection check failed. {}", integration.name, outcome.detail)

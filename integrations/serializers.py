@@ -44,6 +44,7 @@ def integration_detail_data(integration, request=None) -> dict:
         "updatedAt": iso_timestamp(integration.updated_at),
         "lastCheckedAt": iso_timestamp(integration.last_checked_at),
         "lastCheckOk": integration.last_check_ok,
+        "lastCheckDetail": integration.last_check_detail or None,
         "webhookUrl": webhook_url(integration, request),
         "lastEventAt": iso_timestamp(integration.last_event_at),
     }
@@ -71,9 +72,14 @@ class IntegrationDetailSerializer(IntegrationSerializer):
     # The last connection check (POST /api/integrations/<id>/check): null until the first.
     lastCheckedAt = TimestampField(source="last_checked_at", allow_null=True)
     lastCheckOk = serializers.BooleanField(source="last_check_ok", read_only=True, allow_null=True)
+    # The last check's sentence (never a secret); null until the first check.
+    lastCheckDetail = serializers.SerializerMethodField()
     # Email integrations: the URL their provider posts signed events to, and when it last did (null for other types).
     webhookUrl = serializers.SerializerMethodField()
     lastEventAt = TimestampField(source="last_event_at", allow_null=True)
+
+    def get_lastCheckDetail(self, integration) -> str | None:
+        return integration.last_check_detail or None
 
     def get_webhookUrl(self, integration) -> str | None:
         return webhook_url(integration, self.context.get("request"))
@@ -158,11 +164,21 @@ class EmailTemplateListSerializer(serializers.Serializer):
 
 
 class ConnectionCheckSerializer(serializers.Serializer):
-    """A passed connection check: when, and the templates the stored key could list."""
+    """A connection check's answer: passed or not, when, its sentence, and (email and document types, when it
+    passed) the templates it listed. A failure has the same shape, with the status of what failed."""
 
     ok = serializers.BooleanField()
     checkedAt = TimestampField()
-    templates = EmailTemplateSerializer(many=True)
+    detail = serializers.CharField()
+    templates = EmailTemplateSerializer(many=True, required=False)
+
+
+def check_data(outcome) -> dict:
+    """ConnectionCheckSerializer's shape from a `connection_checks.CheckOutcome`."""
+    data = {"ok": outcome.ok, "checkedAt": iso_timestamp(outcome.checked_at), "detail": outcome.detail}
+    if outcome.templates is not None:
+        data["templates"] = EmailTemplateSerializer(outcome.templates, many=True).data
+    return data
 
 
 class AuditEventSerializer(serializers.Serializer):

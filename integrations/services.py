@@ -15,7 +15,7 @@ from opbox.sql import CompiledQuery
 from workspaces.models import Workspace
 
 from .crypto import SEALED_HEAD_LENGTH, EncryptionError, key_ring, sealed_key_id
-from .exceptions import CredentialsUnreadable, EmailProviderNotConfigured, IntegrationNotCheckable
+from .exceptions import EmailProviderNotConfigured
 from .models import AuditAction, Integration, IntegrationAuditEvent
 from .providers import client_for, provider_for_type
 from .types import (
@@ -140,40 +140,6 @@ def email_templates_of(integration: Integration) -> list:
     return templates
 
 
-def check_connection(integration: Integration) -> list:
-    """Prove the stored key works: list the provider's templates afresh (never from the cache) and record
-    when and whether it passed (`last_checked_at`, `last_check_ok`); a failed check is recorded, then raised.
-
-    IntegrationNotCheckable for a type with no provider client behind it (nothing is recorded).
-    """
-    try:
-        provider_for_type(integration.type)
-    except ValueError:
-        raise IntegrationNotCheckable(
-            f"A {integration.type} integration has no connection check: only "
-            f"{' and '.join(EMAIL_PROVIDER_TYPES)} integrations (their provider lists templates with the stored key)."
-        ) from None
-    try:
-        if "apiKey" not in integration.credential_fingerprints:
-            raise EmailProviderNotConfigured(f"The email integration {integration.name!r} has no apiKey: add one first.")
-        try:
-            api_key = integration.credentials["apiKey"]
-        except EncryptionError as error:
-            raise CredentialsUnreadable(str(error)) from None
-        templates = client_for(integration.type, api_key).list_templates()
-    except Exception:
-        _record_check(integration, ok=False)
-        raise
-    _record_check(integration, ok=True)
-    return templates
-
-
-def _record_check(integration: Integration, *, ok: bool) -> None:
-    # Not a change of the integration: updated_at (and the template cache keyed on it) stays as it is.
-    integration.last_checked_at, integration.last_check_ok = timezone.now(), ok
-    Integration.objects.filter(pk=integration.pk).update(last_checked_at=integration.last_checked_at, last_check_ok=ok)
-
-
 # Services ----------------------------------------------------------------------------------------
 
 
@@ -186,6 +152,8 @@ def clean_name(name) -> str:
 def _set_credentials(integration: Integration, credentials: dict) -> None:
     integration.credentials = credentials
     integration.credential_fingerprints = {name: fingerprint_for(value) for name, value in credentials.items()}
+    # New credentials from a person: a refused refresh token may work again, and an old token's expiry is not theirs.
+    integration.reconnect_needed, integration.token_expires_at = False, None
 
 
 def _check_site_provider_rules(type_name: str, enabled: bool, wants_flag: bool) -> None:

@@ -15,6 +15,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.db import models
 
+from workspaces.models import WorkspaceEventType
+
+from .outbound import literal_address, private_networks_allowed, validate_public_url
+
 MAX_NAME_LENGTH = 255  # an integration's name
 MAX_VALUE_LENGTH = 2048  # each config value and credential
 
@@ -42,6 +46,24 @@ def _validate_header_text(value: str) -> None:
         raise ValidationError("Must not contain line breaks or NUL characters (it becomes an email header).")
 _validate_web_url = URLValidator(schemes=["http", "https"], message="Enter a valid http or https URL.")
 _validate_https_url = URLValidator(schemes=["https"], message="Enter a valid https URL.")
+
+
+def _validate_slack_webhook_url(value: str) -> None:
+    """https, as Slack issues them; plain http only to a loopback fake while private networks are allowed."""
+    _validate_web_url(value)
+    host = value.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+    address = literal_address(host)
+    if value.lower().startswith("http://") and not (private_networks_allowed() and address and address.is_loopback):
+        _validate_https_url(value)
+
+
+def validate_event_types(value: str) -> None:
+    """A comma-separated list of workspace event types (SPEC §15), each one known."""
+    names = [name.strip() for name in value.split(",")]
+    unknown = [name for name in names if name not in WorkspaceEventType.values]
+    if unknown or not any(names):
+        shown = ", ".join(name or '""' for name in unknown) or "an empty list"
+        raise ValidationError(f"Unknown event type(s): {shown}. Allowed: {', '.join(WorkspaceEventType.values)}.")
 
 
 def load_ec_p256_public_key(value: str) -> ec.EllipticCurvePublicKey:
@@ -90,6 +112,13 @@ class ConfigField:
     label: str
     validator: object = None  # a Django validator, or None for free text
     input_type: str = "text"  # for the settings form: text, email, url
+    # A URL Opbox calls: refused at write time when it names a private network (outbound.py).
+    outbound: bool = False
+    help_text: str = ""  # where a user finds the value
+
+    @property
+    def validators(self) -> tuple:
+        return tuple(v for v in (self.validator, validate_public_url if self.outbound else None) if v is not None)
 
 
 @dataclass(frozen=True)
@@ -102,6 +131,10 @@ class TypeDefinition:
     credential_validators: tuple[tuple[str, object], ...] = ()  # (credential name, Django validator) pairs
     # The setting (a credential or a config field) that authenticates the provider's signed webhooks; "" for none.
     webhook_secret: str = ""
+    credential_help: tuple[tuple[str, str], ...] = ()  # (credential, where a user finds it)
+
+    def help_for(self, credential: str) -> str:
+        return dict(self.credential_help).get(credential, "")
 
     @property
     def config_names(self) -> tuple[str, ...]:
@@ -126,8 +159,14 @@ def _email(name, label):
     return ConfigField(name, label, _validate_email, "email")
 
 
-def _url(name, label, validator=_validate_web_url):
-    return ConfigField(name, label, validator, "url")
+def _url(name, label, validator=_validate_web_url, help_text=""):
+    return ConfigField(name, label, validator, "url", outbound=True, help_text=help_text)
+
+
+_EVENTS = ConfigField(
+    "events", "Events", validate_event_types,
+    help_text="Comma-separated event types to receive, e.g. email.failed,integration.check_failed (empty: the default).",
+)  # fmt: skip
 
 
 TYPES: dict[str, TypeDefinition] = {
@@ -156,28 +195,73 @@ TYPES: dict[str, TypeDefinition] = {
             webhook_secret="webhookVerificationKey",
         ),
         TypeDefinition(
-            IntegrationType.DOCUMENT_ENGINE, "Template-based document generation", (_url("baseUrl", "Base URL"),), ("apiKey",)
+            IntegrationType.DOCUMENT_ENGINE,
+            "Template-based document generation (Carbone API v5, Cloud or on-premise)",
+            (_url("baseUrl", "Base URL", help_text="https://api.carbone.io for Carbone Cloud, or your on-premise server's URL."),),
+            ("apiKey",),
+            credential_help=(("apiKey", "An API key from your Carbone account's home page (account.carbone.io)."),),
         ),
-        TypeDefinition(IntegrationType.WEBHOOK, "Webhook endpoint", (_url("url", "URL"),), ("secret",)),
+        TypeDefinition(
+            IntegrationType.WEBHOOK,
+            "Webhook endpoint, signed per Standard Webhooks",
+            (_url("url", "URL", help_text="The endpoint that receives the signed events."), _EVENTS),
+            ("secret",),
+            credential_help=(("secret", "The signing secret your endpoint verifies with: whsec_ and base64, or any string."),),
+        ),
         TypeDefinition(
             IntegrationType.SLACK,
-            "Workspace notifications",
-            (ConfigField("channel", "Channel"), _url("webhookUrl", "Webhook URL", _validate_https_url)),
+            "Slack notifications (a bot token, or an incoming webhook)",
+            (
+                ConfigField("channel", "Channel", help_text="The channel's ID (C0123...), shown at the bottom of its details in Slack."),
+                _url("webhookUrl", "Webhook URL", _validate_slack_webhook_url,
+                     help_text="An incoming webhook (https://hooks.slack.com/services/...), used when there is no bot token."),
+                _EVENTS,
+            ),
             ("botToken",),
+            # A Slack integration may post through its incoming webhook alone.
+            optional_credentials=("botToken",),
+            credential_help=((
+                "botToken",
+                "The app's Bot User OAuth Token (xoxb-...) under OAuth & Permissions, with the chat:write and "
+                "channels:read scopes (chat:write.public to post without being invited).",
+            ),),
         ),
         TypeDefinition(
             IntegrationType.EXTERNAL_DATABASE,
-            "External database sync",
-            (_url("baseUrl", "Base URL"), ConfigField("baseId", "Base id")),
+            "External database sync (Airtable)",
+            (
+                _url("baseUrl", "Base URL", help_text="Leave empty for https://api.airtable.com."),
+                ConfigField("baseId", "Base id", help_text="The app... part of the base's URL in Airtable."),
+                ConfigField("tableName", "Table name", help_text="Default: Email Log. It needs an Email ID field."),
+            ),
             ("apiToken",),
+            credential_help=((
+                "apiToken",
+                "A personal access token (airtable.com/create/tokens) with schema.bases:read and data.records:write on the base.",
+            ),),
         ),
-        TypeDefinition(IntegrationType.WEBHOOK_PLATFORM, "Webhook platform trigger", (_url("webhookUrl", "Webhook URL"),), ()),
-        TypeDefinition(IntegrationType.CRM_PLATFORM, "CRM platform sync", (ConfigField("portalId", "Portal id"),), ("accessToken",)),
+        TypeDefinition(
+            IntegrationType.WEBHOOK_PLATFORM,
+            "Webhook platform trigger (a Zapier Catch Hook or a Make custom webhook)",
+            (_url("webhookUrl", "Webhook URL", help_text="The catch hook's URL, copied from the Zap's or scenario's trigger."), _EVENTS),
+            (),
+        ),
+        TypeDefinition(
+            IntegrationType.CRM_PLATFORM,
+            "CRM platform sync (HubSpot, private app token)",
+            (ConfigField("portalId", "Portal id", help_text="Your HubSpot account ID, shown in the account menu."),),
+            ("accessToken",),
+            credential_help=(("accessToken", "A private app's access token: HubSpot Settings, Integrations, Private apps."),),
+        ),
         TypeDefinition(
             IntegrationType.CLOUD_STORAGE,
-            "Cloud storage provider",
-            (ConfigField("rootFolderId", "Root folder id"),),
+            "Cloud storage (Google Drive, OAuth 2)",
+            (ConfigField("rootFolderId", "Root folder id", help_text="The last part of the folder's URL in Google Drive."),),
             ("accessToken", "refreshToken"),
+            credential_help=(
+                ("accessToken", "From the OAuth consent for Opbox's Google client (GOOGLE_OAUTH_CLIENT_ID); renewed by itself."),
+                ("refreshToken", "From the same consent (offline access); Opbox keeps a rotated one."),
+            ),
         ),
     )
 }
@@ -243,11 +327,12 @@ def validate_config(type_name: str, config: dict, *, allow_null: bool = False) -
         if key not in by_name:
             continue
         problem = _check_value(key, value, allow_null=allow_null)
-        if problem is None and value and by_name[key].validator is not None:
+        for validator in by_name[key].validators if problem is None and value else ():
             try:
-                by_name[key].validator(value)
+                validator(value)
             except ValidationError as error:
                 problem = f"{key}: {' '.join(error.messages)}"
+                break
         if problem:
             errors.append(problem)
     if errors:

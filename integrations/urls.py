@@ -7,6 +7,7 @@ from .providers import PROVIDERS
 urlpatterns = [
     re_path(r"^api/integrations/?$", views.IntegrationListView.as_view(), name="integration-list"),
     re_path(r"^api/integrations/stats/?$", views.IntegrationStatsView.as_view(), name="integration-stats"),
+    re_path(r"^api/integrations/check/?$", views.UnsavedIntegrationCheckView.as_view(), name="integration-check-unsaved"),
     *(
         re_path(
             rf"^api/integrations/{provider.slug}/templates/?$",

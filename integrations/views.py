@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from workspaces.permissions import IsWorkspaceAdmin, IsWorkspaceMember
 
-from . import services
+from . import connection_checks, services
 from .models import Integration
 from .serializers import (
     AuditEventSerializer,
@@ -23,6 +23,7 @@ from .serializers import (
     IntegrationSerializer,
     IntegrationStatsSerializer,
     IntegrationUpdateSerializer,
+    check_data,
     integration_data,
     integration_detail_data,
 )
@@ -92,29 +93,53 @@ class IntegrationAuditView(APIView):
         return Response(AuditEventSerializer(services.audit_trail(integration), many=True).data)
 
 
+_CHECK_FAILURES = {
+    409: OpenApiResponse(ConnectionCheckSerializer, description="Nothing to check with: a value the check needs is missing."),
+    502: OpenApiResponse(ConnectionCheckSerializer, description="The service refused the credential, a resource is missing, or a mismatch."),
+    503: OpenApiResponse(ConnectionCheckSerializer, description="A deploy problem: unreadable stored credentials, or OAuth client settings missing."),
+    504: OpenApiResponse(ConnectionCheckSerializer, description="The service did not answer within the timeout."),
+}
+
+
 class IntegrationCheckView(APIView):
-    """Checks the stored key against the provider now, and records the outcome on the integration."""
+    """Without a body: checks the stored values now and records the outcome. With a PATCH-shaped body: tests those
+    values merged over the stored ones, and stores nothing, not even the outcome."""
 
     permission_classes = [IsWorkspaceAdmin]
 
     @extend_schema(
-        request=None,
-        responses={
-            200: ConnectionCheckSerializer,
-            409: OpenApiResponse(description="Not checkable: only email provider integrations have a connection check "
-                                             "(or the email integration has no apiKey, recorded as a failed check)."),
-            502: OpenApiResponse(description="The provider rejected the stored key, failed, or answered nonsense (recorded)."),
-            503: OpenApiResponse(description="The stored key cannot be decrypted with the configured keys (recorded)."),
-            504: OpenApiResponse(description="The provider did not answer within the timeout (recorded)."),
-        },
-        summary="Check an integration's connection with its stored key",
-    )  # fmt: skip
+        request=IntegrationUpdateSerializer,
+        responses={200: ConnectionCheckSerializer, **_CHECK_FAILURES},
+        summary="Check an integration's connection (its stored values, or a PATCH before saving it)",
+        operation_id="integrations_check",
+    )
     def post(self, request, integration_id):
         integration = _integration_or_404(request, integration_id)
-        templates = services.check_connection(integration)
-        return Response(
-            ConnectionCheckSerializer({"ok": True, "checkedAt": integration.last_checked_at, "templates": templates}).data
-        )
+        if isinstance(request.data, dict) and not request.data:  # no body (or {}): the stored values
+            outcome = connection_checks.check_integration(integration)
+        else:
+            serializer = IntegrationUpdateSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            outcome = connection_checks.check_patched_values(integration, **serializer.update_arguments())
+        return Response(check_data(outcome), status=outcome.http_status)
+
+
+class UnsavedIntegrationCheckView(APIView):
+    """Tests a new integration's values (a create-shaped body) before saving it; stores nothing."""
+
+    permission_classes = [IsWorkspaceAdmin]
+
+    @extend_schema(
+        request=IntegrationCreateSerializer,
+        responses={200: ConnectionCheckSerializer, **_CHECK_FAILURES},
+        summary="Check a new integration's connection before creating it",
+        operation_id="integrations_check_unsaved",
+    )
+    def post(self, request):
+        serializer = IntegrationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        outcome = connection_checks.check_unsaved_values(request.auth.workspace, **serializer.create_arguments())
+        return Response(check_data(outcome), status=outcome.http_status)
 
 
 class IntegrationStatsView(APIView):

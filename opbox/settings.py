@@ -184,6 +184,31 @@ EMAIL_LOG_PURGE_RUN_SECONDS = env.int("EMAIL_LOG_PURGE_RUN_SECONDS", default=60)
 # latency on a busy database (0: flat out, about 1.5x the rows/s).
 EMAIL_LOG_PURGE_PAUSE_RATIO = env.float("EMAIL_LOG_PURGE_PAUSE_RATIO", default=0.5)
 
+# The services the other integration types speak (SPEC §13). Base URLs that are not in an integration's config
+# are settings, so tests and scripts/run point them at local fakes.
+SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api").rstrip("/")
+HUBSPOT_API_URL = env.str("HUBSPOT_API_URL", default="https://api.hubapi.com").rstrip("/")
+GOOGLE_DRIVE_API_URL = env.str("GOOGLE_DRIVE_API_URL", default="https://www.googleapis.com").rstrip("/")
+GOOGLE_OAUTH_TOKEN_URL = env.str("GOOGLE_OAUTH_TOKEN_URL", default="https://oauth2.googleapis.com/token")
+GOOGLE_OAUTH_CLIENT_ID = env.str("GOOGLE_OAUTH_CLIENT_ID", default="")
+GOOGLE_OAUTH_CLIENT_SECRET = env.str("GOOGLE_OAUTH_CLIENT_SECRET", default="")
+# The site's absolute URL, for links in messages that workers send (no request to build it from).
+OPBOX_BASE_URL = env.str("OPBOX_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Seconds to wait for any of those services (checks now; deliveries, SPEC §15, later).
+INTEGRATION_REQUEST_TIMEOUT = env.float("INTEGRATION_REQUEST_TIMEOUT", default=15.0)
+# URLs users type (a webhook, a document engine's or Airtable's base URL) never reach loopback, private,
+# link-local or reserved addresses, at write and at connect time; true lifts both (local fakes only).
+OUTBOUND_ALLOW_PRIVATE_NETWORKS = env.bool("OUTBOUND_ALLOW_PRIVATE_NETWORKS", default=False)
+# Every enabled integration is checked again this often by a self-scheduling task (0: never).
+INTEGRATION_CHECK_INTERVAL_HOURS = env.float("INTEGRATION_CHECK_INTERVAL_HOURS", default=24.0)
+# Calls per second of one integration to its service, shared by every worker (SPEC §15); 0: unpaced.
+DELIVERY_SLACK_REQUESTS_PER_SECOND = env.float("DELIVERY_SLACK_REQUESTS_PER_SECOND", default=1.0) or None
+DELIVERY_CRM_PLATFORM_REQUESTS_PER_SECOND = env.float("DELIVERY_CRM_PLATFORM_REQUESTS_PER_SECOND", default=10.0) or None
+DELIVERY_EXTERNAL_DATABASE_REQUESTS_PER_SECOND = env.float("DELIVERY_EXTERNAL_DATABASE_REQUESTS_PER_SECOND", default=5.0) or None
+DELIVERY_CLOUD_STORAGE_REQUESTS_PER_SECOND = env.float("DELIVERY_CLOUD_STORAGE_REQUESTS_PER_SECOND", default=10.0) or None
+DELIVERY_WEBHOOK_REQUESTS_PER_SECOND = env.float("DELIVERY_WEBHOOK_REQUESTS_PER_SECOND", default=0.0) or None
+DELIVERY_WEBHOOK_PLATFORM_REQUESTS_PER_SECOND = env.float("DELIVERY_WEBHOOK_PLATFORM_REQUESTS_PER_SECOND", default=0.0) or None
+
 # Outbound email runs as a Django task. On PostgreSQL by default on `manage.py db_worker` processes
 # (TASKS_BACKEND=database: django-tasks-db, no extra service); inline on SQLite first runs
 # (TASKS_BACKEND=immediate); or on `manage.py rqworker default` processes with TASKS_BACKEND=rq

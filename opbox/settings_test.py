@@ -15,6 +15,13 @@ os.environ.setdefault(
 os.environ.setdefault("TASKS_BACKEND", "immediate")
 os.environ.setdefault("EMAIL_PROVIDER_A_API_URL", "https://provider-a.test")
 os.environ.setdefault("EMAIL_PROVIDER_B_API_URL", "https://provider-b.test")
+os.environ.setdefault("SLACK_API_URL", "https://slack.test/api")
+os.environ.setdefault("HUBSPOT_API_URL", "https://hubspot.test")
+os.environ.setdefault("GOOGLE_DRIVE_API_URL", "https://drive.test")
+os.environ.setdefault("GOOGLE_OAUTH_TOKEN_URL", "https://oauth.test/token")
+os.environ.setdefault("GOOGLE_OAUTH_CLIENT_ID", "test-client-id")
+os.environ.setdefault("GOOGLE_OAUTH_CLIENT_SECRET", "test-client-secret-CANARY")
+os.environ.setdefault("OPBOX_BASE_URL", "https://opbox.test")
 # Unpaced: a test about pacing sets its rate; the others should not wait half a second between sends.
 os.environ.setdefault("EMAIL_PROVIDER_A_REQUESTS_PER_SECOND", "0")
 

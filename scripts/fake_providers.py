@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A local fake of both email provider APIs, for first runs, black-box checks and browser tests.
+"""A local fake of both email provider APIs, and of every other integration type's service (fake_services.py),
+for first runs, black-box checks and browser tests.
 
     python scripts/fake_providers.py --port 8025
     EMAIL_PROVIDER_A_API_URL=http://127.0.0.1:8025/a   (Resend API)
@@ -30,6 +31,11 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+try:
+    from scripts.fake_services import ServiceFakes
+except ImportError:  # run as a script: scripts/ itself is on sys.path
+    from fake_services import ServiceFakes
 
 TEMPLATES_A = [
     {"id": f"tmpl_{n:03d}", "name": name, "created_at": f"2026-01-{10 + n:02d} 09:00:00.000+00"}
@@ -82,7 +88,7 @@ class State:
         return (1 - tokens) / rate
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(ServiceFakes, BaseHTTPRequestHandler):
     server_version = "FakeProviders/1.0"
     protocol_version = "HTTP/1.1"  # keep-alive, as the real APIs: every answer carries its Content-Length
     disable_nagle_algorithm = True  # headers and body are written apart: without this each answer waits 40 ms
@@ -166,6 +172,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._reply(204)
         if parts.path == "/_config" and method == "POST":
             return self._configure(self._body() or {})
+        if provider not in ("a", "b") and self._service(provider, method, rest.rstrip("/"), query):
+            return None
         handler = {
             ("a", "GET", "templates"): self._resend_templates,
             ("a", "POST", "emails"): self._resend_send,
@@ -300,7 +308,8 @@ if __name__ == "__main__":
     parser.add_argument("--requests-per-second", type=float, default=None, help="per API key; 429 beyond it")
     args = parser.parse_args()
     server = make_server(args.port, requests_per_second=args.requests_per_second)
-    print(f"Fake email providers on http://127.0.0.1:{args.port}/a (Resend) and /b (SendGrid)", flush=True)
+    print(f"Fake services on http://127.0.0.1:{args.port}: /a (Resend), /b (SendGrid), /carbone, /slack, /airtable, "
+          "/hubspot, /drive and /google/token, /hooks (a webhook receiver)", flush=True)  # fmt: skip
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -1,7 +1,9 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from .models import ApiToken, Membership, User, Workspace
+from opbox.admin import ReadOnlyAdmin
+
+from .models import ApiToken, Membership, User, Workspace, WorkspaceEvent
 
 
 @admin.register(User)
@@ -63,3 +65,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         for token in queryset.active():
             token.revoke()
+
+
+@admin.register(WorkspaceEvent)
+class WorkspaceEventAdmin(ReadOnlyAdmin):
+    """The event outbox, read-only: what each workspace's subscribing integrations are told (SPEC §15)."""
+
+    list_display = ["created_at", "type", "workspace"]
+    list_filter = ["type", "workspace"]
+    list_select_related = ["workspace"]
+

@@ -172,3 +172,42 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.action} {self.target}".strip()
+
+
+class WorkspaceEventType(models.TextChoices):
+    """What happened in a workspace that its subscribing integrations hear about (SPEC §15)."""
+
+    EMAIL_SENT = "email.sent"
+    EMAIL_FAILED = "email.failed"
+    EMAIL_DELIVERED = "email.delivered"
+    EMAIL_BOUNCED = "email.bounced"
+    EMAIL_COMPLAINED = "email.complained"
+    EMAIL_OPENED = "email.opened"
+    EMAIL_CLICKED = "email.clicked"
+    DOCUMENT_GENERATED = "document.generated"
+    DOCUMENT_FAILED = "document.failed"
+    INTEGRATION_CHECK_FAILED = "integration.check_failed"
+    INTEGRATION_RECONNECT_NEEDED = "integration.reconnect_needed"
+
+
+class WorkspaceEvent(models.Model):
+    """The transactional outbox of workspace events: written in the transaction of the change that causes
+    it (`workspaces.events.record_event`), so an event is never lost and never recorded for a change that
+    rolled back. `data` is the body's `data` (SPEC §15): never a credential.
+    """
+
+    id = PublicIdField()  # time first: the order a fan-out reads them in
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=40, choices=WorkspaceEventType.choices)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["created_at", "id"], name="workspace_event_in_order")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(type__in=WorkspaceEventType.values), name="workspace_event_type_is_known"),
+        ]
+
+    def __str__(self):
+        return f"{self.type} in {self.workspace_id}"

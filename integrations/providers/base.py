@@ -1,43 +1,24 @@
-"""What every email provider client shares: the HTTP session, timeouts, error mapping and key scrubbing.
+"""What every email provider client shares beyond the service client's HTTP (client.py): listing templates
+page by page, the message and template shapes, and the webhook hooks.
 
 A provider module only translates: our `OutboundMessage` into its JSON, and its answers into
-`ProviderTemplate`s and message ids. Each public call makes one attempt; the caller decides on retries
-from the raised error's `retryable` and `retry_after`.
+`ProviderTemplate`s and message ids.
 """
 
 import base64
-import logging
-import math
 import re
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
 
 import requests
-import urllib3
 
-from .exceptions import (
-    ProviderAuthError,
-    ProviderBadResponse,
-    ProviderError,
-    ProviderQuotaExceeded,
-    ProviderRateLimited,
-    ProviderRejected,
-    ProviderTimeout,
-    ProviderUnavailable,
-    WebhookSignatureError,
-)
+from .client import MAX_DETAIL, REDACTED, CheckResult, ServiceClient, parse_retry_after
+from .exceptions import MissingSetting, WebhookSignatureError
 from .webhooks import WebhookBatch
 
-logger = logging.getLogger("integrations.providers")
+__all__ = ["MAX_DETAIL", "REDACTED", "parse_retry_after"]  # re-exported: provider modules import them from here
 
-REDACTED = "[redacted]"
 MAX_PAGES = 100  # far above any real account (Resend pages hold 100, SendGrid allows 300 templates)
-MAX_DETAIL = 300  # characters of a provider's error text kept in our messages
-_BEARER = re.compile(r"(?i)(bearer)\s+[^\s\"',;]+")
-_USABLE_KEY = re.compile(r"[\x21-\x7e]+")  # printable ASCII without spaces: what a header can carry
 
 
 @dataclass(frozen=True)
@@ -117,63 +98,17 @@ def parse_timestamp(value) -> datetime:
         raise ValueError(f"not a timestamp in UTC's range: {value!r}") from None
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delay-seconds or HTTP-date); None when absent or unreadable."""
-    if not value or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-class _Secret:
-    """Holds the API key so that no repr, `vars()` dump or error reporter's locals view shows it."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: str):
-        self.value = value
-
-    def __repr__(self) -> str:
-        return REDACTED
-
-
-class _BearerAuth(requests.auth.AuthBase):
-    """Sets `Authorization: Bearer <key>`; as an `auth` object it also keeps `.netrc` from replacing it."""
-
-    def __init__(self, api_key: _Secret):
-        self._api_key = api_key
-
-    def __call__(self, request):
-        request.headers["Authorization"] = f"Bearer {self._api_key.value}"
-        return request
-
-    def __repr__(self) -> str:
-        return f"<BearerAuth {REDACTED}>"
-
-
-_DEFAULT_HEADERS = {"Accept": "application/json", "User-Agent": "opbox-integrations"}
-
-
-class EmailProviderClient:
-    """Base of the provider clients: one `requests.Session`, `base_url`, a timeout on every call.
+class EmailProviderClient(ServiceClient):
+    """Base of the email provider clients: a service client authenticating with the integration's apiKey.
 
     Capabilities are class attributes that generic code (sending, recovery) reads instead of asking
     which provider this is.
     """
 
     provider_name = "the email provider"
+    # Where the provider's API lives and how fast one account may call it (the registry reads these).
+    url_setting = ""
+    rate_setting = ""
     # True when a send repeated with the same idempotency key cannot deliver twice, so a retry or a
     # resend after a crash is safe even when the first attempt's outcome is unknown.
     idempotent_sends = False
@@ -186,17 +121,24 @@ class EmailProviderClient:
     templates_key = ""
     template_timestamp_field = "created_at"
 
-    def __init__(self, api_key: str, *, base_url: str, timeout: float, session: requests.Session | None = None):
-        self.base_url = base_url.rstrip("/")
-        self.timeout = float(timeout)
-        # Surrounding whitespace is never part of a key but often pasted with it.
-        self._api_key = _Secret((api_key or "").strip())
-        # Auth and headers go with each request, not on the session, so one session can serve many keys.
-        self._auth = _BearerAuth(self._api_key)
-        self._session = session or requests.Session()
+    def __init__(self, api_key: str, *, base_url: str, timeout: float, session: requests.Session | None = None,
+                 unsaved: bool = False):  # fmt: skip
+        super().__init__(api_key, base_url=base_url, timeout=timeout, session=session, unsaved=unsaved)
 
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} base_url={self.base_url!r} timeout={self.timeout!r}>"
+    check_proves = "The provider accepts the API key: it lists the account's templates with it."
+
+    @classmethod
+    def from_values(cls, config, credentials, *, service_url, timeout, identity, unsaved=False, tokens=None):
+        if not credentials.get("apiKey"):
+            raise MissingSetting(f"The email integration {identity['name']!r} has no apiKey: add one first.")
+        return cls(credentials["apiKey"], base_url=service_url, timeout=timeout, unsaved=unsaved)
+
+    def check(self) -> CheckResult:
+        """List every template (never from a cache): the plainest proof that the key works."""
+        templates = self.list_templates()
+        names = ", ".join(template.name or template.id for template in templates[:5]) + (", ..." if len(templates) > 5 else "")
+        count = f"{len(templates)} template{'' if len(templates) == 1 else 's'} found"
+        return CheckResult(f"{self.provider_name} accepts the API key; {count}{': ' + names if templates else ''}.", templates)
 
     # Public interface ----------------------------------------------------------------------------
 
@@ -262,136 +204,3 @@ class EmailProviderClient:
         except ValueError:
             raise self._bad_response(f"template {item['id']} has no readable {dated_by}") from None
         return ProviderTemplate(id=item["id"], name=str(item.get("name") or ""), created_at=created_at)
-
-    def _error_details(self, payload, response: requests.Response) -> tuple[str, str]:
-        """(machine-readable error code or "", human-readable text) from an error answer's parsed JSON."""
-        return "", ""
-
-    def _error_class(self, status: int, code: str) -> type[ProviderError]:
-        """Which exception an error answer becomes; providers refine it with their error codes."""
-        if status in (401, 403):
-            return ProviderAuthError
-        if status == 429:
-            return ProviderRateLimited
-        if status >= 500:
-            return ProviderUnavailable
-        return ProviderRejected
-
-    def _retry_after(self, response: requests.Response) -> float | None:
-        return parse_retry_after(response.headers.get("Retry-After"))
-
-    # Shared HTTP -----------------------------------------------------------------------------------
-
-    def _request(self, method: str, path: str, *, idempotent: bool | None = None, **kwargs) -> requests.Response:
-        """One HTTP call; returns a 2xx response or raises a `ProviderError`.
-
-        `path` is relative to `base_url`, or an absolute URL on the same origin. `idempotent` (default: true
-        for GET) says whether a call that may have reached the provider is safe to repeat.
-        """
-        if idempotent is None:
-            idempotent = method.upper() in ("GET", "HEAD")
-        if not _USABLE_KEY.fullmatch(self._api_key.value):
-            # Checked before any I/O: requests would echo a malformed header value in its own error.
-            raise self._error(ProviderAuthError, "The stored API key is empty or malformed (spaces, non-ASCII).")
-        url = self._url(path)
-        started = time.monotonic()
-        failure = None
-        try:
-            headers = {**_DEFAULT_HEADERS, **kwargs.pop("headers", {})}
-            response = self._session.request(
-                method, url, auth=self._auth, headers=headers, timeout=self.timeout, allow_redirects=False, **kwargs
-            )
-        except requests.RequestException as exc:
-            failure = self._transport_error(exc, idempotent)
-        if failure is not None:
-            # Raised outside the `except` so the requests exception, whose request holds the
-            # Authorization header, is not chained onto ours.
-            raise failure
-        logger.debug(
-            "%s %s %s -> HTTP %s in %.0f ms",
-            self.provider_name, method, self._scrub(response.url), response.status_code,
-            (time.monotonic() - started) * 1000,
-        )
-        if not 200 <= response.status_code < 300:
-            raise self._error_for(response)
-        return response
-
-    def _url(self, path: str) -> str:
-        if not path.startswith(("http://", "https://")):
-            return self.base_url + "/" + path.lstrip("/")
-        ours, theirs = urlsplit(self.base_url), urlsplit(path)
-        if (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc):
-            # The key goes with every request: never to a host other than the configured one.
-            raise self._bad_response(f"a link to another host ({theirs.netloc})")
-        return path
-
-    def _json(self, response: requests.Response) -> dict:
-        """The body of a success answer as a JSON object, or `ProviderBadResponse`."""
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict):
-            raise self._bad_response(f"the body of its HTTP {response.status_code} answer is not a JSON object")
-        return payload
-
-    def _bad_response(self, why: str) -> ProviderBadResponse:
-        return self._error(ProviderBadResponse, f"{self.provider_name} sent an unexpected answer: {why}.")
-
-    def _transport_error(self, exc: requests.RequestException, idempotent: bool) -> ProviderError:
-        name, kind = self.provider_name, type(exc).__name__
-        logger.debug("%s transport error: %s", name, self._scrub(f"{kind}: {exc}"))
-        limit = f"{self.timeout:g} s"
-        if isinstance(exc, requests.ConnectTimeout):
-            # No connection means nothing was received: always safe to try again.
-            return self._error(ProviderTimeout, f"{name} could not be reached within {limit}.", retryable=True)
-        if isinstance(exc, requests.Timeout):
-            return self._error(ProviderTimeout, f"{name} did not answer within {limit}.", retryable=idempotent)
-        if isinstance(exc, requests.ConnectionError):
-            # A reset after the request went out may have been acted on; repeat only idempotent calls.
-            retryable = idempotent or not _may_have_been_received(exc)
-            return self._error(ProviderUnavailable, f"Could not connect to {name} ({kind}).", retryable=retryable)
-        return self._error(ProviderUnavailable, f"The request to {name} failed ({kind}).", retryable=idempotent)
-
-    def _error_for(self, response: requests.Response) -> ProviderError:
-        status, name = response.status_code, self.provider_name
-        if 300 <= status < 400:
-            return self._bad_response(f"a redirect (HTTP {status}); check the configured API URL")
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        code, detail = self._error_details(payload, response)
-        if not detail and not response.text.lstrip().startswith("<"):  # an HTML error page says nothing useful
-            detail = response.text
-        detail = " ".join(str(detail or response.reason or "").split())
-        detail = self._scrub(detail)[:MAX_DETAIL]
-        # Not the detail: it may name recipients, and it reaches the caller in the error anyway.
-        logger.debug("%s answered HTTP %s (%s)", name, status, code or "no code")
-        cls = self._error_class(status, code)
-        retry_after = self._retry_after(response)
-        suffix = f": {detail}" if detail else ""
-        message = {
-            ProviderAuthError: f"The stored API key was rejected by {name} (HTTP {status}{suffix}).",
-            ProviderRateLimited: f"{name} rate limit reached (HTTP {status}{suffix}).",
-            ProviderQuotaExceeded: f"{name} sending quota exceeded (HTTP {status}{suffix}).",
-            ProviderUnavailable: f"{name} is unavailable (HTTP {status}{suffix}).",
-        }.get(cls, f"{name} refused the request (HTTP {status}{suffix}).")
-        if cls is ProviderRateLimited and retry_after is not None:
-            message = message[:-1] + f"; retry after {retry_after:g} s."
-        return self._error(cls, message, status_code=status, retry_after=retry_after)
-
-    def _error(self, cls: type[ProviderError], message: str, **kwargs) -> ProviderError:
-        return cls(self._scrub(message), provider=self.provider_name, **kwargs)
-
-    def _scrub(self, text: str) -> str:
-        """`text` without the API key or any bearer token, whatever echoed them."""
-        if self._api_key.value:
-            text = text.replace(self._api_key.value, REDACTED)
-        return _BEARER.sub(rf"\1 {REDACTED}", text)
-
-
-def _may_have_been_received(exc: requests.ConnectionError) -> bool:
-    """False only when the connection was never established (refused, DNS failure)."""
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return not isinstance(reason, urllib3.exceptions.NewConnectionError)

@@ -1,4 +1,4 @@
-"""One exception family for every email provider: callers catch `ProviderError` and read its attributes.
+"""One exception family for every service client: callers catch `ProviderError` and read its attributes.
 
 Messages are written by the client after scrubbing, so they never contain the API key; none of these
 exceptions keeps a reference to the `requests` request or response (which carry the Authorization header).
@@ -24,10 +24,12 @@ class ProviderError(ApplicationError):
         status_code: int | None = None,
         retry_after: float | None = None,
         retryable: bool | None = None,
+        credential: str = "apiKey",
     ):
         super().__init__(message)
         self.message = message
         self.provider = provider
+        self.credential = credential  # the integration's credential a refusal concerns
         self.status_code = status_code
         self.retry_after = retry_after
         if retryable is not None:  # a per-instance answer overrides the class default
@@ -44,11 +46,11 @@ class ProviderError(ApplicationError):
 
 
 class ProviderAuthError(ProviderError):
-    """The provider answered 401/403: the stored API key was rejected (or lacks the permission)."""
+    """The service answered 401/403 (or its own "invalid_auth"): the credential was rejected (or lacks the permission)."""
 
     @property
     def detail(self) -> str:
-        return f"{self} Update the integration's apiKey."
+        return f"{self} Update the integration's {self.credential}."
 
 
 class ProviderTimeout(ProviderError):
@@ -77,8 +79,38 @@ class ProviderRejected(ProviderError):
     """The provider refused the request (4xx, e.g. a validation error); the message carries its reason."""
 
 
+class ProviderResourceError(ProviderError):
+    """The credential works, but what the integration points at does not: a missing folder, table or channel, a
+    bot that is not in its channel, a token of another account. The message names what failed."""
+
+
+class OutboundAddressRefused(ProviderError):
+    """The outbound-URL guard refused the call: the host resolved to a loopback, private or reserved address."""
+
+
 class ProviderBadResponse(ProviderError):
     """A success status with a body we cannot use (not JSON, or missing the fields we need)."""
+
+
+class InvalidGrant(ProviderAuthError):
+    """The token endpoint refused the refresh token (`invalid_grant`): only a new consent brings it back."""
+
+    @property
+    def detail(self) -> str:
+        return f"{self} Reconnect: store a new refresh token (and access token) from a fresh consent."
+
+
+class MissingSetting(ApplicationError):
+    """Nothing to check with: the integration lacks the value a call needs (the message names it): 409."""
+
+    http_status = 409
+
+
+class OAuthNotConfigured(ApplicationError):
+    """The deployment lacks the OAuth client settings a token refresh needs (named in the message): 503,
+    a deploy to fix, not a request to change."""
+
+    http_status = 503
 
 
 class WebhookError(ApplicationError):

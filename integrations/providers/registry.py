@@ -1,19 +1,26 @@
-"""The one registry of email providers: which integration type speaks which API, under which slug and name.
+"""The registries: the connector of each of the nine integration types (`connector_for`), and the email
+providers among them with their slugs and names (`PROVIDERS`).
 
-Code outside this package asks the registry (or the client class's capabilities), never compares slugs.
+Code outside this package asks the registry (or the client class's declarations), never compares types or slugs.
 """
 
-import threading
 from dataclasses import dataclass
-from http.cookiejar import DefaultCookiePolicy
 
-import requests
 from django.conf import settings
 
 from ..types import IntegrationType
+from .airtable import AirtableClient
 from .base import EmailProviderClient
+from .carbone import CarboneClient
+from .client import ServiceClient
+from .google_drive import GoogleDriveClient
+from .hubspot import HubSpotClient
 from .resend import ResendClient
 from .sendgrid import SendGridClient
+from .sessions import session_for
+from .slack import SlackClient
+from .standard_webhooks import StandardWebhookSender
+from .webhook_platform import PlatformWebhookPoster
 
 
 @dataclass(frozen=True)
@@ -76,21 +83,54 @@ def client_for(integration_type, api_key: str) -> EmailProviderClient:
         api_key,
         base_url=getattr(settings, provider.url_setting),
         timeout=float(settings.EMAIL_PROVIDER_TIMEOUT),
-        session=_pooled_session(),
+        session=session_for(False),
     )
 
 
-_threads = threading.local()
+@dataclass(frozen=True)
+class Connector:
+    """How Opbox talks to the service of one integration type: its client class (which declares the check, what
+    it proves and the service's quirks), where the service's URL and pace come from, and its timeout."""
+
+    type: str
+    client_class: type[ServiceClient]
+    rate_setting: str = ""  # calls per second of one integration, shared by every worker (unset or 0: unpaced)
+    url_setting: str = ""  # the service's base URL, when it is a setting rather than the integration's config
+    timeout_setting: str = "INTEGRATION_REQUEST_TIMEOUT"
+
+    @property
+    def requests_per_second(self) -> float | None:
+        return (getattr(settings, self.rate_setting, None) or None) if self.rate_setting else None
+
+    def client(self, config: dict, credentials: dict, *, identity: dict, unsaved: bool = False, tokens=None) -> ServiceClient:
+        """The client for an integration's values, on the URLs and timeout configured now (not at import)."""
+        return self.client_class.from_values(
+            config, credentials, service_url=getattr(settings, self.url_setting) if self.url_setting else "",
+            timeout=float(getattr(settings, self.timeout_setting)), identity=identity, unsaved=unsaved, tokens=tokens,
+        )  # fmt: skip
+
+    def posts_when_checked(self, config: dict, credential_names) -> bool:
+        return self.client_class.posts_when_checked(config, set(credential_names))
 
 
-def _pooled_session() -> requests.Session:
-    """This thread's keep-alive session, shared by every client it makes: a worker sending many emails
-    reuses its provider connections (and TLS sessions) instead of opening one per email.
+CONNECTORS: dict[str, Connector] = {
+    connector.type: connector
+    for connector in (
+        *(
+            Connector(provider.type, provider.client_class, provider.rate_setting, provider.url_setting, "EMAIL_PROVIDER_TIMEOUT")
+            for provider in PROVIDERS
+        ),
+        Connector(IntegrationType.DOCUMENT_ENGINE.value, CarboneClient),
+        Connector(IntegrationType.WEBHOOK.value, StandardWebhookSender, "DELIVERY_WEBHOOK_REQUESTS_PER_SECOND"),
+        Connector(IntegrationType.SLACK.value, SlackClient, "DELIVERY_SLACK_REQUESTS_PER_SECOND", "SLACK_API_URL"),
+        Connector(IntegrationType.EXTERNAL_DATABASE.value, AirtableClient, "DELIVERY_EXTERNAL_DATABASE_REQUESTS_PER_SECOND"),
+        Connector(IntegrationType.WEBHOOK_PLATFORM.value, PlatformWebhookPoster, "DELIVERY_WEBHOOK_PLATFORM_REQUESTS_PER_SECOND"),
+        Connector(IntegrationType.CRM_PLATFORM.value, HubSpotClient, "DELIVERY_CRM_PLATFORM_REQUESTS_PER_SECOND", "HUBSPOT_API_URL"),
+        Connector(IntegrationType.CLOUD_STORAGE.value, GoogleDriveClient, "DELIVERY_CLOUD_STORAGE_REQUESTS_PER_SECOND", "GOOGLE_DRIVE_API_URL"),
+    )
+}
 
-    Safe to share between API keys: clients pass auth with each request, and no cookie is ever kept.
-    """
-    session = getattr(_threads, "session", None)
-    if session is None:
-        session = _threads.session = requests.Session()
-        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    return session
+
+def connector_for(integration_type) -> Connector:
+    """The connector of an integration type (every one of the nine has one)."""
+    return CONNECTORS[str(integration_type)]

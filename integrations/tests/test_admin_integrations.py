@@ -166,3 +166,22 @@ def test_a_stored_secret_can_be_removed_and_a_cleared_config_value_is_dropped(st
     integration = Integration.objects.get()
     assert integration.credentials == {} and integration.credential_fingerprints == {}
     assert integration.config == {"fromName": "Acme"}
+
+
+def test_the_admin_shows_the_last_check_read_only(client, db, workspace):
+    from django.contrib.auth import get_user_model
+
+    from integrations.connection_checks import CheckOutcome, record_check
+    from integrations.services import create_integration
+
+    staff = get_user_model().objects.create_superuser(email="check-staff@opbox.example", password="pw")
+    client.force_login(staff)
+    integration = create_integration(workspace, name="CRM", type="CRM_PLATFORM", config={"portalId": "1"}, credentials={"accessToken": "pat-x"})
+    from django.utils import timezone
+
+    record_check(integration, CheckOutcome(False, "HubSpot says this token belongs to portal 2.", timezone.now(), 502))
+
+    page = client.get(f"/admin/integrations/integration/{integration.pk}/change/").content.decode()
+
+    assert "HubSpot says this token belongs to portal 2." in page
+    assert 'name="last_check_detail"' not in page and 'name="last_check_ok"' not in page  # shown, not editable

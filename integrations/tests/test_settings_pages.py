@@ -202,7 +202,7 @@ def test_check_connection_lists_templates(admin, email_integration, provider):
 
     html = admin.post(action_urls(email_integration)["check-connection"], follow=True).content.decode()
 
-    assert "Connected to Production Email: 2 templates found: Template 0, Template 1" in html
+    assert "Production Email: connection check passed. Resend accepts the API key; 2 templates found: Template 0, Template 1." in html
 
 
 def test_check_connection_reports_a_rejected_key_without_revealing_it(admin, email_integration, provider):
@@ -210,7 +210,7 @@ def test_check_connection_reports_a_rejected_key_without_revealing_it(admin, ema
 
     html = admin.post(action_urls(email_integration)["check-connection"], follow=True).content.decode()
 
-    assert "Connection check for Production Email failed:" in html
+    assert "Production Email: connection check failed. The stored API key was rejected by Resend" in html
     assert CANARY not in html
 
 

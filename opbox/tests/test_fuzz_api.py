@@ -18,7 +18,7 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from schemathesis.checks import positive_data_acceptance
+from schemathesis.checks import not_a_server_error, positive_data_acceptance
 
 from email_logs.models import Suppression, SuppressionReason
 from email_logs.suppressions import record_suppressions
@@ -111,10 +111,20 @@ def _exercise(case, token, real):
             _check(case, token)
 
 
+# A connection check of fuzzed values answers the failure it finds: 502 (refused, missing, unreachable: every
+# service is mocked or refused here), 503 (a deploy problem), 504, each documented. Only those are allowed.
+CHECK_FAILURES = (502, 503, 504)
+
+
 def _check(case, token):
     # Schema-valid input can still break a domain rule (a credential key the type lacks, base64 that
     # is not): those are 400s by design, so "valid data must be accepted" is not checked.
-    return case.call_and_validate(headers={"Authorization": token}, excluded_checks=[positive_data_acceptance])
+    excluded = [positive_data_acceptance]
+    if case.path.endswith("/check"):
+        excluded.append(not_a_server_error)
+    response = case.call_and_validate(headers={"Authorization": token}, excluded_checks=excluded)
+    assert response.status_code < 500 or (case.path.endswith("/check") and response.status_code in CHECK_FAILURES), case.as_curl_command()
+    return response
 
 
 @pytest.mark.parametrize("role", [Role.MEMBER, Role.ADMIN])

@@ -22,6 +22,12 @@ ROTATED_KEY = "re_CANARY_rotated_83f0a2c4e6"
 HOOK_SECRET = "whsec_CANARY_hook_5b7d9f1e3c"
 # A Resend webhook signing secret: `whsec_` then base64 (of "CANARY-webhook-signing-secret-42").
 SIGNING_SECRET = "whsec_Q0FOQVJZLXdlYmhvb2stc2lnbmluZy1zZWNyZXQtNDI="
+# The other services' credentials, checked (stored and before saving) against services that echo them back.
+SERVICE_SECRETS = {
+    "CARBONE": "carbone_CANARY_leak_3c4d5e6f", "SLACK": "xoxb-CANARY-leak-1a2b3c4d", "AIRTABLE": "patCANARYleak.7a8b9c0d",
+    "HUBSPOT": "pat-na1-CANARY-leak-5e6f7a8b", "DRIVE_ACCESS": "ya29.CANARY-leak-access-9c0d", "DRIVE_REFRESH": "1//CANARY-leak-refresh-1e2f",
+    "UNSAVED": "pat-na1-CANARY-unsaved-3a4b5c",
+}  # fmt: skip
 
 
 def _everything_a_user_can_see(workspace, admin_api, provider):
@@ -46,6 +52,7 @@ def _everything_a_user_can_see(workspace, admin_api, provider):
         keep(admin_api.get(path))
     keep(admin_api.get("/api/integrations/email-provider-a/templates"))
     _webhook_traffic(admin_api, created["id"], keep)
+    _check_traffic(admin_api, provider, keep)
     keep(admin_api.post("/api/emails", {"to": "a@example.com", "subject": "Hello", "text": "x"}, format="json"))
     keep(admin_api.patch(f"/api/integrations/{created['id']}", {"credentials": {"apiKey": ROTATED_KEY}}, format="json"))
     table = Table.objects.get(integration_id=created["id"])
@@ -86,6 +93,47 @@ def _webhook_traffic(admin_api, integration_id, keep):
         assert response.status_code == status
 
 
+def _check_traffic(admin_api, provider, keep):
+    """Every other type's check, stored and before saving, against services that echo the credential in their errors."""
+    from django.test import Client as BrowserClient
+
+    s = SERVICE_SECRETS
+    provider.add(responses.GET, "https://carbone.acme.example/templates", status=401, json={"success": False, "error": f"bad key {s['CARBONE']}"})
+    provider.add(responses.POST, "https://slack.test/api/auth.test", json={"ok": False, "error": "invalid_auth", "warning": s["SLACK"]})
+    provider.add(responses.GET, "https://api.airtable.com/v0/meta/bases/appLEAK/tables", status=401,
+                 json={"error": {"type": "AUTHENTICATION_REQUIRED", "message": f"token {s['AIRTABLE']} refused"}})
+    def hubspot_echo(request):  # echoes the token it was sent, as some services do
+        token = request.headers["Authorization"].removeprefix("Bearer ")
+        return 401, {}, json.dumps({"status": "error", "message": f"token {token} refused", "category": "INVALID_AUTHENTICATION"})
+
+    provider.add_callback(responses.GET, "https://hubspot.test/account-info/v3/details", callback=hubspot_echo)
+    provider.add(responses.GET, "https://drive.test/drive/v3/files/1Leak", status=401,
+                 json={"error": {"code": 401, "message": f"token {s['DRIVE_ACCESS']} invalid", "errors": [{"reason": "authError"}]}})
+    provider.add(responses.POST, "https://oauth.test/token", status=400,
+                 json={"error": "invalid_grant", "error_description": f"{s['DRIVE_REFRESH']} revoked; client test-client-secret-CANARY"})
+    made = [
+        {"name": "Docs", "type": "DOCUMENT_ENGINE", "config": {"baseUrl": "https://carbone.acme.example"}, "credentials": {"apiKey": s["CARBONE"]}},
+        {"name": "Slack", "type": "SLACK", "config": {"channel": "C1"}, "credentials": {"botToken": s["SLACK"]}},
+        {"name": "Base", "type": "EXTERNAL_DATABASE", "config": {"baseId": "appLEAK"}, "credentials": {"apiToken": s["AIRTABLE"]}},
+        {"name": "CRM", "type": "CRM_PLATFORM", "config": {"portalId": "1"}, "credentials": {"accessToken": s["HUBSPOT"]}},
+        {"name": "Drive", "type": "CLOUD_STORAGE", "config": {"rootFolderId": "1Leak"},
+         "credentials": {"accessToken": s["DRIVE_ACCESS"], "refreshToken": s["DRIVE_REFRESH"]}},
+    ]
+    for body in made:
+        integration = keep(admin_api.post("/api/integrations", body, format="json")).json()
+        keep(admin_api.post(f"/api/integrations/{integration['id']}/check"))
+        keep(admin_api.get(f"/api/integrations/{integration['id']}"))
+    crm = made[3] | {"credentials": {"accessToken": s["UNSAVED"]}}
+    keep(admin_api.post("/api/integrations/check", crm, format="json"))
+    from workspaces.models import User
+
+    browser = BrowserClient()
+    browser.force_login(User.objects.get(email__startswith="admin"))
+    keep(browser.get("/settings/integrations/"))
+    keep(browser.post("/settings/integrations/new/test/?type=CRM_PLATFORM", {
+        "name": "CRM", "enabled": "on", "config_portalId": "1", "credential_accessToken": s["UNSAVED"]}))  # fmt: skip
+
+
 def _database_dump() -> str:
     """Every row of every table, as text."""
     lines = []
@@ -114,7 +162,7 @@ def test_planted_secrets_never_come_back_out(workspace, admin_api, caplog):
         "database in clear": dump,
         "error-report settings": settings_report,
     }
-    for secret in (PROVIDER_KEY, ROTATED_KEY, HOOK_SECRET, SIGNING_SECRET, api_token):
+    for secret in (PROVIDER_KEY, ROTATED_KEY, HOOK_SECRET, SIGNING_SECRET, api_token, *SERVICE_SECRETS.values(), "test-client-secret-CANARY"):
         for place, text in places.items():
             assert secret not in text, f"a planted secret leaked into: {place}"
     assert row.status == "failed" and "[redacted]" in row.error  # the provider's echo was scrubbed, not dropped

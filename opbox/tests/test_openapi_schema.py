@@ -20,7 +20,7 @@ def test_every_api_path_is_documented_without_a_trailing_slash(schema):
         "/api/tables", "/api/tables/{table_id}", "/api/tables/{table_id}/rows", "/api/tables/{table_id}/rows.csv",
         "/api/webhooks/email-provider-a/{integration_id}", "/api/webhooks/email-provider-b/{integration_id}",
         "/api/emails/{email_id}", "/api/suppressions", "/api/suppressions/{address}", "/api/emails/batch",
-        "/api/workspace", "/api/privacy/erase", "/api/integrations/{integration_id}/check",
+        "/api/workspace", "/api/privacy/erase", "/api/integrations/{integration_id}/check", "/api/integrations/check",
     }  # fmt: skip
 
 
@@ -33,7 +33,9 @@ def test_error_answers_are_documented(schema):
     assert {"200", "401", "403", "409", "502", "504"} <= set(templates)
     assert {"200", "400", "401", "403", "404", "413"} <= set(detail)
     check = schema["paths"]["/api/integrations/{integration_id}/check"]["post"]["responses"]
-    assert {"200", "401", "403", "404", "409", "502", "503", "504"} <= set(check)
+    assert {"200", "400", "401", "403", "404", "409", "502", "503", "504"} <= set(check)
+    unsaved = schema["paths"]["/api/integrations/check"]["post"]["responses"]
+    assert {"200", "400", "401", "403", "409", "502", "503", "504"} <= set(unsaved)
 
 
 def test_the_webhook_receivers_are_documented_as_signed_not_token_authenticated(schema):

@@ -32,6 +32,8 @@ PAGES = {
     "integration-settings:site-email-provider": {"POST": (ADMIN, 302)},
     "emails:test-email": {"POST": (ADMIN, 302)},
     "integration-settings:check-connection": {"POST": (ADMIN, 302)},
+    "integration-settings:test-new": {"POST": (ADMIN, 200)},  # "Test" on the add form: the outcome, nothing stored
+    "integration-settings:test": {"POST": (ADMIN, 200)},  # "Test" on the edit form
     "emails:email": {"GET": (MEMBER, 200)},
     "emails:suppressions": {"GET": (MEMBER, 200)},
     "emails:suppression-add": {"POST": (ADMIN, 302)},
@@ -46,6 +48,7 @@ OBJECT_PAGES = {
     "integration-settings:site-email-provider": "integration",
     "emails:test-email": "integration",
     "integration-settings:check-connection": "integration",
+    "integration-settings:test": "integration",
     "emails:email": ("table", "row"),
     "emails:suppression-remove": "suppression",
 }
@@ -70,7 +73,7 @@ def _path(route, objects, whose):
     kinds = OBJECT_PAGES.get(route, ())
     kinds = (kinds,) if isinstance(kinds, str) else kinds
     path = reverse(route, kwargs={URL_KWARGS.get(kind, f"{kind}_id"): objects[whose][kind] for kind in kinds} or None)
-    return path + "?type=EMAIL_PROVIDER" if route == "integration-settings:create" else path
+    return path + "?type=EMAIL_PROVIDER" if route in ("integration-settings:create", "integration-settings:test-new") else path
 
 
 def _call(client, method, path):

@@ -25,6 +25,7 @@ MATRIX = {
     "integration-detail": {"GET": (ADMIN, 200), "PATCH": (ADMIN, 200), "DELETE": (ADMIN, 204)},
     "integration-audit": {"GET": (ADMIN, 200)},
     "integration-check": {"POST": (ADMIN, 200)},  # the provider's templates, with the stored key
+    "integration-check-unsaved": {"POST": (ADMIN, 200)},  # test before saving: a webhook's signed test event
     "email-send": {"POST": (MEMBER, 202)},  # queued: a send waits for a commit, and this test's never comes
     "email-send-batch": {"POST": (MEMBER, 202)},  # queued, as above
     "email-log-init": {"POST": (ADMIN, 200)},
@@ -53,6 +54,8 @@ ROLES = [Role.MEMBER, Role.ADMIN, Role.OWNER]
 BODIES = {
     ("integration-list", "POST"): {"name": "Hook", "type": "WEBHOOK", "config": {"url": "https://hooks.example/x"}},
     ("integration-detail", "PATCH"): {"name": "Renamed"},
+    ("integration-check-unsaved", "POST"): {"name": "Hook", "type": "WEBHOOK", "config": {"url": "https://hooks.example/x"},
+                                            "credentials": {"secret": "whsec_dGVzdA=="}},
     ("email-send", "POST"): {"to": "a@example.com", "subject": "Hi", "text": "Hello"},
     ("email-send-batch", "POST"): {"emails": [{"to": "a@example.com", "subject": "Hi", "text": "Hello"}]},
     ("suppression-list", "POST"): {"address": "new@example.com"},
@@ -84,6 +87,7 @@ def _call(client, method, path, body):
         provider.add(responses.GET, "https://provider-a.test/templates", json={"data": [], "has_more": False})
         provider.add(responses.GET, "https://provider-b.test/v3/templates", json={"result": [], "_metadata": {}})
         provider.add(responses.POST, "https://provider-a.test/emails", json={"id": "m-1"})
+        provider.add(responses.POST, "https://hooks.example/x", json={"received": True})
         return getattr(client, method.lower())(path, body, format="json") if body else getattr(client, method.lower())(path)
 
 
