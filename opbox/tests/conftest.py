@@ -6,8 +6,10 @@ from email_logs.models import SuppressionReason
 from email_logs.suppressions import record_suppressions
 from email_logs.tests.factories import add_rows
 from tables.models import Table
+from workspaces.models import Role
+from workspaces.services import add_member, create_workspace
 
-from .browser import CHROMIUM
+from .browser import CHROMIUM, PASSWORD
 
 
 @pytest.fixture
@@ -48,6 +50,13 @@ def chromium(unavailable):
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             yield browser
             browser.close()
+
+
+@pytest.fixture
+def owner():
+    """The owner of a fresh workspace, who logs in with the browser tests' password."""
+    workspace = create_workspace("acme", "Acme Legal")
+    return add_member(workspace, "owner@acme.example", Role.OWNER, password=PASSWORD)
 
 
 @pytest.fixture

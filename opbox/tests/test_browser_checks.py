@@ -3,10 +3,9 @@ Slack's Web API answers), then save it and check it from the list. Every page vi
 violations."""
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
 from integrations.models import Integration
-from opbox.tests.test_browser_journey import chromium, log_in, owner, page, shoot  # noqa: F401 (fixtures)
+from opbox.tests.browser import assert_accessible, log_in, shoot
 from scripts.fake_providers import serve_in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -21,12 +20,7 @@ def fake_slack(settings):
     server.server_close()
 
 
-def assert_accessible(browser_page):
-    results = Axe().run(browser_page)
-    assert results.violations_count == 0, results.generate_report()
-
-
-def test_test_before_saving_shows_the_sentence_and_saves_nothing(page, owner, fake_slack):  # noqa: F811
+def test_test_before_saving_shows_the_sentence_and_saves_nothing(page, owner, fake_slack):
     from playwright.sync_api import expect
 
     log_in(page, "owner@acme.example")

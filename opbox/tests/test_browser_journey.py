@@ -18,7 +18,7 @@ from opbox.tests.browser import PASSWORD, log_in, shoot
 from scripts.fake_providers import serve_in_thread
 from tables.models import Table
 from workspaces.models import Role
-from workspaces.services import add_member, create_workspace
+from workspaces.services import add_member
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -30,12 +30,6 @@ def fake_provider(settings):
     settings.EMAIL_PROVIDER_B_API_URL = f"{url}/b"
     yield server
     server.shutdown()
-
-
-@pytest.fixture
-def owner():
-    workspace = create_workspace("acme", "Acme Legal")
-    return add_member(workspace, "owner@acme.example", Role.OWNER, password=PASSWORD)
 
 
 def test_log_in_add_a_provider_send_a_test_email_and_find_it_in_the_log(page, owner, fake_provider):

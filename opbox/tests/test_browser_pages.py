@@ -7,16 +7,9 @@ import pytest
 
 from integrations.services import create_integration
 from opbox.tests.browser import PASSWORD, assert_accessible, log_in, shoot
-from workspaces.models import Role, User
-from workspaces.services import add_member, create_workspace
+from workspaces.models import User
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def owner():
-    workspace = create_workspace("acme", "Acme Legal")
-    return add_member(workspace, "owner@acme.example", Role.OWNER, password=PASSWORD)
 
 
 @pytest.fixture
