@@ -37,7 +37,9 @@ from integrations.crypto import EncryptionError
 from integrations.models import Integration
 from integrations.providers import ProviderError, ProviderRateLimited, client_for, provider_for_type
 from opbox.bulk import update_each
+from opbox.transactions import run_transaction
 
+from . import events
 from .models import EmailLogEntry, EmailStatus, OutboundEmail
 
 logger = logging.getLogger(__name__)
@@ -132,24 +134,42 @@ def claim_batch(batch_id: str, *, attempt: bool = True, hold=None) -> list[Outbo
 
 
 def settle_all(results) -> list[EmailLogEntry]:
-    """Write each (outbox, status, message id, error) as its row's final state and drop the outbox records:
-    two statements in one transaction, whatever the number."""
-    entries = []
-    for outbox, status, message_id, error in results:
-        entry = outbox.entry
-        entry.status, entry.message_id = status, message_id
-        # A note written at send time (recipients left out as suppressed) stays beside the provider's answer.
-        entry.error = "; ".join(part for part in (error, entry.error) if part)[:2000]
-        entry.attempts = outbox.attempts
-        entries.append(entry)
-    if entries:
-        with transaction.atomic():
-            # One statement for every row (opbox.bulk): bulk_update's CASE per field and row would cost
-            # more to build than the provider call for a batch of 100.
-            fields = ["status", "message_id", "error", "attempts"]
-            update_each(EmailLogEntry, fields, {entry.pk: tuple(getattr(entry, name) for name in fields) for entry in entries})
-            OutboundEmail.objects.filter(pk__in=[entry.pk for entry in entries]).delete()
-    return entries
+    """Write each (outbox, status, message id, error) as its row's final state and drop the outbox records,
+    in one transaction of four statements whatever their number (run again if it loses a deadlock).
+
+    The rows are read under their locks, not from the sender's copy taken at the claim: a provider event
+    applied meanwhile stays. A row an event already failed stays failed, the provider's answer joining
+    its Error; the row's stored bounces and drops are applied again over the settled state, so partial
+    bounces keep their note and the last recipient to fail still fails the row.
+    """
+    results = list(results)
+    if results:
+        run_transaction(lambda: _settle(results))
+    return [outbox.entry for outbox, *_ in results]
+
+
+def _settle(results) -> None:
+    fields = ["status", "message_id", "error", "attempts"]
+    with transaction.atomic():
+        rows = events.lock_rows([outbox.pk for outbox, *_ in results])
+        failures = events.stored_failures(rows)
+        changes = {}
+        for outbox, status, message_id, error in results:
+            row, entry = rows.get(outbox.pk), outbox.entry
+            if row is None:  # deleted meanwhile (its workspace, or retention): nothing to write
+                continue
+            # What the row says already (a note written at send time, an event's failure) stays beside the answer.
+            error = "; ".join(part for part in (error if error not in row["error"] else "", row["error"]) if part)
+            if row["status"] == EmailStatus.FAILED:  # an event failed it first: failed stays failed
+                status = EmailStatus.FAILED
+            elif status != EmailStatus.FAILED and failures[outbox.pk]:
+                status, error = events.failure_outcome(row | {"status": status, "error": error}, failures[outbox.pk])
+            entry.status, entry.message_id, entry.error, entry.attempts = status, message_id, error[:2000], outbox.attempts
+            changes[entry.pk] = tuple(getattr(entry, name) for name in fields)
+        # One statement for every row (opbox.bulk): bulk_update's CASE per field and row would cost more to
+        # build than the provider call for a batch of 100.
+        update_each(EmailLogEntry, fields, changes)
+        OutboundEmail.objects.filter(pk__in=[outbox.pk for outbox, *_ in results]).delete()
 
 
 def settle(outbox: OutboundEmail, status: str, *, message_id: str = "", error: str = "") -> EmailLogEntry:

@@ -15,7 +15,7 @@ The order closes the race with sends in flight:
    again while any email of step 2 is still being sent. It knows only the hash: it re-reads the rows and
    events that arrived since shortly before the erasure, and those emails' rows, hashes each address they
    name and scrubs matches: rows committed by a transaction that had checked suppressions before step 1,
-   the note a settling sender wrote back from its copy of the row, events that came in meanwhile.
+   a provider's answer naming it that a settling sender wrote, events that came in meanwhile.
 """
 
 import re

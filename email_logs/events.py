@@ -97,7 +97,7 @@ def _apply(integration: Integration, batch: WebhookBatch) -> dict:
     rows = _matching_rows(integration, unique.values())
     matched = [event for event in unique.values() if event.event_id in rows]
     counts["unmatched"] = len(unique) - len(matched)
-    locked = _lock_rows({rows[event.event_id] for event in matched if event.type in FAILURES})
+    locked = lock_rows({rows[event.event_id] for event in matched if event.type in FAILURES})
     inserted = _insert_new(integration, matched, rows)
     new = [event for event in matched if event.event_id in inserted]
     counts["applied"], counts["duplicates"] = len(new), counts["duplicates"] + len(matched) - len(new)
@@ -123,8 +123,9 @@ def _matching_rows(integration: Integration, events) -> dict[str, str]:
     return rows
 
 
-def _lock_rows(row_ids: set[str]) -> dict[str, dict]:
-    """The rows' status, error and recipients, locked until the commit (in id order, so lockers never cycle).
+def lock_rows(row_ids) -> dict[str, dict]:
+    """The rows' status, error and recipients, locked until the commit: in primary-key order, the one order
+    every writer of rows (webhooks, the settle, erasure, the claim) locks them in, so lockers never cycle.
 
     NO KEY UPDATE: it does not block the key-share locks other requests' event inserts take on the rows.
     """
@@ -132,11 +133,21 @@ def _lock_rows(row_ids: set[str]) -> dict[str, dict]:
         return {}
     rows = (
         EmailLogEntry.objects.select_for_update(no_key=True)
-        .filter(pk__in=row_ids)
+        .filter(pk__in=list(row_ids))
         .order_by("pk")
         .values("pk", "status", "error", "to", "cc", "bcc")
     )
     return {row["pk"]: row for row in rows}
+
+
+def stored_failures(row_ids) -> dict[str, list[tuple[str, str, str]]]:
+    """Each row's stored bounces and drops (type, recipient, detail), oldest first; one query."""
+    failures = defaultdict(list)
+    if row_ids:
+        stored = EmailEvent.objects.filter(entry_id__in=list(row_ids), type__in=list(FAILURES)).order_by("occurred_at", "id")
+        for row_id, kind, recipient, detail in stored.values_list("entry_id", "type", "recipient", "detail"):
+            failures[row_id].append((kind, recipient, detail))
+    return failures
 
 
 def _insert_new(integration: Integration, events: list[WebhookEvent], rows: dict[str, str]) -> set[str]:
@@ -159,10 +170,7 @@ def _settle_failures(locked: dict[str, dict], row_ids: set[str]) -> None:
     row_ids = {row_id for row_id in row_ids if locked[row_id]["status"] != EmailStatus.FAILED}  # failed stays failed
     if not row_ids:
         return
-    failures = defaultdict(list)
-    stored = EmailEvent.objects.filter(entry_id__in=row_ids, type__in=list(FAILURES)).order_by("occurred_at", "id")
-    for row_id, kind, recipient, detail in stored.values_list("entry_id", "type", "recipient", "detail"):
-        failures[row_id].append((kind, recipient, detail))
+    failures = stored_failures(row_ids)
     changed = {}
     for row_id in sorted(row_ids):
         row = locked[row_id]

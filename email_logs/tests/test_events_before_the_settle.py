@@ -1,0 +1,105 @@
+"""A provider reports on an email while its sender is still waiting for the provider's answer: the event is
+applied by another connection between the claim and the settle, and the settle must not write over it
+(issue 18, items 1 and 2). Real commits on PostgreSQL, the webhook on a connection of its own."""
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import responses
+from django.db import connections
+from django.test import Client
+
+from email_logs.models import EmailLogEntry, EmailSource, EmailStatus, OutboundEmail
+from email_logs.sending import send_email
+from integrations.providers import OutboundMessage
+
+from .conftest import PROVIDER_B
+from .signing import as_body, sendgrid_event
+from .webhook_helpers import post_webhook, webhook_path
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+UNKNOWN_USER = "550 5.1.1 mailbox unavailable"
+
+
+def on_another_connection(action):
+    """Run `action` on a thread of its own (so on a database connection of its own); its commits are real."""
+
+    def run():
+        try:
+            return action()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
+
+
+def an_email(*to):
+    return OutboundMessage(to=list(to), subject="Your documents", text="Attached.")
+
+
+def sendgrid_hook(integration, signer, events):
+    body = as_body(events)
+    response = on_another_connection(lambda: post_webhook(Client(), webhook_path(integration), body, signer.headers(body)))
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def sendgrid_answers_after(events_for, integration, signer, message_id="sg-accepted"):
+    """A SendGrid `mail/send` that, before it answers 202, has SendGrid's webhook deliver `events_for(row id)`."""
+
+    def callback(request):
+        row_id = json.loads(request.body)["custom_args"]["opbox_email_id"]
+        assert sendgrid_hook(integration, signer, events_for(row_id))["applied"] == len(events_for(row_id))
+        return 202, {"X-Message-Id": message_id}, ""
+
+    return callback
+
+
+def bounce(row_id, email, event_id="ev-bounce"):
+    return sendgrid_event("bounce", event_id, email=email, row_id=row_id, type="bounce", reason=UNKNOWN_USER)
+
+
+def row_of(entry):
+    return EmailLogEntry.objects.values("status", "error", "message_id").get(pk=entry.pk)
+
+
+# Item 1: the settle and an event applied before it ------------------------------------------------------------
+
+
+def test_a_bounce_applied_between_the_claim_and_the_settle_leaves_the_row_failed_with_its_reason(
+    workspace, hooked_b, signer, provider
+):
+    provider.add_callback(
+        responses.POST, f"{PROVIDER_B}/v3/mail/send",
+        callback=sendgrid_answers_after(lambda row_id: [bounce(row_id, "ada@example.com")], hooked_b, signer),
+    )  # fmt: skip
+
+    entry = send_email(workspace, an_email("ada@example.com"), source=EmailSource.FORM_SEND, integration_id=hooked_b.pk)
+
+    assert row_of(entry) == {
+        "status": EmailStatus.FAILED,
+        "error": f"Bounced: ada@example.com - {UNKNOWN_USER} (type: bounce)",
+        "message_id": "sg-accepted",  # what the provider answered is kept beside the bounce
+    }
+    assert not OutboundEmail.objects.exists()
+
+
+def test_a_partial_bounce_applied_before_the_settle_keeps_its_note_beside_the_delivery(workspace, hooked_b, signer, provider):
+    provider.add_callback(
+        responses.POST, f"{PROVIDER_B}/v3/mail/send",
+        callback=sendgrid_answers_after(lambda row_id: [bounce(row_id, "bob@example.com")], hooked_b, signer),
+    )  # fmt: skip
+
+    entry = send_email(
+        workspace, an_email("ada@example.com", "bob@example.com"), source=EmailSource.FORM_SEND, integration_id=hooked_b.pk
+    )
+
+    assert row_of(entry) == {
+        "status": EmailStatus.DELIVERED,
+        "error": f"Bounced: bob@example.com - {UNKNOWN_USER} (type: bounce)",
+        "message_id": "sg-accepted",
+    }
+
