@@ -10,12 +10,12 @@ import responses
 from django.db import connections
 from django.test import Client
 
-from email_logs.models import EmailLogEntry, EmailSource, EmailStatus, OutboundEmail
+from email_logs.models import EmailEvent, EmailLogEntry, EmailSource, EmailStatus, OutboundEmail, Suppression
 from email_logs.sending import send_email
 from integrations.providers import OutboundMessage
 
-from .conftest import PROVIDER_B
-from .signing import as_body, sendgrid_event
+from .conftest import PROVIDER_A, PROVIDER_B
+from .signing import RESEND_SECRET, as_body, resend_event, resend_headers, sendgrid_event
 from .webhook_helpers import post_webhook, webhook_path
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -103,3 +103,55 @@ def test_a_partial_bounce_applied_before_the_settle_keeps_its_note_beside_the_de
         "message_id": "sg-accepted",
     }
 
+
+
+# Item 2: provider A's events before the settle find the row by its tag -----------------------------------------
+
+
+def resend_answers_after(kind, integration, answers, message_id="re-accepted", **data):
+    """A Resend `POST /emails` that, before it answers, has Resend's webhook deliver a `kind` event naming the
+    email as Resend does: by its own id (not yet on the row) and the tags the send carried. The webhook's
+    answers go to `answers`."""
+
+    def callback(request):
+        body = resend_event(kind, message_id, tags=json.loads(request.body).get("tags", []), **data)
+        response = on_another_connection(
+            lambda: post_webhook(Client(), webhook_path(integration), body, resend_headers(RESEND_SECRET, body))
+        )
+        answers.append((response.status_code, response.json()))
+        return 200, {}, json.dumps({"id": message_id})
+
+    return callback
+
+
+APPLIED = (200, {"received": 1, "applied": 1, "duplicates": 0, "unmatched": 0})
+
+
+def test_a_resend_bounce_before_the_settle_fails_the_row_and_suppresses_the_recipient(workspace, hooked_a, provider):
+    answers = []
+    provider.add_callback(
+        responses.POST, f"{PROVIDER_A}/emails",
+        callback=resend_answers_after("email.bounced", hooked_a, answers, bounce={"message": UNKNOWN_USER, "type": "Permanent"}),
+    )  # fmt: skip
+
+    entry = send_email(workspace, an_email("ada@example.com"), source=EmailSource.FORM_SEND, integration_id=hooked_a.pk)
+
+    assert answers == [APPLIED]
+    assert row_of(entry) == {
+        "status": EmailStatus.FAILED,
+        "error": f"Bounced: ada@example.com - {UNKNOWN_USER} (Permanent)",
+        "message_id": "re-accepted",
+    }
+    assert list(Suppression.objects.values_list("address", "reason", "entry_id")) == [("ada@example.com", "bounced", entry.pk)]
+
+
+def test_a_resend_complaint_before_the_settle_suppresses_the_recipient(workspace, hooked_a, provider):
+    answers = []
+    provider.add_callback(responses.POST, f"{PROVIDER_A}/emails", callback=resend_answers_after("email.complained", hooked_a, answers))
+
+    entry = send_email(workspace, an_email("ada@example.com"), source=EmailSource.FORM_SEND, integration_id=hooked_a.pk)
+
+    assert answers == [APPLIED]
+    assert row_of(entry)["status"] == EmailStatus.DELIVERED
+    assert list(EmailEvent.objects.values_list("entry_id", "type")) == [(entry.pk, "complained")]
+    assert list(Suppression.objects.values_list("address", "reason")) == [("ada@example.com", "complained")]

@@ -19,6 +19,9 @@ from .exceptions import (
 )
 
 PAGE_SIZE = 100  # Resend's maximum `limit`
+# The tag every send carries, echoed in `data.tags` of each of its events: the log row's id, so an event
+# finds its row before the settle has written Resend's own id there.
+REFERENCE_TAG = "opbox_email_id"
 QUOTA_ERRORS = {"daily_quota_exceeded", "monthly_quota_exceeded"}
 
 # Resend's event types -> ours; any other type (contact.*, domain.*, email.scheduled...) is not kept.
@@ -119,6 +122,8 @@ class ResendClient(EmailProviderClient):
                 {"filename": a.filename, "content": a.content_base64, "content_type": a.content_type}
                 for a in message.attachments
             ]
+        if message.reference:
+            payload["tags"] = [{"name": REFERENCE_TAG, "value": message.reference}]
         return payload
 
     # Errors look like {"statusCode": 422, "name": "validation_error", "message": "..."}.
@@ -181,11 +186,24 @@ class ResendClient(EmailProviderClient):
             type=kind,
             occurred_at=occurred_at,
             message_id=webhooks.text(data["email_id"]),
+            email_id=_reference(data.get("tags")),
             addresses=addresses,
             detail=_detail(data),
             permanent=kind == webhooks.BOUNCED and bounce.get("type") == "Permanent",
         )
         return webhooks.WebhookBatch(received=1, events=[event])
+
+
+def _reference(tags) -> str:
+    """Our row id from an event's `data.tags`: an array of `{"name", "value"}` as Resend documents it, or the
+    `{name: value}` object its SDK types; "" when absent."""
+    if isinstance(tags, dict):
+        return webhooks.text(tags.get(REFERENCE_TAG))
+    if isinstance(tags, list):
+        for tag in tags:
+            if isinstance(tag, dict) and tag.get("name") == REFERENCE_TAG:
+                return webhooks.text(tag.get("value"))
+    return ""
 
 
 def _detail(data: dict) -> str:
