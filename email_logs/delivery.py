@@ -413,7 +413,8 @@ class _Sender:
         self.counts["retrying"] += len(call)
 
     def _flush(self) -> None:
+        # Forgotten only once written: if the settle fails, the run's last flush tries them again.
         if self.pending:
-            pending, self.pending = self.pending, []
-            settle_all(pending)
-            self.counts.update(str(status) for _, status, _, _ in pending)
+            settle_all(self.pending)
+            self.counts.update(str(status) for _, status, _, _ in self.pending)
+            self.pending = []

@@ -28,6 +28,7 @@ from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from opbox.transactions import run_transaction
 from workspaces.models import AuditEvent
 
 from .models import EmailEvent, EmailLogEntry, EmailStatus, OutboundEmail, Suppression, SuppressionReason
@@ -128,11 +129,18 @@ def _save_scrubbed(entries: list[EmailLogEntry]) -> None:
 
 def scrub_rows(ids, address: str) -> tuple[int, list[str]]:
     """Erase `address` from these rows, their unsent outboxes and their events' text, in one short
-    transaction; returns how many rows held it, and the ids of those still being sent."""
+    transaction (run again if it loses a deadlock); returns how many rows held it, and the ids of those
+    still being sent."""
+    return run_transaction(lambda: _scrub_rows(ids, address))
+
+
+def _scrub_rows(ids, address: str) -> tuple[int, list[str]]:
     now = timezone.now()
     with transaction.atomic():
         changed = []
-        for entry in EmailLogEntry.objects.filter(pk__in=ids).select_for_update().only("pk", "status", *_SCRUBBED_FIELDS):
+        # In primary-key order, as every writer of rows locks them (a settle or a webhook may hold some).
+        rows = EmailLogEntry.objects.filter(pk__in=list(ids)).select_for_update(no_key=True).order_by("pk")
+        for entry in rows.only("pk", "status", *_SCRUBBED_FIELDS):
             if (changes := scrubbed_fields(entry, address)) is not None:
                 for name, value in changes.items():
                     setattr(entry, name, value)
