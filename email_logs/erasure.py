@@ -32,9 +32,8 @@ from opbox.transactions import run_transaction
 from workspaces.models import AuditEvent
 
 from .models import EmailEvent, EmailLogEntry, EmailStatus, OutboundEmail, Suppression, SuppressionReason
-from .suppressions import address_hash, record_suppressions, validated_address
+from .suppressions import ERASED, address_hash, record_suppressions, validated_address
 
-ERASED = "[erased]"
 BATCH_SIZE = 1000
 # How long before an erasure a racing send may have read "not suppressed" and still commit after it: the
 # sweep looks back this far. A caller holding its transaction open longer than this escapes the sweep.
@@ -44,7 +43,7 @@ _SCRUBBED_FIELDS = (*_RECIPIENT_FIELDS, "subject", "error")
 # Every recipient of To, CC and BCC, lower-cased: the expression of the PostgreSQL index `email_log_recipients`
 # (migration 0007 repeats it; the two must stay identical for the index to be used).
 RECIPIENTS_SQL = """regexp_split_to_array(lower("to" || ',' || "cc" || ',' || "bcc"), '\\s*,\\s*')"""
-_ADDRESS_LIKE = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+ADDRESS_LIKE = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 @dataclass
@@ -59,8 +58,8 @@ def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def _mention(address: str) -> re.Pattern:
-    # The address on its own, not inside a longer one (xada@example.com, ada@example.com.au).
+def mention_of(address: str) -> re.Pattern:
+    """The address on its own in a text, in any case, not inside a longer one (xada@example.com, ada@example.com.au)."""
     return re.compile(rf"(?<![\w.!#$%&'*+/=?^`{{|}}~-]){re.escape(address)}(?![\w-]|\.[\w-])", re.IGNORECASE)
 
 
@@ -72,7 +71,7 @@ def scrubbed_fields(entry: EmailLogEntry, address: str) -> dict | None:
     """
     lists = {name: _split(getattr(entry, name)) for name in _RECIPIENT_FIELDS}
     named = [part.lower() == address for parts in lists.values() for part in parts]
-    mention = _mention(address)
+    mention = mention_of(address)
     changes = {"subject": mention.sub(ERASED, entry.subject), "error": mention.sub(ERASED, entry.error)}
     if any(named):
         changes.update(
@@ -151,7 +150,7 @@ def _scrub_rows(ids, address: str) -> tuple[int, list[str]]:
         queued = [entry.pk for entry in changed if entry.status == EmailStatus.QUEUED]
         outboxes = OutboundEmail.objects.filter(entry_id__in=queued).select_for_update(of=("self",)) if queued else []
         in_flight = [outbox.pk for outbox in outboxes if _withdraw_from_outbox(outbox, address, now)]
-        mention = _mention(address)
+        mention = mention_of(address)
         for event in EmailEvent.objects.filter(entry_id__in=held, detail__icontains=address).only("pk", "detail"):
             EmailEvent.objects.filter(pk=event.pk).update(detail=mention.sub(ERASED, event.detail))
     return len(held), in_flight
@@ -215,7 +214,7 @@ def sweep_erased_address(workspace_id, digest: str, since: datetime, in_flight=(
     rows = EmailLogEntry.objects.filter(Q(sent_at__gte=since) | Q(pk__in=list(in_flight)), table__workspace_id=workspace_id)
     for entry in rows.only("pk", "subject", "error", *_RECIPIENT_FIELDS).iterator(chunk_size=BATCH_SIZE):
         recipients = [part for name in _RECIPIENT_FIELDS for part in _split(getattr(entry, name))]
-        if address := _matching(digest, [*recipients, *_ADDRESS_LIKE.findall(f"{entry.subject} {entry.error}")]):
+        if address := _matching(digest, [*recipients, *ADDRESS_LIKE.findall(f"{entry.subject} {entry.error}")]):
             rows_by_address[address].append(entry.pk)
     for address, ids in rows_by_address.items():
         found.rows += scrub_rows(ids, address)[0]
@@ -223,8 +222,8 @@ def sweep_erased_address(workspace_id, digest: str, since: datetime, in_flight=(
     for event in events.only("pk", "recipient", "detail").iterator(chunk_size=BATCH_SIZE):
         if event.recipient and _matching(digest, [event.recipient]):
             found.events += EmailEvent.objects.filter(pk=event.pk).delete()[0]
-        elif address := _matching(digest, _ADDRESS_LIKE.findall(event.detail)):
-            EmailEvent.objects.filter(pk=event.pk).update(detail=_mention(address).sub(ERASED, event.detail))
+        elif address := _matching(digest, ADDRESS_LIKE.findall(event.detail)):
+            EmailEvent.objects.filter(pk=event.pk).update(detail=mention_of(address).sub(ERASED, event.detail))
     found.in_flight = list(OutboundEmail.objects.filter(pk__in=list(in_flight)).order_by("pk").values_list("pk", flat=True))
     return found
 

@@ -11,7 +11,7 @@ wait on each other in a cycle.
 
 import logging
 from collections import defaultdict
-from email.utils import getaddresses
+from dataclasses import replace
 
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
@@ -21,8 +21,9 @@ from integrations.models import Integration
 from integrations.providers import EmailProvider, WebhookBatch, WebhookError, WebhookEvent, WebhookSignatureError
 from opbox.bulk import insert_ignoring_conflicts, update_each
 
+from .erasure import ADDRESS_LIKE, mention_of
 from .models import EmailEvent, EmailLogEntry, EmailStatus, EventType, SuppressionReason
-from .suppressions import record_suppressions
+from .suppressions import ERASED, record_suppressions, suppressions_among
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def _apply(integration: Integration, batch: WebhookBatch) -> dict:
         else:
             unique[event.event_id] = event
     rows = _matching_rows(integration, unique.values())
-    matched = [event for event in unique.values() if event.event_id in rows]
+    matched = _keep_erased_out(integration.workspace_id, [event for event in unique.values() if event.event_id in rows])
     counts["unmatched"] = len(unique) - len(matched)
     locked = lock_rows({rows[event.event_id] for event in matched if event.type in FAILURES})
     inserted = _insert_new(integration, matched, rows)
@@ -121,6 +122,25 @@ def _matching_rows(integration: Integration, events) -> dict[str, str]:
         if row is not None:
             rows[event.event_id] = row
     return rows
+
+
+def _keep_erased_out(workspace_id, events: list[WebhookEvent]) -> list[WebhookEvent]:
+    """The events, with every address the workspace erased (its suppression holds the hash alone) replaced by
+    `[erased]`, as recipient and where the detail names it: providers report on an email for days after it
+    went (SendGrid's bounces, up to 72 hours), and an erasure must hold against what arrives late. One query.
+    """
+    named = {address for event in events for address in (event.recipient, *event.addresses, *ADDRESS_LIKE.findall(event.detail)) if address}
+    erased = {address.strip().lower() for address in suppressions_among(workspace_id, named)[1]} if named else set()
+    if not erased:
+        return events
+    kept_out = []
+    for event in events:
+        detail = event.detail
+        for address in erased:
+            detail = mention_of(address).sub(ERASED, detail)
+        recipient = ERASED if event.recipient.strip().lower() in erased else event.recipient
+        kept_out.append(replace(event, recipient=recipient, detail=detail))
+    return kept_out
 
 
 def lock_rows(row_ids) -> dict[str, dict]:
@@ -187,7 +207,8 @@ def failure_outcome(row: dict, failures: list[tuple[str, str, str]]) -> tuple[st
     Otherwise the status stays. The Error keeps what it said and names each failed recipient once:
     `Bounced: ada@example.com - 550 5.1.1 mailbox unavailable`.
     """
-    recipients = {address.lower() for _, address in getaddresses([row["to"], row["cc"], row["bcc"]]) if address}
+    # The row lists validated addresses (and `[erased]`) joined by commas.
+    recipients = {part.strip().lower() for field in ("to", "cc", "bcc") for part in row[field].split(",") if part.strip()}
     lines: dict[str, str] = {}  # recipient (lower-cased; "" = the whole email) -> its first failure
     for kind, recipient, detail in failures:
         who = recipient.strip()

@@ -25,7 +25,7 @@ from tables.models import SystemType, Table
 from .delivery import CALLS_PER_TASK
 from .log_tables import ensure_email_log_table
 from .models import EmailLogEntry, EmailSource, OutboundEmail, Suppression
-from .suppressions import address_hash, suppressed_among, withhold
+from .suppressions import address_hash, suppressions_among, withhold
 from .tasks import deliver_emails
 
 MAX_RECIPIENTS = 50  # per field: a larger list is a bulk send, which this endpoint is not for
@@ -164,16 +164,17 @@ def send_emails(workspace, messages, *, source: str, integration_id=None) -> lis
 
     # Suppression, the one place it applies to every message: one lookup for the whole batch (none at all
     # when the sender lookup already saw that no address is suppressed).
-    suppressed = set()
+    suppressed, erased = set(), set()
     if any(sender.maybe_suppressed for sender in senders.values()):
         for start in range(0, len(addresses), SUPPRESSION_PROBE_LIMIT):
-            suppressed |= suppressed_among(workspace, addresses[start : start + SUPPRESSION_PROBE_LIMIT])
+            found, found_erased = suppressions_among(workspace, addresses[start : start + SUPPRESSION_PROBE_LIMIT])
+            suppressed, erased = suppressed | found, erased | found_erased
     entries, outboxes, queued = [], [], defaultdict(list)
     for message, name in zip(messages, wanted, strict=True):
         sender = senders[name]
         entry = _entry_for(sender, message, source)
         # Suppressed recipients never reach the provider; with no To recipient left the row is failed, unsent.
-        if withhold(entry, message, suppressed):
+        if withhold(entry, message, suppressed, erased):
             outboxes.append(OutboundEmail(entry=entry, payload=OutboundEmail.payload_for(message)))
             queued[sender.integration.pk].append(entry)
         entries.append(entry)
