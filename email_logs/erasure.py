@@ -146,10 +146,14 @@ def _scrub_rows(ids, address: str) -> tuple[int, list[str]]:
                 changed.append(entry)
         _save_scrubbed(changed)
         held = [entry.pk for entry in changed]
-        # Only a queued row has an outbox (settling a row deletes it in the same transaction).
+        # Only a queued row has an outbox (settling a row deletes it in the same transaction). One a sender is
+        # claiming right now (its record locked: the claim locks it before the row) is in flight: skipped, not
+        # waited for, or the two would wait on each other.
         queued = [entry.pk for entry in changed if entry.status == EmailStatus.QUEUED]
-        outboxes = OutboundEmail.objects.filter(entry_id__in=queued).select_for_update(of=("self",)) if queued else []
-        in_flight = [outbox.pk for outbox in outboxes if _withdraw_from_outbox(outbox, address, now)]
+        outboxes = list(OutboundEmail.objects.filter(entry_id__in=queued).select_for_update(of=("self",), skip_locked=True)) if queued else []
+        free = {outbox.pk for outbox in outboxes}
+        in_flight = [pk for pk in queued if pk not in free]
+        in_flight += [outbox.pk for outbox in outboxes if _withdraw_from_outbox(outbox, address, now)]
         mention = mention_of(address)
         for event in EmailEvent.objects.filter(entry_id__in=held, detail__icontains=address).only("pk", "detail"):
             EmailEvent.objects.filter(pk=event.pk).update(detail=mention.sub(ERASED, event.detail))

@@ -150,3 +150,22 @@ def test_an_erasure_that_loses_a_deadlock_runs_again_and_is_audited(workspace, l
     assert result.rows == 2
     assert set(EmailLogEntry.objects.values_list("to", flat=True)) == {ERASED}
     assert AuditEvent.objects.filter(action="privacy.erased").count() == 1
+
+
+def test_erasure_does_not_wait_for_an_email_a_sender_is_claiming_and_follows_it_instead(workspace, log, other):
+    """A claim locks the outbox record first, then (to apply suppressions) the row; erasure locks the row, then
+    the record. Were erasure to wait for the record, the two would wait on each other: it leaves it in flight."""
+    entry = queued(log, SMALL)
+    OutboundEmail.objects.filter(pk=entry.pk).update(attempts=0)  # never tried: erasure would withdraw the address
+    assert other.lock(LOCK_OUTBOX, [SMALL])  # a sender claiming it
+
+    pool = ThreadPoolExecutor(1)
+    erasing = pool.submit(on_its_own_connection(lambda: lifecycle.erase_address(workspace, ADA)))
+    try:
+        result = erasing.result(timeout=10)  # done while the record is still locked
+    finally:
+        other.rollback()
+        pool.shutdown()
+
+    assert result.in_flight == [SMALL]  # the sweep follows it; the claim itself sees the new suppression
+    assert EmailLogEntry.objects.get().to == ERASED
