@@ -307,8 +307,7 @@ class _Sender:
                         if wait > MAX_WAIT_IN_WORKER:
                             if self.rate is None:  # a pause: each time it finds one again, it comes back later
                                 when += timedelta(seconds=random.uniform(0, min(2.0**waits, 60.0)))  # noqa: S311
-                            self._hand_on(when, entry_ids=remaining, batch_id=batch_id, slot=when.isoformat(),
-                                          hold=hold.isoformat() if hold else None, waits=waits + 1)  # fmt: skip
+                            self._hand_on(when, entry_ids=remaining, batch_id=batch_id, slot=when.isoformat(), hold=hold, waits=waits + 1)
                             break
                         time.sleep(wait)
                         slot = when
@@ -368,9 +367,19 @@ class _Sender:
             self._record_attempt(singles)
         return [[outbox] for outbox in singles]
 
-    def _hand_on(self, when: datetime, **task_arguments) -> None:
+    def _hand_on(self, when: datetime, hold: datetime | None = None, **task_arguments) -> None:
+        """Run the rest of this delivery at `when`. Emails held for a scheduled retry stay held until then
+        (their lease moves to cover `when`), so the in-flight sweep never takes them for crashed meanwhile."""
         self._release()
-        self.later(when, self.integration.pk, **task_arguments)
+        if hold is None:
+            self.later(when, self.integration.pk, **task_arguments)
+            return
+        held = OutboundEmail.objects.filter(lease_expires_at=hold)
+        held = held.filter(batch_id=task_arguments["batch_id"]) if task_arguments.get("batch_id") else held.filter(pk__in=task_arguments["entry_ids"])
+        new_hold = when + lease_length()
+        with transaction.atomic():  # on the database task backend the task row commits with the new hold
+            held.update(lease_expires_at=new_hold)
+            self.later(when, self.integration.pk, hold=new_hold.isoformat(), **task_arguments)
 
     def _release(self) -> None:
         """Give back the singly-sent emails this run leased but did not attempt, for the run it hands on to."""
@@ -455,13 +464,14 @@ class _Sender:
             outbox.attempts, outbox.last_attempt_at, outbox.lease_expires_at = outbox.attempts + 1, now, lease
 
     def _retry_later(self, call: list[OutboundEmail], delay: float) -> None:
-        """Hold the call's emails until `delay` from now and schedule exactly that call again then."""
-        hold = timezone.now() + timedelta(seconds=delay)
+        """Schedule exactly that call again `delay` from now, its emails held (leased) until a lease past then."""
+        when = timezone.now() + timedelta(seconds=delay)
+        hold = when + lease_length()  # the retry may start late (a busy worker): the sweep must not take it meanwhile
         task_arguments = {"batch_id": call[0].batch_id} if call[0].batch_id else {"entry_ids": [call[0].pk]}
         # One transaction: on the database task backend the retry's task row commits with the hold.
         with transaction.atomic():
             OutboundEmail.objects.filter(pk__in=[outbox.pk for outbox in call]).update(lease_expires_at=hold)
-            self.later(hold, self.integration.pk, hold=hold.isoformat(), **task_arguments)
+            self.later(when, self.integration.pk, hold=hold.isoformat(), **task_arguments)
         self.counts["retrying"] += len(call)
 
     def _flush(self) -> None:

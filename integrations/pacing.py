@@ -84,6 +84,11 @@ def reserve(integration_id: str, rate: float) -> datetime:
         return IntegrationPace.objects.values_list("next_slot_at", flat=True).get(pk=integration_id) - interval
 
 
+def paused_integrations():
+    """The ids of the integrations whose pause has not ended, as a subquery."""
+    return IntegrationPace.objects.filter(paused_until__gt=DatabaseNow()).values("integration_id")
+
+
 def pause(integration_id: str, seconds: float) -> datetime:
     """No worker calls the integration's provider for `seconds` (a 429's Retry-After), from now on the
     database's clock; returns until when."""
