@@ -36,6 +36,7 @@ logger = logging.getLogger("integrations.providers")
 REDACTED = "[redacted]"
 MAX_PAGES = 100  # far above any real account (Resend pages hold 100, SendGrid allows 300 templates)
 MAX_DETAIL = 300  # characters of a provider's error text kept in our messages
+MAX_MESSAGE_ID = 255  # characters of a provider's message id the Email Log keeps (its Message ID column)
 _BEARER = re.compile(r"(?i)(bearer)\s+[^\s\"',;]+")
 _USABLE_KEY = re.compile(r"[\x21-\x7e]+")  # printable ASCII without spaces: what a header can carry
 
@@ -331,6 +332,15 @@ class EmailProviderClient:
         if not isinstance(payload, dict):
             raise self._bad_response(f"the body of its HTTP {response.status_code} answer is not a JSON object")
         return payload
+
+    def _message_id(self, value, where: str) -> str:
+        """The provider's id for an email it accepted, or `ProviderBadResponse` (not retried: the provider may
+        well have the email) when there is none, or one longer than the Email Log keeps."""
+        if not isinstance(value, str) or not value.strip():
+            raise self._bad_response(f"no message id in {where}")
+        if len(value) > MAX_MESSAGE_ID or "\x00" in value:
+            raise self._bad_response(f"a message id of {len(value)} characters in {where} (at most {MAX_MESSAGE_ID} are kept)")
+        return value
 
     def _bad_response(self, why: str) -> ProviderBadResponse:
         return self._error(ProviderBadResponse, f"{self.provider_name} sent an unexpected answer: {why}.")

@@ -65,10 +65,7 @@ class ResendClient(EmailProviderClient):
             "POST", "/emails", json=self._payload(message), headers={"Idempotency-Key": idempotency_key},
             idempotent=self.idempotent_sends,
         )
-        message_id = self._json(response).get("id")
-        if not isinstance(message_id, str) or not message_id:
-            raise self._bad_response("no message id in its answer")
-        return message_id
+        return self._message_id(self._json(response).get("id"), "its answer")
 
     def send_batch(self, messages: list[OutboundMessage], *, idempotency_key: str) -> list[BatchResult]:
         """Send through `POST /emails/batch` in permissive mode: an email Resend refuses fails alone, named by
@@ -97,8 +94,9 @@ class ResendClient(EmailProviderClient):
             refused[index] = f"Resend refused this email of the batch: {detail}"
         accepted = [index for index in range(len(messages)) if index not in refused]
         ids = [item.get("id") if isinstance(item, dict) else None for item in data]
-        if len(ids) != len(accepted) or not all(isinstance(id_, str) and id_ for id_ in ids):
+        if len(ids) != len(accepted):
             raise self._bad_response(f"{len(ids)} message ids for the {len(accepted)} emails it accepted")
+        ids = [self._message_id(id_, "its batch answer") for id_ in ids]
         results = dict(zip(accepted, (BatchResult(message_id=id_) for id_ in ids), strict=True))
         results |= {index: BatchResult(error=text) for index, text in refused.items()}
         return [results[index] for index in range(len(messages))]

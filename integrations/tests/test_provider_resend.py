@@ -344,3 +344,28 @@ def test_an_event_without_a_usable_tag_is_matched_by_its_message_id_alone(tags):
     (event,) = ResendClient.parse_webhook({"svix-id": "msg_1"}, webhook_body(tags)).events
 
     assert (event.email_id, event.message_id) == ("", "re-1")
+
+
+# A message id longer than the Email Log keeps (255 characters) ------------------------------------
+
+
+def test_a_message_id_longer_than_the_log_keeps_is_a_bad_response_not_retried(mock, client):
+    mock.add(responses.POST, f"{BASE}/emails", json={"id": "m" * 256})
+
+    with pytest.raises(ProviderBadResponse, match="message id") as caught:
+        client.send(message(), idempotency_key="email-1")
+
+    assert caught.value.retryable is False
+
+
+def test_a_batch_answer_with_an_overlong_message_id_is_a_bad_response(mock, client):
+    mock.add(responses.POST, f"{BASE}/emails/batch", json={"data": [{"id": "m1"}, {"id": "m" * 256}]})
+
+    with pytest.raises(ProviderBadResponse):
+        client.send_batch([message(), message()], idempotency_key="batch-1")
+
+
+def test_a_message_id_of_255_characters_is_taken(mock, client):
+    mock.add(responses.POST, f"{BASE}/emails", json={"id": "m" * 255})
+
+    assert client.send(message(), idempotency_key="email-1") == "m" * 255
