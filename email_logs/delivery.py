@@ -40,7 +40,7 @@ from opbox.bulk import update_each
 from opbox.transactions import run_transaction
 
 from . import events
-from .models import EmailLogEntry, EmailStatus, OutboundEmail
+from .models import EmailLogEntry, EmailStatus, OutboundEmail, SendFailure
 from .suppressions import suppressions_among, withhold
 
 logger = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ def _withhold_suppressed(rows: list[OutboundEmail], workspace_id, refused: list)
     return [row for row in rows if row.pk not in unsent]
 
 
-_WITHHELD_FIELDS = ("to", "cc", "bcc", "subject", "error", "status")
+_WITHHELD_FIELDS = ("to", "cc", "bcc", "subject", "error", "status", "failure")
 
 
 def _recipients(payload: dict) -> list[str]:
@@ -181,7 +181,7 @@ def claim_batch(batch_id: str, *, attempt: bool = True, hold=None) -> list[Outbo
 
 
 def settle_all(results) -> list[EmailLogEntry]:
-    """Write each (outbox, status, message id, error) as its row's final state and drop the outbox records,
+    """Write each (outbox, status, message id, error, failure) as its row's final state and drop the outbox records,
     in one transaction of four statements whatever their number (run again if it loses a deadlock).
 
     The rows are read under their locks, not from the sender's copy taken at the claim: a provider event
@@ -196,12 +196,12 @@ def settle_all(results) -> list[EmailLogEntry]:
 
 
 def _settle(results) -> None:
-    fields = ["status", "message_id", "error", "attempts"]
+    fields = ["status", "message_id", "error", "attempts", "failure"]
     with transaction.atomic():
         rows = events.lock_rows([outbox.pk for outbox, *_ in results])
         failures = events.stored_failures(rows)
         changes = {}
-        for outbox, status, message_id, error in results:
+        for outbox, status, message_id, error, failure in results:
             row, entry = rows.get(outbox.pk), outbox.entry
             if row is None:  # deleted meanwhile (its workspace, or retention): nothing to write
                 continue
@@ -212,6 +212,7 @@ def _settle(results) -> None:
             elif status != EmailStatus.FAILED and failures[outbox.pk]:
                 status, error = events.failure_outcome(row | {"status": status, "error": error}, failures[outbox.pk])
             entry.status, entry.message_id, entry.error, entry.attempts = status, message_id, error[:2000], outbox.attempts
+            entry.failure = failure
             changes[entry.pk] = tuple(getattr(entry, name) for name in fields)
         # One statement for every row (opbox.bulk): bulk_update's CASE per field and row would cost more to
         # build than the provider call for a batch of 100.
@@ -219,14 +220,14 @@ def _settle(results) -> None:
         OutboundEmail.objects.filter(pk__in=[outbox.pk for outbox, *_ in results]).delete()
 
 
-def settle(outbox: OutboundEmail, status: str, *, message_id: str = "", error: str = "") -> EmailLogEntry:
+def settle(outbox: OutboundEmail, status: str, *, message_id: str = "", error: str = "", failure: str = "") -> EmailLogEntry:
     """Write one email's final status and drop its outbox record, in one transaction."""
-    return settle_all([(outbox, status, message_id, error)])[0]
+    return settle_all([(outbox, status, message_id, error, failure)])[0]
 
 
-def fail_unsent(error: str, entry_ids=(), batch_id: str = "") -> dict:
-    """Settle `failed`, without any provider call, the free emails of `entry_ids` (in a batch or not) or of
-    the batch `batch_id`."""
+def fail_unsent(error: str, failure: SendFailure, entry_ids=(), batch_id: str = "") -> dict:
+    """Settle `failed` for the reason `failure`, without any provider call, the free emails of `entry_ids`
+    (in a batch or not) or of the batch `batch_id`."""
     if batch_id:
         rows = claim_batch(batch_id, attempt=False)
     else:
@@ -234,7 +235,7 @@ def fail_unsent(error: str, entry_ids=(), batch_id: str = "") -> dict:
         with exclusive_transaction():
             free = OutboundEmail.objects.filter(_free(now), pk__in=list(entry_ids)).select_related("entry")
             rows = _take(list(free.select_for_update(skip_locked=True, of=("self",))), now, attempt=False)
-    settle_all((row, EmailStatus.FAILED, "", error) for row in rows)
+    settle_all((row, EmailStatus.FAILED, "", error, failure) for row in rows)
     return {"failed": len(rows)} if rows else {}
 
 
@@ -252,11 +253,11 @@ def deliver_emails(
     """
     integration = Integration.objects.filter(pk=integration_id).first() if integration_id else None
     if integration is None or not integration.enabled:
-        return fail_unsent("The email integration was deleted or disabled before sending.", entry_ids, batch_id)
+        return fail_unsent("The email integration was deleted or disabled before sending.", SendFailure.UNAVAILABLE, entry_ids, batch_id)
     try:
         client = client_for(integration.type, integration.credentials.get("apiKey", ""))
     except EncryptionError as error:
-        return fail_unsent(str(error), entry_ids, batch_id)
+        return fail_unsent(str(error), SendFailure.CREDENTIALS, entry_ids, batch_id)
     sender = _Sender(integration, client, later)
     return sender.run(list(entry_ids), batch_id, _moment(slot), _moment(hold), waits)
 
@@ -394,17 +395,19 @@ class _Sender:
             message.from_name = self.integration.config.get("fromName", "")
         return message
 
-    def _send(self, call: list[OutboundEmail], client=None) -> list[tuple[str, str, str]] | Exception:
-        """(status, message id, error) for each email of the call, in order; or the error the call raised."""
+    def _send(self, call: list[OutboundEmail], client=None) -> list[tuple[str, str, str, str]] | Exception:
+        """(status, message id, error, failure) for each email of the call, in order; or the error the call raised."""
         client, key = client or self.client, call[0].idempotency_key
         try:
             if call[0].batch_id:
                 results = client.send_batch([self._message(outbox) for outbox in call], idempotency_key=key)
                 return [
-                    (EmailStatus.DELIVERED, result.message_id, "") if result.message_id else (EmailStatus.FAILED, "", result.error)
+                    (EmailStatus.DELIVERED, result.message_id, "", "")
+                    if result.message_id
+                    else (EmailStatus.FAILED, "", result.error, SendFailure.PROVIDER)
                     for result in results
                 ]
-            return [(EmailStatus.DELIVERED, client.send(self._message(call[0]), idempotency_key=key), "")]
+            return [(EmailStatus.DELIVERED, client.send(self._message(call[0]), idempotency_key=key), "", "")]
         except Exception as error:  # judged by _attempt, in the sender's own thread
             return error
 
@@ -439,11 +442,11 @@ class _Sender:
                     self._record_attempt(call)
                     continue
                 logger.info("%d email(s) failed after %d attempt(s): %s", len(call), attempts, error)
-                outcomes = [(EmailStatus.FAILED, "", str(error))] * len(call)
+                outcomes = [(EmailStatus.FAILED, "", str(error), SendFailure.PROVIDER)] * len(call)
             elif isinstance(outcome, Exception):
                 # A bug of ours, not the provider's answer: record it (the rows must not stay queued forever).
                 logger.error("Unexpected error while sending %d email(s)", len(call), exc_info=outcome)
-                outcomes = [(EmailStatus.FAILED, "", INTERNAL_ERROR)] * len(call)
+                outcomes = [(EmailStatus.FAILED, "", INTERNAL_ERROR, SendFailure.INTERNAL)] * len(call)
             else:
                 outcomes = outcome
             if not self.pending:
@@ -478,5 +481,5 @@ class _Sender:
         # Forgotten only once written: if the settle fails, the run's last flush tries them again.
         if self.pending:
             settle_all(self.pending)
-            self.counts.update(str(status) for _, status, _, _ in self.pending)
+            self.counts.update(str(status) for _, status, *_ in self.pending)
             self.pending = []

@@ -31,7 +31,7 @@ from django.utils import timezone
 from opbox.transactions import run_transaction
 from workspaces.models import AuditEvent
 
-from .models import EmailEvent, EmailLogEntry, EmailStatus, OutboundEmail, Suppression, SuppressionReason
+from .models import EmailEvent, EmailLogEntry, EmailStatus, OutboundEmail, SendFailure, Suppression, SuppressionReason
 from .suppressions import ERASED, address_hash, record_suppressions, validated_address
 
 BATCH_SIZE = 1000
@@ -101,7 +101,7 @@ def _withdraw_from_outbox(outbox: OutboundEmail, address: str, now: datetime) ->
     # Scrubbed a moment ago in this transaction: its Subject is [erased] exactly when the address was its only recipient.
     only_recipient = EmailLogEntry.objects.filter(pk=outbox.entry_id, subject=ERASED).exists()
     error = ERASED if only_recipient else "Not sent: every To recipient was erased."
-    EmailLogEntry.objects.filter(pk=outbox.entry_id).update(status=EmailStatus.FAILED, error=error)
+    EmailLogEntry.objects.filter(pk=outbox.entry_id).update(status=EmailStatus.FAILED, error=error, failure=SendFailure.ERASED)
     outbox.delete()
     return False
 

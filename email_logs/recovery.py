@@ -10,7 +10,7 @@ from integrations import pacing
 from integrations.providers import provider_for_slug
 
 from .delivery import deliver_emails, fail_unsent
-from .models import EmailStatus, OutboundEmail
+from .models import EmailStatus, OutboundEmail, SendFailure
 
 CHUNK = 100  # emails handed to one delivery run, so the time limit is checked between them
 INTERRUPTED = "Sending was interrupted; the provider may have accepted it. Check the provider's activity log."
@@ -55,5 +55,5 @@ def resolve_inflight_emails(older_than: timedelta = timedelta(minutes=15), *, se
         done = deliver_emails(integration_id, ids, batch_id=batch_id)  # inline: no task to hand retries to
         counts["resent"] += sum(done.values())
     if unknown:
-        counts["marked_failed"] = fail_unsent(INTERRUPTED, unknown).get("failed", 0)
+        counts["marked_failed"] = fail_unsent(INTERRUPTED, SendFailure.INTERRUPTED, unknown).get("failed", 0)
     return counts

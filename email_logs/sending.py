@@ -252,7 +252,8 @@ def _enqueue_delivery(senders, queued: dict[str, list[EmailLogEntry]]) -> None:
 
 
 def _refresh(entries: list[EmailLogEntry]) -> None:
-    fields = ("status", "message_id", "error", "attempts")
+    # All a send may change: the claim withholds recipients suppressed meanwhile, the settle writes the outcome.
+    fields = ("to", "cc", "bcc", "subject", "status", "message_id", "error", "attempts", "failure")
     final = {row["pk"]: row for row in EmailLogEntry.objects.filter(pk__in=[e.pk for e in entries]).values("pk", *fields)}
     for entry in entries:
         for field in fields:

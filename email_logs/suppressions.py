@@ -16,7 +16,7 @@ from django.utils.crypto import salted_hmac
 from integrations.providers import OutboundMessage
 from workspaces.models import AuditEvent
 
-from .models import EmailLogEntry, EmailStatus, Suppression, SuppressionReason
+from .models import EmailLogEntry, EmailStatus, SendFailure, Suppression, SuppressionReason
 
 _HASH_SALT = "opbox.email_logs.suppression-address"
 MAX_ADDRESS_LENGTH = 320
@@ -185,7 +185,7 @@ def withhold(entry: EmailLogEntry, message: OutboundMessage, suppressed: set[str
     withheld = ", ".join(dict.fromkeys(named(a) for a in everyone if a in suppressed))
     remaining = {name: [a for a in getattr(message, name) if a not in suppressed] for name in ("to", "cc", "bcc")}
     if not remaining["to"]:
-        entry.status = EmailStatus.FAILED
+        entry.status, entry.failure = EmailStatus.FAILED, SendFailure.SUPPRESSED
         everyone_left_out = not (remaining["cc"] or remaining["bcc"])
         why = "All recipients are suppressed" if everyone_left_out else "Every To recipient is suppressed, so nothing was sent"
         note = f"{why}: {withheld}"

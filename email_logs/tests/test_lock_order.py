@@ -76,7 +76,7 @@ def test_the_settle_locks_its_rows_in_primary_key_order(log, other):
     assert other.lock(LOCK_ROW, [BIG])
 
     with ThreadPoolExecutor(1) as pool:
-        settling = pool.submit(on_its_own_connection(lambda: settle_all([(o, EmailStatus.DELIVERED, f"m-{o.pk}", "") for o in outboxes])))
+        settling = pool.submit(on_its_own_connection(lambda: settle_all([(o, EmailStatus.DELIVERED, f"m-{o.pk}", "", "") for o in outboxes])))
         other.until_someone_waits()
         small_was_free = other.lock(LOCK_ROW, [SMALL], nowait=True)
         other.rollback()
