@@ -72,13 +72,14 @@ def suppressed_among(workspace, addresses) -> set[str]:
     return suppressions_among(workspace, addresses)[0]
 
 
-def suppressions_among(workspace, addresses) -> tuple[set[str], set[str]]:
+def suppressions_among(workspace, addresses, *, digests: dict | None = None) -> tuple[set[str], set[str]]:
     """(suppressed, erased): the addresses of `addresses` (as given) that the workspace suppresses, and those
     of them that were erased (their suppression holds the hash alone). One query on PostgreSQL for any number.
+    `digests` may give the addresses' hashes already computed.
     """
     by_hash: dict[str, list[str]] = {}
     for address in addresses:
-        by_hash.setdefault(address_hash(address), []).append(address)
+        by_hash.setdefault(digests[address] if digests else address_hash(address), []).append(address)
     found: dict[str, str] = {}
     hashes = list(by_hash)
     size = len(hashes) if connection.vendor == "postgresql" else LOOKUP_CHUNK
