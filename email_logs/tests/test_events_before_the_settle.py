@@ -3,6 +3,8 @@ applied by another connection between the claim and the settle, and the settle m
 (issue 18, items 1 and 2). Real commits on PostgreSQL, the webhook on a connection of its own."""
 
 import json
+import queue
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -10,9 +12,11 @@ import responses
 from django.db import connections
 from django.test import Client
 
+from email_logs import delivery
 from email_logs.models import EmailEvent, EmailLogEntry, EmailSource, EmailStatus, OutboundEmail, Suppression
-from email_logs.sending import send_email
+from email_logs.sending import send_email, send_emails
 from integrations.providers import OutboundMessage
+from opbox.testing import race
 
 from .conftest import PROVIDER_A, PROVIDER_B
 from .signing import RESEND_SECRET, as_body, resend_event, resend_headers, sendgrid_event
@@ -155,3 +159,39 @@ def test_a_resend_complaint_before_the_settle_suppresses_the_recipient(workspace
     assert row_of(entry)["status"] == EmailStatus.DELIVERED
     assert list(EmailEvent.objects.values_list("entry_id", "type")) == [(entry.pk, "complained")]
     assert list(Suppression.objects.values_list("address", "reason")) == [("ada@example.com", "complained")]
+
+
+# Racing: the webhook and the settles at the same time --------------------------------------------------------------
+
+
+def test_bounces_racing_the_settles_of_twenty_emails_leave_every_row_failed(workspace, hooked_b, signer, provider, settings):
+    """Twenty emails go out one by one while SendGrid's webhook, on another connection, reports each one's bounce
+    as soon as SendGrid has it: some bounces land before their row's settle, some after. Every row must end
+    failed with its reason, whichever came first."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # sent below, by hand
+    accepted = queue.Queue()
+
+    def answer(request):
+        row_id = json.loads(request.body)["custom_args"]["opbox_email_id"]
+        accepted.put(row_id)
+        time.sleep(0.05)  # SendGrid answers in a while: results wait a moment before they are written together
+        return 202, {"X-Message-Id": f"sg-{row_id}"}, ""
+
+    provider.add_callback(responses.POST, f"{PROVIDER_B}/v3/mail/send", callback=answer)
+    emails = [an_email(f"client{n}@example.com") for n in range(20)]
+    rows = send_emails(workspace, emails, source=EmailSource.FORM_SEND, integration_id=hooked_b.pk)
+
+    def report_bounces():
+        for n in range(20):
+            row_id = accepted.get(timeout=30)
+            email = EmailLogEntry.objects.values_list("to", flat=True).get(pk=row_id)
+            body = as_body([bounce(row_id, email, event_id=f"bounce-{n}")])
+            assert post_webhook(Client(), webhook_path(hooked_b), body, signer.headers(body)).json()["applied"] == 1
+
+    counts, _ = race([lambda: delivery.deliver_emails(hooked_b.pk, [row.pk for row in rows]), report_bounces])
+
+    assert counts == {"delivered": 20}  # what the provider said; the events then failed them
+    final = EmailLogEntry.objects.filter(pk__in=[row.pk for row in rows]).values_list("to", "status", "error", "message_id")
+    for to, status, error, message_id in final:
+        assert (status, error) == (EmailStatus.FAILED, f"Bounced: {to} - {UNKNOWN_USER} (type: bounce)")
+        assert message_id.startswith("sg-")
