@@ -35,13 +35,13 @@ from django_tasks_db.utils import exclusive_transaction
 from integrations import pacing
 from integrations.crypto import EncryptionError
 from integrations.models import Integration
-from integrations.providers import OutboundMessage, ProviderError, ProviderRateLimited, client_for, provider_for_type
+from integrations.providers import ProviderError, ProviderRateLimited, client_for, provider_for_type
 from opbox.bulk import update_each
 from opbox.transactions import run_transaction
 
 from . import events
 from .models import EmailLogEntry, EmailStatus, OutboundEmail, SendFailure
-from .suppressions import suppressions_among, withhold
+from .suppressions import withhold_from_outboxes
 
 logger = logging.getLogger(__name__)
 
@@ -107,8 +107,9 @@ def claim_emails(
     another sender holds). With `group`, only emails never attempted and without attachments, and several
     taken together become one batch.
 
-    With `workspace_id`, the workspace's suppressions are applied to the emails never attempted (see
-    `_withhold_suppressed`); those left with no To recipient are failed unsent and their ids added to `refused`.
+    With `workspace_id`, the workspace's suppressions are applied to the emails never attempted, as intake
+    applies them (a suppression may have come while they waited: a backlog, the pace, a pause); those left
+    with no To recipient are failed unsent, and their ids added to `refused`.
     """
     now = timezone.now()
     rows = OutboundEmail.objects.filter(_free(now, hold), pk__in=list(entry_ids), batch_id="")
@@ -117,51 +118,14 @@ def claim_emails(
     # SQLite has no SKIP LOCKED: its exclusive transaction makes the read and the lease one step.
     with exclusive_transaction():
         taken = list(rows.select_related("entry").select_for_update(skip_locked=True, of=("self",)).order_by(*CALL_ORDER)[:limit])
-        if taken and workspace_id is not None:
-            taken = _withhold_suppressed(taken, workspace_id, refused if refused is not None else [])
+        if taken and workspace_id is not None and (unsent := withhold_from_outboxes(taken, workspace_id)):
+            taken = [row for row in taken if row.pk not in unsent]
+            if refused is not None:
+                refused += sorted(unsent)
         if not taken:
             return []
         batch_id = uuid.uuid4().hex if group and len(taken) > 1 else ""
         return _take(taken, now, attempt=attempt, batch_id=batch_id)
-
-
-def _withhold_suppressed(rows: list[OutboundEmail], workspace_id, refused: list) -> list[OutboundEmail]:
-    """Apply the workspace's suppressions to the emails of `rows` never attempted (locked by the caller), as
-    intake does: a suppression may have come while they waited (a backlog, the pace, a pause). Returns the
-    rows still to send; those left with no To recipient are failed unsent, their outbox records deleted.
-
-    An email already attempted keeps its body: the provider may have it, and a retry must be the same send.
-    One query when nobody is suppressed; a constant few more otherwise.
-    """
-    fresh = [row for row in rows if row.attempts == 0]
-    recipients = {address for row in fresh for name in ("to", "cc", "bcc") for address in row.payload.get(name, [])}
-    suppressed, erased = suppressions_among(workspace_id, recipients) if recipients else (set(), set())
-    affected = [row for row in fresh if suppressed.intersection(_recipients(row.payload))]
-    if not affected:
-        return rows
-    # The rows as they are now, locked (in primary-key order, as every writer of rows locks them).
-    entries = {entry.pk: entry for entry in EmailLogEntry.objects.select_for_update(no_key=True).filter(
-        pk__in=[row.pk for row in affected]).order_by("pk").only("pk", "status", *_WITHHELD_FIELDS)}  # fmt: skip
-    unsent, payloads = set(), {}
-    for row in affected:
-        entry, payload = entries[row.pk], row.payload
-        view = OutboundMessage(to=list(payload.get("to", [])), cc=list(payload.get("cc", [])), bcc=list(payload.get("bcc", [])), subject="")
-        if withhold(entry, view, suppressed, erased):
-            row.payload = payloads[row.pk] = payload | {"to": view.to, "cc": view.cc, "bcc": view.bcc}
-        else:
-            unsent.add(row.pk)
-    update_each(EmailLogEntry, list(_WITHHELD_FIELDS), {pk: tuple(getattr(e, name) for name in _WITHHELD_FIELDS) for pk, e in entries.items()})
-    update_each(OutboundEmail, ["payload"], {pk: (payload,) for pk, payload in payloads.items()})
-    OutboundEmail.objects.filter(pk__in=unsent).delete()
-    refused += sorted(unsent)
-    return [row for row in rows if row.pk not in unsent]
-
-
-_WITHHELD_FIELDS = ("to", "cc", "bcc", "subject", "error", "status", "failure")
-
-
-def _recipients(payload: dict) -> list[str]:
-    return [*payload.get("to", []), *payload.get("cc", []), *payload.get("bcc", [])]
 
 
 def claim_batch(batch_id: str, *, attempt: bool = True, hold=None) -> list[OutboundEmail]:

@@ -14,9 +14,10 @@ from django.db.models.expressions import RawSQL
 from django.utils.crypto import salted_hmac
 
 from integrations.providers import OutboundMessage
+from opbox.bulk import update_each
 from workspaces.models import AuditEvent
 
-from .models import EmailLogEntry, EmailStatus, SendFailure, Suppression, SuppressionReason
+from .models import EmailLogEntry, EmailStatus, OutboundEmail, SendFailure, Suppression, SuppressionReason
 
 _HASH_SALT = "opbox.email_logs.suppression-address"
 MAX_ADDRESS_LENGTH = 320
@@ -204,3 +205,43 @@ def withhold(entry: EmailLogEntry, message: OutboundMessage, suppressed: set[str
     # After what the row already says (recipients withheld earlier, at intake).
     entry.error = "; ".join(part for part in (entry.error, note) if part)[:MAX_ERROR_LENGTH]
     return sendable
+
+
+def withhold_from_outboxes(outboxes: list[OutboundEmail], workspace_id) -> set[str]:
+    """Apply the workspace's suppressions to the emails of `outboxes` never attempted (their records locked
+    by the caller, a sender claiming them), as `withhold` does at intake; returns the ids of those left with
+    no To recipient, failed unsent (their outbox records deleted). The others' payloads and rows lose the
+    suppressed recipients.
+
+    An email already attempted keeps its body: the provider may have it, and a retry must be the same send.
+    One query when nobody is suppressed; a constant few more otherwise.
+    """
+    fresh = [outbox for outbox in outboxes if outbox.attempts == 0]
+    recipients = {address for outbox in fresh for address in _recipients(outbox.payload)}
+    suppressed, erased = suppressions_among(workspace_id, recipients) if recipients else (set(), set())
+    affected = [outbox for outbox in fresh if suppressed.intersection(_recipients(outbox.payload))]
+    if not affected:
+        return set()
+    # The rows as they are now, locked in primary-key order (as every writer of rows locks them).
+    rows = EmailLogEntry.objects.select_for_update(no_key=True).filter(pk__in=[outbox.pk for outbox in affected])
+    entries = {entry.pk: entry for entry in rows.order_by("pk").only("pk", *_WITHHELD_FIELDS)}
+    unsent, payloads = set(), {}
+    for outbox in affected:
+        entry, payload = entries[outbox.pk], outbox.payload
+        names = ("to", "cc", "bcc")
+        message = OutboundMessage(subject="", **{name: list(payload.get(name, [])) for name in names})
+        if withhold(entry, message, suppressed, erased):
+            outbox.payload = payloads[outbox.pk] = payload | {name: getattr(message, name) for name in names}
+        else:
+            unsent.add(outbox.pk)
+    update_each(EmailLogEntry, list(_WITHHELD_FIELDS), {pk: tuple(getattr(e, name) for name in _WITHHELD_FIELDS) for pk, e in entries.items()})
+    update_each(OutboundEmail, ["payload"], {pk: (payload,) for pk, payload in payloads.items()})
+    OutboundEmail.objects.filter(pk__in=unsent).delete()
+    return unsent
+
+
+_WITHHELD_FIELDS = ("to", "cc", "bcc", "subject", "error", "status", "failure")
+
+
+def _recipients(payload: dict) -> list[str]:
+    return [*payload.get("to", []), *payload.get("cc", []), *payload.get("bcc", [])]
