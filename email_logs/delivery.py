@@ -103,9 +103,9 @@ def _take(rows: list[OutboundEmail], now: datetime, *, attempt: bool = True, bat
 def claim_emails(
     entry_ids, *, limit: int, group: bool, attempt: bool = True, hold=None, workspace_id=None, refused: list | None = None
 ) -> list[OutboundEmail]:
-    """Lease up to `limit` of the emails `entry_ids` that are queued, free and in no batch (skipping any
-    another sender holds). With `group`, only emails never attempted and without attachments, and several
-    taken together become one batch.
+    """Lease up to `limit` of the emails `entry_ids` that are queued, free (no other sender's lease) and in no
+    batch. With `group`, only emails never attempted and without attachments, and several taken together
+    become one batch.
 
     With `workspace_id`, the workspace's suppressions are applied to the emails never attempted, as intake
     applies them (a suppression may have come while they waited: a backlog, the pace, a pause); those left
@@ -115,9 +115,12 @@ def claim_emails(
     rows = OutboundEmail.objects.filter(_free(now, hold), pk__in=list(entry_ids), batch_id="")
     if group:
         rows = rows.filter(attempts=0, entry__attachment_count=0)
-    # SQLite has no SKIP LOCKED: its exclusive transaction makes the read and the lease one step.
+    # A record locked by another transaction is waited for, not skipped: the lease says who sends an email, and
+    # a lock may be erasure's, scrubbing it (a skipped email would wait for the in-flight sweep). Claims lock in
+    # one order, and nothing that holds a record waits for a claim, so the wait is short. (SQLite's exclusive
+    # transaction makes the read and the lease one step.)
     with exclusive_transaction():
-        taken = list(rows.select_related("entry").select_for_update(skip_locked=True, of=("self",)).order_by(*CALL_ORDER)[:limit])
+        taken = list(rows.select_related("entry").select_for_update(of=("self",)).order_by(*CALL_ORDER)[:limit])
         if taken and workspace_id is not None and (unsent := withhold_from_outboxes(taken, workspace_id)):
             taken = [row for row in taken if row.pk not in unsent]
             if refused is not None:
@@ -198,7 +201,7 @@ def fail_unsent(error: str, failure: SendFailure, entry_ids=(), batch_id: str = 
         now = timezone.now()
         with exclusive_transaction():
             free = OutboundEmail.objects.filter(_free(now), pk__in=list(entry_ids)).select_related("entry")
-            rows = _take(list(free.select_for_update(skip_locked=True, of=("self",))), now, attempt=False)
+            rows = _take(list(free.select_for_update(of=("self",)).order_by(*CALL_ORDER)), now, attempt=False)
     settle_all((row, EmailStatus.FAILED, "", error, failure) for row in rows)
     return {"failed": len(rows)} if rows else {}
 

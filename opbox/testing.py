@@ -64,7 +64,7 @@ class OtherConnection:
         ).fetchone()
         return count
 
-    def until_someone_waits(self, timeout: float = 10.0) -> None:
+    def until_someone_waits(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while not self.waiters():
             if time.monotonic() > deadline:

@@ -5,13 +5,14 @@ closes a cycle on purpose they must come through, not leave rows queued or stop 
 """
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import responses
 from django.db import connections
 
-from email_logs import lifecycle
+from email_logs import delivery, lifecycle
 from email_logs.delivery import settle_all
 from email_logs.erasure import ERASED, scrub_rows
 from email_logs.models import EmailLogEntry, EmailSource, EmailStatus, OutboundEmail
@@ -21,7 +22,7 @@ from opbox.testing import OtherConnection
 from tables.models import Table
 from workspaces.models import AuditEvent
 
-from .conftest import PROVIDER_B
+from .conftest import PROVIDER_A, PROVIDER_B
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -162,10 +163,32 @@ def test_erasure_does_not_wait_for_an_email_a_sender_is_claiming_and_follows_it_
     pool = ThreadPoolExecutor(1)
     erasing = pool.submit(on_its_own_connection(lambda: lifecycle.erase_address(workspace, ADA)))
     try:
-        result = erasing.result(timeout=10)  # done while the record is still locked
+        result = erasing.result(timeout=30)  # done while the record is still locked
     finally:
         other.rollback()
         pool.shutdown()
 
     assert result.in_flight == [SMALL]  # the sweep follows it; the claim itself sees the new suppression
     assert EmailLogEntry.objects.get().to == ERASED
+
+
+def test_a_sender_waits_for_an_email_whose_record_another_transaction_holds_instead_of_leaving_it_queued(
+    workspace, site_provider_a, provider, other, settings
+):
+    """Erasure locks the outbox record of a queued email it scrubs; a sender claiming that email meanwhile must
+    wait for it, not skip it: nobody else would send it until the in-flight sweep, 15 minutes on."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # sent below, by hand
+    provider.add(responses.POST, f"{PROVIDER_A}/emails", json={"id": "sent-after-the-wait"})
+    entry = send_email(workspace, OutboundMessage(to=[ADA], subject="Hi", text="x"), source=EmailSource.FORM_SEND)
+    assert other.lock(LOCK_OUTBOX, [entry.pk])
+
+    with ThreadPoolExecutor(1) as pool:
+        sending = pool.submit(on_its_own_connection(lambda: delivery.deliver_emails(site_provider_a.pk, [entry.pk])))
+        while not (sending.done() or other.waiters()):  # the sender waits for the record (or, skipping it, ends)
+            time.sleep(0.02)
+        other.commit()
+        counts = sending.result()
+
+    assert counts == {"delivered": 1}  # not {} (the email skipped, left queued)
+    entry.refresh_from_db()
+    assert (entry.status, entry.message_id) == (EmailStatus.DELIVERED, "sent-after-the-wait")
