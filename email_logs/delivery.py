@@ -37,8 +37,11 @@ from integrations.crypto import EncryptionError
 from integrations.models import Integration
 from integrations.providers import ProviderError, ProviderRateLimited, client_for, provider_for_type
 from opbox.bulk import update_each
+from opbox.transactions import run_transaction
 
-from .models import EmailLogEntry, EmailStatus, OutboundEmail
+from . import events
+from .models import EmailLogEntry, EmailStatus, OutboundEmail, SendFailure
+from .suppressions import withhold_from_outboxes
 
 logger = logging.getLogger(__name__)
 
@@ -97,18 +100,31 @@ def _take(rows: list[OutboundEmail], now: datetime, *, attempt: bool = True, bat
     return rows
 
 
-def claim_emails(entry_ids, *, limit: int, group: bool, attempt: bool = True, hold=None) -> list[OutboundEmail]:
-    """Lease up to `limit` of the emails `entry_ids` that are queued, free and in no batch (skipping any
-    another sender holds). With `group`, only emails never attempted and without attachments, and several
-    taken together become one batch.
+def claim_emails(
+    entry_ids, *, limit: int, group: bool, attempt: bool = True, hold=None, workspace_id=None, refused: list | None = None
+) -> list[OutboundEmail]:
+    """Lease up to `limit` of the emails `entry_ids` that are queued, free (no other sender's lease) and in no
+    batch. With `group`, only emails never attempted and without attachments, and several taken together
+    become one batch.
+
+    With `workspace_id`, the workspace's suppressions are applied to the emails never attempted, as intake
+    applies them (a suppression may have come while they waited: a backlog, the pace, a pause); those left
+    with no To recipient are failed unsent, and their ids added to `refused`.
     """
     now = timezone.now()
     rows = OutboundEmail.objects.filter(_free(now, hold), pk__in=list(entry_ids), batch_id="")
     if group:
         rows = rows.filter(attempts=0, entry__attachment_count=0)
-    # SQLite has no SKIP LOCKED: its exclusive transaction makes the read and the lease one step.
+    # A record locked by another transaction is waited for, not skipped: the lease says who sends an email, and
+    # a lock may be erasure's, scrubbing it (a skipped email would wait for the in-flight sweep). Claims lock in
+    # one order, and nothing that holds a record waits for a claim, so the wait is short. (SQLite's exclusive
+    # transaction makes the read and the lease one step.)
     with exclusive_transaction():
-        taken = list(rows.select_related("entry").select_for_update(skip_locked=True, of=("self",)).order_by(*CALL_ORDER)[:limit])
+        taken = list(rows.select_related("entry").select_for_update(of=("self",)).order_by(*CALL_ORDER)[:limit])
+        if taken and workspace_id is not None and (unsent := withhold_from_outboxes(taken, workspace_id)):
+            taken = [row for row in taken if row.pk not in unsent]
+            if refused is not None:
+                refused += sorted(unsent)
         if not taken:
             return []
         batch_id = uuid.uuid4().hex if group and len(taken) > 1 else ""
@@ -132,42 +148,61 @@ def claim_batch(batch_id: str, *, attempt: bool = True, hold=None) -> list[Outbo
 
 
 def settle_all(results) -> list[EmailLogEntry]:
-    """Write each (outbox, status, message id, error) as its row's final state and drop the outbox records:
-    two statements in one transaction, whatever the number."""
-    entries = []
-    for outbox, status, message_id, error in results:
-        entry = outbox.entry
-        entry.status, entry.message_id = status, message_id
-        # A note written at send time (recipients left out as suppressed) stays beside the provider's answer.
-        entry.error = "; ".join(part for part in (error, entry.error) if part)[:2000]
-        entry.attempts = outbox.attempts
-        entries.append(entry)
-    if entries:
-        with transaction.atomic():
-            # One statement for every row (opbox.bulk): bulk_update's CASE per field and row would cost
-            # more to build than the provider call for a batch of 100.
-            fields = ["status", "message_id", "error", "attempts"]
-            update_each(EmailLogEntry, fields, {entry.pk: tuple(getattr(entry, name) for name in fields) for entry in entries})
-            OutboundEmail.objects.filter(pk__in=[entry.pk for entry in entries]).delete()
-    return entries
+    """Write each (outbox, status, message id, error, failure) as its row's final state and drop the outbox records,
+    in one transaction of four statements whatever their number (run again if it loses a deadlock).
+
+    The rows are read under their locks, not from the sender's copy taken at the claim: a provider event
+    applied meanwhile stays. A row an event already failed stays failed, the provider's answer joining
+    its Error; the row's stored bounces and drops are applied again over the settled state, so partial
+    bounces keep their note and the last recipient to fail still fails the row.
+    """
+    results = list(results)
+    if results:
+        run_transaction(lambda: _settle(results))
+    return [outbox.entry for outbox, *_ in results]
 
 
-def settle(outbox: OutboundEmail, status: str, *, message_id: str = "", error: str = "") -> EmailLogEntry:
+def _settle(results) -> None:
+    fields = ["status", "message_id", "error", "attempts", "failure"]
+    with transaction.atomic():
+        rows = events.lock_rows([outbox.pk for outbox, *_ in results])
+        failures = events.stored_failures(rows)
+        changes = {}
+        for outbox, status, message_id, error, failure in results:
+            row, entry = rows.get(outbox.pk), outbox.entry
+            if row is None:  # deleted meanwhile (its workspace, or retention): nothing to write
+                continue
+            # What the row says already (a note written at send time, an event's failure) stays beside the answer.
+            error = "; ".join(part for part in (error if error not in row["error"] else "", row["error"]) if part)
+            if row["status"] == EmailStatus.FAILED:  # an event failed it first: failed stays failed
+                status = EmailStatus.FAILED
+            elif status != EmailStatus.FAILED and failures[outbox.pk]:
+                status, error = events.failure_outcome(row | {"status": status, "error": error}, failures[outbox.pk])
+            entry.status, entry.message_id, entry.error, entry.attempts = status, message_id, error[:2000], outbox.attempts
+            entry.failure = failure
+            changes[entry.pk] = tuple(getattr(entry, name) for name in fields)
+        # One statement for every row (opbox.bulk): bulk_update's CASE per field and row would cost more to
+        # build than the provider call for a batch of 100.
+        update_each(EmailLogEntry, fields, changes)
+        OutboundEmail.objects.filter(pk__in=[outbox.pk for outbox, *_ in results]).delete()
+
+
+def settle(outbox: OutboundEmail, status: str, *, message_id: str = "", error: str = "", failure: str = "") -> EmailLogEntry:
     """Write one email's final status and drop its outbox record, in one transaction."""
-    return settle_all([(outbox, status, message_id, error)])[0]
+    return settle_all([(outbox, status, message_id, error, failure)])[0]
 
 
-def fail_unsent(error: str, entry_ids=(), batch_id: str = "") -> dict:
-    """Settle `failed`, without any provider call, the free emails of `entry_ids` (in a batch or not) or of
-    the batch `batch_id`."""
+def fail_unsent(error: str, failure: SendFailure, entry_ids=(), batch_id: str = "") -> dict:
+    """Settle `failed` for the reason `failure`, without any provider call, the free emails of `entry_ids`
+    (in a batch or not) or of the batch `batch_id`."""
     if batch_id:
         rows = claim_batch(batch_id, attempt=False)
     else:
         now = timezone.now()
         with exclusive_transaction():
             free = OutboundEmail.objects.filter(_free(now), pk__in=list(entry_ids)).select_related("entry")
-            rows = _take(list(free.select_for_update(skip_locked=True, of=("self",))), now, attempt=False)
-    settle_all((row, EmailStatus.FAILED, "", error) for row in rows)
+            rows = _take(list(free.select_for_update(of=("self",)).order_by(*CALL_ORDER)), now, attempt=False)
+    settle_all((row, EmailStatus.FAILED, "", error, failure) for row in rows)
     return {"failed": len(rows)} if rows else {}
 
 
@@ -185,11 +220,11 @@ def deliver_emails(
     """
     integration = Integration.objects.filter(pk=integration_id).first() if integration_id else None
     if integration is None or not integration.enabled:
-        return fail_unsent("The email integration was deleted or disabled before sending.", entry_ids, batch_id)
+        return fail_unsent("The email integration was deleted or disabled before sending.", SendFailure.UNAVAILABLE, entry_ids, batch_id)
     try:
         client = client_for(integration.type, integration.credentials.get("apiKey", ""))
     except EncryptionError as error:
-        return fail_unsent(str(error), entry_ids, batch_id)
+        return fail_unsent(str(error), SendFailure.CREDENTIALS, entry_ids, batch_id)
     sender = _Sender(integration, client, later)
     return sender.run(list(entry_ids), batch_id, _moment(slot), _moment(hold), waits)
 
@@ -240,8 +275,7 @@ class _Sender:
                         if wait > MAX_WAIT_IN_WORKER:
                             if self.rate is None:  # a pause: each time it finds one again, it comes back later
                                 when += timedelta(seconds=random.uniform(0, min(2.0**waits, 60.0)))  # noqa: S311
-                            self._hand_on(when, entry_ids=remaining, batch_id=batch_id, slot=when.isoformat(),
-                                          hold=hold.isoformat() if hold else None, waits=waits + 1)  # fmt: skip
+                            self._hand_on(when, entry_ids=remaining, batch_id=batch_id, slot=when.isoformat(), hold=hold, waits=waits + 1)
                             break
                         time.sleep(wait)
                         slot = when
@@ -283,12 +317,17 @@ class _Sender:
         """The provider calls to make now: one batch, or one or more emails that go singly."""
         if batch_id:
             return [call] if (call := claim_batch(batch_id, hold=hold)) else []
-        size = self.client.batch_size
-        if size > 1 and not self.leased and (call := claim_emails(remaining, limit=size, group=True, hold=hold)):
-            return [call]
-        if not self.leased:
-            # The emails that go singly are leased together; each one's attempt is recorded before its call.
-            self.leased = claim_emails(remaining, limit=len(remaining), group=False, attempt=False, hold=hold)
+        size, refused = self.client.batch_size, []
+        checked = {"workspace_id": self.integration.workspace_id, "refused": refused}  # suppressions apply at the claim
+        try:
+            if size > 1 and not self.leased and (call := claim_emails(remaining, limit=size, group=True, hold=hold, **checked)):
+                return [call]
+            if not self.leased:
+                # The emails that go singly are leased together; each one's attempt is recorded before its call.
+                self.leased = claim_emails(remaining, limit=len(remaining), group=False, attempt=False, hold=hold, **checked)
+        finally:
+            if refused:
+                self.counts[EmailStatus.FAILED.value] += len(refused)
         # Unpaced, on a worker, a few go at once: one write records their attempts, then the calls overlap.
         together = PARALLEL_SINGLES if self.later is not None and self.rate is None else 1
         singles, self.leased = self.leased[:together], self.leased[together:]
@@ -296,9 +335,19 @@ class _Sender:
             self._record_attempt(singles)
         return [[outbox] for outbox in singles]
 
-    def _hand_on(self, when: datetime, **task_arguments) -> None:
+    def _hand_on(self, when: datetime, hold: datetime | None = None, **task_arguments) -> None:
+        """Run the rest of this delivery at `when`. Emails held for a scheduled retry stay held until then
+        (their lease moves to cover `when`), so the in-flight sweep never takes them for crashed meanwhile."""
         self._release()
-        self.later(when, self.integration.pk, **task_arguments)
+        if hold is None:
+            self.later(when, self.integration.pk, **task_arguments)
+            return
+        held = OutboundEmail.objects.filter(lease_expires_at=hold)
+        held = held.filter(batch_id=task_arguments["batch_id"]) if task_arguments.get("batch_id") else held.filter(pk__in=task_arguments["entry_ids"])
+        new_hold = when + lease_length()
+        with transaction.atomic():  # on the database task backend the task row commits with the new hold
+            held.update(lease_expires_at=new_hold)
+            self.later(when, self.integration.pk, hold=new_hold.isoformat(), **task_arguments)
 
     def _release(self) -> None:
         """Give back the singly-sent emails this run leased but did not attempt, for the run it hands on to."""
@@ -313,17 +362,19 @@ class _Sender:
             message.from_name = self.integration.config.get("fromName", "")
         return message
 
-    def _send(self, call: list[OutboundEmail], client=None) -> list[tuple[str, str, str]] | Exception:
-        """(status, message id, error) for each email of the call, in order; or the error the call raised."""
+    def _send(self, call: list[OutboundEmail], client=None) -> list[tuple[str, str, str, str]] | Exception:
+        """(status, message id, error, failure) for each email of the call, in order; or the error the call raised."""
         client, key = client or self.client, call[0].idempotency_key
         try:
             if call[0].batch_id:
                 results = client.send_batch([self._message(outbox) for outbox in call], idempotency_key=key)
                 return [
-                    (EmailStatus.DELIVERED, result.message_id, "") if result.message_id else (EmailStatus.FAILED, "", result.error)
+                    (EmailStatus.DELIVERED, result.message_id, "", "")
+                    if result.message_id
+                    else (EmailStatus.FAILED, "", result.error, SendFailure.PROVIDER)
                     for result in results
                 ]
-            return [(EmailStatus.DELIVERED, client.send(self._message(call[0]), idempotency_key=key), "")]
+            return [(EmailStatus.DELIVERED, client.send(self._message(call[0]), idempotency_key=key), "", "")]
         except Exception as error:  # judged by _attempt, in the sender's own thread
             return error
 
@@ -363,11 +414,11 @@ class _Sender:
                     "Email(s) %s failed after %d attempt(s): %s (HTTP %s)",
                     ", ".join(outbox.pk for outbox in call), attempts, type(error).__name__, error.status_code or "-",
                 )  # fmt: skip
-                outcomes = [(EmailStatus.FAILED, "", str(error))] * len(call)
+                outcomes = [(EmailStatus.FAILED, "", str(error), SendFailure.PROVIDER)] * len(call)
             elif isinstance(outcome, Exception):
                 # A bug of ours, not the provider's answer: record it (the rows must not stay queued forever).
                 logger.error("Unexpected error while sending email(s) %s", ", ".join(outbox.pk for outbox in call), exc_info=outcome)
-                outcomes = [(EmailStatus.FAILED, "", INTERNAL_ERROR)] * len(call)
+                outcomes = [(EmailStatus.FAILED, "", INTERNAL_ERROR, SendFailure.INTERNAL)] * len(call)
             else:
                 outcomes = outcome
             if not self.pending:
@@ -388,17 +439,19 @@ class _Sender:
             outbox.attempts, outbox.last_attempt_at, outbox.lease_expires_at = outbox.attempts + 1, now, lease
 
     def _retry_later(self, call: list[OutboundEmail], delay: float) -> None:
-        """Hold the call's emails until `delay` from now and schedule exactly that call again then."""
-        hold = timezone.now() + timedelta(seconds=delay)
+        """Schedule exactly that call again `delay` from now, its emails held (leased) until a lease past then."""
+        when = timezone.now() + timedelta(seconds=delay)
+        hold = when + lease_length()  # the retry may start late (a busy worker): the sweep must not take it meanwhile
         task_arguments = {"batch_id": call[0].batch_id} if call[0].batch_id else {"entry_ids": [call[0].pk]}
         # One transaction: on the database task backend the retry's task row commits with the hold.
         with transaction.atomic():
             OutboundEmail.objects.filter(pk__in=[outbox.pk for outbox in call]).update(lease_expires_at=hold)
-            self.later(hold, self.integration.pk, hold=hold.isoformat(), **task_arguments)
+            self.later(when, self.integration.pk, hold=hold.isoformat(), **task_arguments)
         self.counts["retrying"] += len(call)
 
     def _flush(self) -> None:
+        # Forgotten only once written: if the settle fails, the run's last flush tries them again.
         if self.pending:
-            pending, self.pending = self.pending, []
-            settle_all(pending)
-            self.counts.update(str(status) for _, status, _, _ in pending)
+            settle_all(self.pending)
+            self.counts.update(str(status) for _, status, *_ in self.pending)
+            self.pending = []

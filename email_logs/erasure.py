@@ -15,7 +15,7 @@ The order closes the race with sends in flight:
    again while any email of step 2 is still being sent. It knows only the hash: it re-reads the rows and
    events that arrived since shortly before the erasure, and those emails' rows, hashes each address they
    name and scrubs matches: rows committed by a transaction that had checked suppressions before step 1,
-   the note a settling sender wrote back from its copy of the row, events that came in meanwhile.
+   a provider's answer naming it that a settling sender wrote, events that came in meanwhile.
 """
 
 import re
@@ -28,12 +28,12 @@ from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from opbox.transactions import run_transaction
 from workspaces.models import AuditEvent
 
-from .models import EmailEvent, EmailLogEntry, EmailStatus, OutboundEmail, Suppression, SuppressionReason
-from .suppressions import address_hash, record_suppressions, validated_address
+from .models import EmailEvent, EmailLogEntry, EmailStatus, OutboundEmail, SendFailure, Suppression, SuppressionReason
+from .suppressions import ERASED, address_hash, record_suppressions, validated_address
 
-ERASED = "[erased]"
 BATCH_SIZE = 1000
 # How long before an erasure a racing send may have read "not suppressed" and still commit after it: the
 # sweep looks back this far. A caller holding its transaction open longer than this escapes the sweep.
@@ -43,7 +43,7 @@ _SCRUBBED_FIELDS = (*_RECIPIENT_FIELDS, "subject", "error")
 # Every recipient of To, CC and BCC, lower-cased: the expression of the PostgreSQL index `email_log_recipients`
 # (migration 0007 repeats it; the two must stay identical for the index to be used).
 RECIPIENTS_SQL = """regexp_split_to_array(lower("to" || ',' || "cc" || ',' || "bcc"), '\\s*,\\s*')"""
-_ADDRESS_LIKE = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+ADDRESS_LIKE = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 @dataclass
@@ -58,8 +58,8 @@ def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def _mention(address: str) -> re.Pattern:
-    # The address on its own, not inside a longer one (xada@example.com, ada@example.com.au).
+def mention_of(address: str) -> re.Pattern:
+    """The address on its own in a text, in any case, not inside a longer one (xada@example.com, ada@example.com.au)."""
     return re.compile(rf"(?<![\w.!#$%&'*+/=?^`{{|}}~-]){re.escape(address)}(?![\w-]|\.[\w-])", re.IGNORECASE)
 
 
@@ -71,7 +71,7 @@ def scrubbed_fields(entry: EmailLogEntry, address: str) -> dict | None:
     """
     lists = {name: _split(getattr(entry, name)) for name in _RECIPIENT_FIELDS}
     named = [part.lower() == address for parts in lists.values() for part in parts]
-    mention = _mention(address)
+    mention = mention_of(address)
     changes = {"subject": mention.sub(ERASED, entry.subject), "error": mention.sub(ERASED, entry.error)}
     if any(named):
         changes.update(
@@ -101,7 +101,7 @@ def _withdraw_from_outbox(outbox: OutboundEmail, address: str, now: datetime) ->
     # Scrubbed a moment ago in this transaction: its Subject is [erased] exactly when the address was its only recipient.
     only_recipient = EmailLogEntry.objects.filter(pk=outbox.entry_id, subject=ERASED).exists()
     error = ERASED if only_recipient else "Not sent: every To recipient was erased."
-    EmailLogEntry.objects.filter(pk=outbox.entry_id).update(status=EmailStatus.FAILED, error=error)
+    EmailLogEntry.objects.filter(pk=outbox.entry_id).update(status=EmailStatus.FAILED, error=error, failure=SendFailure.ERASED)
     outbox.delete()
     return False
 
@@ -128,22 +128,33 @@ def _save_scrubbed(entries: list[EmailLogEntry]) -> None:
 
 def scrub_rows(ids, address: str) -> tuple[int, list[str]]:
     """Erase `address` from these rows, their unsent outboxes and their events' text, in one short
-    transaction; returns how many rows held it, and the ids of those still being sent."""
+    transaction (run again if it loses a deadlock); returns how many rows held it, and the ids of those
+    still being sent."""
+    return run_transaction(lambda: _scrub_rows(ids, address))
+
+
+def _scrub_rows(ids, address: str) -> tuple[int, list[str]]:
     now = timezone.now()
     with transaction.atomic():
         changed = []
-        for entry in EmailLogEntry.objects.filter(pk__in=ids).select_for_update().only("pk", "status", *_SCRUBBED_FIELDS):
+        # In primary-key order, as every writer of rows locks them (a settle or a webhook may hold some).
+        rows = EmailLogEntry.objects.filter(pk__in=list(ids)).select_for_update(no_key=True).order_by("pk")
+        for entry in rows.only("pk", "status", *_SCRUBBED_FIELDS):
             if (changes := scrubbed_fields(entry, address)) is not None:
                 for name, value in changes.items():
                     setattr(entry, name, value)
                 changed.append(entry)
         _save_scrubbed(changed)
         held = [entry.pk for entry in changed]
-        # Only a queued row has an outbox (settling a row deletes it in the same transaction).
+        # Only a queued row has an outbox (settling a row deletes it in the same transaction). One a sender is
+        # claiming right now (its record locked: the claim locks it before the row) is in flight: skipped, not
+        # waited for, or the two would wait on each other.
         queued = [entry.pk for entry in changed if entry.status == EmailStatus.QUEUED]
-        outboxes = OutboundEmail.objects.filter(entry_id__in=queued).select_for_update(of=("self",)) if queued else []
-        in_flight = [outbox.pk for outbox in outboxes if _withdraw_from_outbox(outbox, address, now)]
-        mention = _mention(address)
+        outboxes = list(OutboundEmail.objects.filter(entry_id__in=queued).select_for_update(of=("self",), skip_locked=True)) if queued else []
+        free = {outbox.pk for outbox in outboxes}
+        in_flight = [pk for pk in queued if pk not in free]
+        in_flight += [outbox.pk for outbox in outboxes if _withdraw_from_outbox(outbox, address, now)]
+        mention = mention_of(address)
         for event in EmailEvent.objects.filter(entry_id__in=held, detail__icontains=address).only("pk", "detail"):
             EmailEvent.objects.filter(pk=event.pk).update(detail=mention.sub(ERASED, event.detail))
     return len(held), in_flight
@@ -207,7 +218,7 @@ def sweep_erased_address(workspace_id, digest: str, since: datetime, in_flight=(
     rows = EmailLogEntry.objects.filter(Q(sent_at__gte=since) | Q(pk__in=list(in_flight)), table__workspace_id=workspace_id)
     for entry in rows.only("pk", "subject", "error", *_RECIPIENT_FIELDS).iterator(chunk_size=BATCH_SIZE):
         recipients = [part for name in _RECIPIENT_FIELDS for part in _split(getattr(entry, name))]
-        if address := _matching(digest, [*recipients, *_ADDRESS_LIKE.findall(f"{entry.subject} {entry.error}")]):
+        if address := _matching(digest, [*recipients, *ADDRESS_LIKE.findall(f"{entry.subject} {entry.error}")]):
             rows_by_address[address].append(entry.pk)
     for address, ids in rows_by_address.items():
         found.rows += scrub_rows(ids, address)[0]
@@ -215,8 +226,8 @@ def sweep_erased_address(workspace_id, digest: str, since: datetime, in_flight=(
     for event in events.only("pk", "recipient", "detail").iterator(chunk_size=BATCH_SIZE):
         if event.recipient and _matching(digest, [event.recipient]):
             found.events += EmailEvent.objects.filter(pk=event.pk).delete()[0]
-        elif address := _matching(digest, _ADDRESS_LIKE.findall(event.detail)):
-            EmailEvent.objects.filter(pk=event.pk).update(detail=_mention(address).sub(ERASED, event.detail))
+        elif address := _matching(digest, ADDRESS_LIKE.findall(event.detail)):
+            EmailEvent.objects.filter(pk=event.pk).update(detail=mention_of(address).sub(ERASED, event.detail))
     found.in_flight = list(OutboundEmail.objects.filter(pk__in=list(in_flight)).order_by("pk").values_list("pk", flat=True))
     return found
 

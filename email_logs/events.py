@@ -11,7 +11,7 @@ wait on each other in a cycle.
 
 import logging
 from collections import defaultdict
-from email.utils import getaddresses
+from dataclasses import replace
 
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
@@ -21,8 +21,9 @@ from integrations.models import Integration
 from integrations.providers import EmailProvider, WebhookBatch, WebhookError, WebhookEvent, WebhookSignatureError
 from opbox.bulk import insert_ignoring_conflicts, update_each
 
+from .erasure import ADDRESS_LIKE, mention_of
 from .models import EmailEvent, EmailLogEntry, EmailStatus, EventType, SuppressionReason
-from .suppressions import record_suppressions
+from .suppressions import ERASED, record_suppressions, suppressions_among
 
 logger = logging.getLogger(__name__)
 
@@ -95,9 +96,9 @@ def _apply(integration: Integration, batch: WebhookBatch) -> dict:
         else:
             unique[event.event_id] = event
     rows = _matching_rows(integration, unique.values())
-    matched = [event for event in unique.values() if event.event_id in rows]
+    matched = _keep_erased_out(integration.workspace_id, [event for event in unique.values() if event.event_id in rows])
     counts["unmatched"] = len(unique) - len(matched)
-    locked = _lock_rows({rows[event.event_id] for event in matched if event.type in FAILURES})
+    locked = lock_rows({rows[event.event_id] for event in matched if event.type in FAILURES})
     inserted = _insert_new(integration, matched, rows)
     new = [event for event in matched if event.event_id in inserted]
     counts["applied"], counts["duplicates"] = len(new), counts["duplicates"] + len(matched) - len(new)
@@ -123,8 +124,28 @@ def _matching_rows(integration: Integration, events) -> dict[str, str]:
     return rows
 
 
-def _lock_rows(row_ids: set[str]) -> dict[str, dict]:
-    """The rows' status, error and recipients, locked until the commit (in id order, so lockers never cycle).
+def _keep_erased_out(workspace_id, events: list[WebhookEvent]) -> list[WebhookEvent]:
+    """The events, with every address the workspace erased (its suppression holds the hash alone) replaced by
+    `[erased]`, as recipient and where the detail names it: providers report on an email for days after it
+    went (SendGrid's bounces, up to 72 hours), and an erasure must hold against what arrives late. One query.
+    """
+    named = {address for event in events for address in (event.recipient, *event.addresses, *ADDRESS_LIKE.findall(event.detail)) if address}
+    erased = {address.strip().lower() for address in suppressions_among(workspace_id, named)[1]} if named else set()
+    if not erased:
+        return events
+    kept_out = []
+    for event in events:
+        detail = event.detail
+        for address in erased:
+            detail = mention_of(address).sub(ERASED, detail)
+        recipient = ERASED if event.recipient.strip().lower() in erased else event.recipient
+        kept_out.append(replace(event, recipient=recipient, detail=detail))
+    return kept_out
+
+
+def lock_rows(row_ids) -> dict[str, dict]:
+    """The rows' status, error and recipients, locked until the commit: in primary-key order, the one order
+    every writer of rows (webhooks, the settle, erasure, the claim) locks them in, so lockers never cycle.
 
     NO KEY UPDATE: it does not block the key-share locks other requests' event inserts take on the rows.
     """
@@ -132,11 +153,21 @@ def _lock_rows(row_ids: set[str]) -> dict[str, dict]:
         return {}
     rows = (
         EmailLogEntry.objects.select_for_update(no_key=True)
-        .filter(pk__in=row_ids)
+        .filter(pk__in=list(row_ids))
         .order_by("pk")
         .values("pk", "status", "error", "to", "cc", "bcc")
     )
     return {row["pk"]: row for row in rows}
+
+
+def stored_failures(row_ids) -> dict[str, list[tuple[str, str, str]]]:
+    """Each row's stored bounces and drops (type, recipient, detail), oldest first; one query."""
+    failures = defaultdict(list)
+    if row_ids:
+        stored = EmailEvent.objects.filter(entry_id__in=list(row_ids), type__in=list(FAILURES)).order_by("occurred_at", "id")
+        for row_id, kind, recipient, detail in stored.values_list("entry_id", "type", "recipient", "detail"):
+            failures[row_id].append((kind, recipient, detail))
+    return failures
 
 
 def _insert_new(integration: Integration, events: list[WebhookEvent], rows: dict[str, str]) -> set[str]:
@@ -159,10 +190,7 @@ def _settle_failures(locked: dict[str, dict], row_ids: set[str]) -> None:
     row_ids = {row_id for row_id in row_ids if locked[row_id]["status"] != EmailStatus.FAILED}  # failed stays failed
     if not row_ids:
         return
-    failures = defaultdict(list)
-    stored = EmailEvent.objects.filter(entry_id__in=row_ids, type__in=list(FAILURES)).order_by("occurred_at", "id")
-    for row_id, kind, recipient, detail in stored.values_list("entry_id", "type", "recipient", "detail"):
-        failures[row_id].append((kind, recipient, detail))
+    failures = stored_failures(row_ids)
     changed = {}
     for row_id in sorted(row_ids):
         row = locked[row_id]
@@ -179,7 +207,8 @@ def failure_outcome(row: dict, failures: list[tuple[str, str, str]]) -> tuple[st
     Otherwise the status stays. The Error keeps what it said and names each failed recipient once:
     `Bounced: ada@example.com - 550 5.1.1 mailbox unavailable`.
     """
-    recipients = {address.lower() for _, address in getaddresses([row["to"], row["cc"], row["bcc"]]) if address}
+    # The row lists validated addresses (and `[erased]`) joined by commas.
+    recipients = {part.strip().lower() for field in ("to", "cc", "bcc") for part in row[field].split(",") if part.strip()}
     lines: dict[str, str] = {}  # recipient (lower-cased; "" = the whole email) -> its first failure
     for kind, recipient, detail in failures:
         who = recipient.strip()

@@ -19,6 +19,18 @@ class EmailStatus(models.TextChoices):
     FAILED = "failed"
 
 
+class SendFailure(models.TextChoices):
+    """Why an email's send ended `failed` ("" when the provider accepted it; a later bounce is in its events)."""
+
+    SUPPRESSED = "suppressed"  # every To recipient is suppressed: nothing was sent
+    ERASED = "erased"  # cancelled unsent by the erasure of its every To recipient
+    UNAVAILABLE = "unavailable"  # its integration was deleted or disabled before it was sent
+    CREDENTIALS = "credentials"  # the integration's key cannot be decrypted with OPBOX_ENCRYPTION_KEYS
+    PROVIDER = "provider"  # the provider refused or failed it (or gave an answer we cannot use)
+    INTERRUPTED = "interrupted"  # its sender died after the call: the provider may have it
+    INTERNAL = "internal"  # an error of ours while sending
+
+
 class EmailSource(models.TextChoices):
     """Where an email originated: the eight labels of the seed."""
 
@@ -53,6 +65,7 @@ class EmailLogEntry(models.Model):
     error = models.TextField(blank=True, default="")
     attachment_count = models.PositiveIntegerField(default=0)
     attempts = models.PositiveSmallIntegerField(default=0)  # provider calls made (the outbox's count, kept when it goes)
+    failure = models.CharField(max_length=16, choices=SendFailure.choices, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -71,6 +84,7 @@ class EmailLogEntry(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(status__in=EmailStatus.values), name="email_log_status_is_known"),
             models.CheckConstraint(condition=Q(source__in=EmailSource.values), name="email_log_source_is_known"),
+            models.CheckConstraint(condition=Q(failure__in=["", *SendFailure.values]), name="email_log_failure_is_known"),
             models.CheckConstraint(
                 condition=~Q(status=EmailStatus.DELIVERED) | ~Q(message_id=""), name="delivered_email_has_message_id"
             ),

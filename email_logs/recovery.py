@@ -6,10 +6,11 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from integrations import pacing
 from integrations.providers import provider_for_slug
 
 from .delivery import deliver_emails, fail_unsent
-from .models import EmailStatus, OutboundEmail
+from .models import EmailStatus, OutboundEmail, SendFailure
 
 CHUNK = 100  # emails handed to one delivery run, so the time limit is checked between them
 INTERRUPTED = "Sending was interrupted; the provider may have accepted it. Check the provider's activity log."
@@ -22,13 +23,16 @@ def resolve_inflight_emails(older_than: timedelta = timedelta(minutes=15), *, se
     whole, the same members under the same Idempotency-Key, which the provider deduplicates. One email
     attempted alone: resent under its own key where the provider makes that idempotent; otherwise its
     outcome is unknown and it is marked failed. Sends are paced like any other; after `seconds` the rest
-    is left to the next run.
+    is left to the next run. Emails held for a scheduled retry (a live lease), and those of an integration
+    whose pause has not ended, are waiting, not crashed: they are left alone.
     """
     began, now = time.monotonic(), timezone.now()
     counts = {"resent": 0, "marked_failed": 0}
     stale = (
         OutboundEmail.objects.filter(entry__status=EmailStatus.QUEUED, entry__sent_at__lt=now - older_than)
         .exclude(lease_expires_at__gt=now)
+        # A paused integration's emails wait for the pause's end (their tasks come back then), not crashed.
+        .exclude(entry__integration_id__in=pacing.paused_integrations())
         .order_by("entry__sent_at")
         .values_list("pk", "batch_id", "attempts", "entry__integration_id", "entry__provider")
     )
@@ -51,5 +55,5 @@ def resolve_inflight_emails(older_than: timedelta = timedelta(minutes=15), *, se
         done = deliver_emails(integration_id, ids, batch_id=batch_id)  # inline: no task to hand retries to
         counts["resent"] += sum(done.values())
     if unknown:
-        counts["marked_failed"] = fail_unsent(INTERRUPTED, unknown).get("failed", 0)
+        counts["marked_failed"] = fail_unsent(INTERRUPTED, SendFailure.INTERRUPTED, unknown).get("failed", 0)
     return counts

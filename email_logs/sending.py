@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists
 from django_tasks_db import DatabaseBackend
 
@@ -20,17 +20,18 @@ from integrations.exceptions import EmailProviderNotConfigured
 from integrations.models import Integration
 from integrations.providers import OutboundMessage, provider_for_type
 from integrations.services import site_email_provider
+from opbox.task_queue import enqueue_each
 from tables.models import SystemType, Table
 
 from .delivery import CALLS_PER_TASK
 from .log_tables import ensure_email_log_table
 from .models import EmailLogEntry, EmailSource, OutboundEmail, Suppression
-from .suppressions import address_hash, suppressed_among, withhold
+from .suppressions import address_hash, hashes_in, suppressions_among, withhold
 from .tasks import deliver_emails
 
 MAX_RECIPIENTS = 50  # per field: a larger list is a bulk send, which this endpoint is not for
 MAX_BATCH = 1000  # emails per send_emails call (POST /api/emails/batch)
-SUPPRESSION_PROBE_LIMIT = 500  # addresses whose suppression the sender's lookup checks in passing
+SUPPRESSION_PROBE_LIMIT = 500  # addresses the sender's lookup checks in passing on SQLite (one parameter each)
 MAX_SUBJECT_LENGTH = 998  # the email line limit
 HEADER_BREAKERS = ("\r", "\n", "\0")  # a header value carrying one of these could inject another header
 
@@ -149,7 +150,9 @@ def send_emails(workspace, messages, *, source: str, integration_id=None) -> lis
         except ValidationError as error:
             problems[index] = error.message_dict
     addresses = list(dict.fromkeys(a for message in messages for a in (*message.to, *message.cc, *message.bcc)))
-    hashes = [address_hash(a) for a in addresses] if len(addresses) <= SUPPRESSION_PROBE_LIMIT else None
+    digests = {address: address_hash(address) for address in addresses}
+    # PostgreSQL takes every hash as one array parameter: the sender's lookup checks them all in passing.
+    hashes = list(digests.values()) if connection.vendor == "postgresql" or len(digests) <= SUPPRESSION_PROBE_LIMIT else None
     senders: dict = {}
     for index, name in enumerate(wanted):
         if index not in problems and name not in senders:
@@ -164,16 +167,15 @@ def send_emails(workspace, messages, *, source: str, integration_id=None) -> lis
 
     # Suppression, the one place it applies to every message: one lookup for the whole batch (none at all
     # when the sender lookup already saw that no address is suppressed).
-    suppressed = set()
+    suppressed, erased = set(), set()
     if any(sender.maybe_suppressed for sender in senders.values()):
-        for start in range(0, len(addresses), SUPPRESSION_PROBE_LIMIT):
-            suppressed |= suppressed_among(workspace, addresses[start : start + SUPPRESSION_PROBE_LIMIT])
+        suppressed, erased = suppressions_among(workspace, addresses, digests=digests)
     entries, outboxes, queued = [], [], defaultdict(list)
     for message, name in zip(messages, wanted, strict=True):
         sender = senders[name]
         entry = _entry_for(sender, message, source)
         # Suppressed recipients never reach the provider; with no To recipient left the row is failed, unsent.
-        if withhold(entry, message, suppressed):
+        if withhold(entry, message, suppressed, erased):
             outboxes.append(OutboundEmail(entry=entry, payload=OutboundEmail.payload_for(message)))
             queued[sender.integration.pk].append(entry)
         entries.append(entry)
@@ -206,7 +208,7 @@ def _sender(workspace, integration_id: str | None, hashes: list[str] | None) -> 
     else:
         tables = tables.filter(integration__is_site_email_provider=True)
     if hashes is not None:
-        tables = tables.annotate(suppressed=Exists(Suppression.objects.filter(workspace=workspace, address_hash__in=hashes)))
+        tables = tables.annotate(suppressed=Exists(Suppression.objects.filter(workspace=workspace, address_hash__in=hashes_in(hashes))))
     table = next(iter(tables[:1]), None)
     integration = table.integration if table is not None else None
     usable = integration is not None and integration.enabled and integration.is_email_provider
@@ -240,18 +242,20 @@ def _enqueue_delivery(senders, queued: dict[str, list[EmailLogEntry]]) -> None:
     """One task per provider call's worth: a batch of plain emails where the client batches, else up to
     CALLS_PER_TASK emails sent one by one (attachments always go singly)."""
     by_id = {sender.integration.pk: sender.integration for sender in senders}
+    tasks = []
     for integration_id, entries in queued.items():
         size = provider_for_type(by_id[integration_id].type).client_class.batch_size
         plain = [entry.pk for entry in entries if size > 1 and not entry.attachment_count]
         single = [entry.pk for entry in entries if size == 1 or entry.attachment_count]
         chunks = [plain[i : i + size] for i in range(0, len(plain), size)]
         chunks += [single[i : i + CALLS_PER_TASK] for i in range(0, len(single), CALLS_PER_TASK)]
-        for chunk in chunks:
-            deliver_emails.enqueue(integration_id, chunk)
+        tasks += [(integration_id, chunk) for chunk in chunks]
+    enqueue_each(deliver_emails, tasks)  # one statement for all on the database backend
 
 
 def _refresh(entries: list[EmailLogEntry]) -> None:
-    fields = ("status", "message_id", "error", "attempts")
+    # All a send may change: the claim withholds recipients suppressed meanwhile, the settle writes the outcome.
+    fields = ("to", "cc", "bcc", "subject", "status", "message_id", "error", "attempts", "failure")
     final = {row["pk"]: row for row in EmailLogEntry.objects.filter(pk__in=[e.pk for e in entries]).values("pk", *fields)}
     for entry in entries:
         for field in fields:

@@ -8,18 +8,22 @@ address: the trail must not keep an address that is erased later.
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.expressions import RawSQL
 from django.utils.crypto import salted_hmac
 
 from integrations.providers import OutboundMessage
+from opbox.bulk import update_each
 from workspaces.models import AuditEvent
 
-from .models import EmailLogEntry, EmailStatus, Suppression, SuppressionReason
+from .models import EmailLogEntry, EmailStatus, OutboundEmail, SendFailure, Suppression, SuppressionReason
 
 _HASH_SALT = "opbox.email_logs.suppression-address"
 MAX_ADDRESS_LENGTH = 320
 MAX_ERROR_LENGTH = 2000  # as delivery keeps a provider's answer
+ERASED = "[erased]"  # what stands where an erased address was (SPEC §12); its suppression keeps the hash alone
+LOOKUP_CHUNK = 10_000  # hashes per query where each is a parameter of its own (SQLite; PostgreSQL takes one array)
 
 
 def normalise_address(address: str) -> str:
@@ -65,16 +69,34 @@ def suppression_for(workspace, address: str) -> Suppression:
 
 
 def suppressed_among(workspace, addresses) -> set[str]:
-    """The addresses of `addresses` (as given) that the workspace suppresses; one query for any number."""
+    """The addresses of `addresses` (as given) that the workspace suppresses."""
+    return suppressions_among(workspace, addresses)[0]
+
+
+def suppressions_among(workspace, addresses, *, digests: dict | None = None) -> tuple[set[str], set[str]]:
+    """(suppressed, erased): the addresses of `addresses` (as given) that the workspace suppresses, and those
+    of them that were erased (their suppression holds the hash alone). One query on PostgreSQL for any number.
+    `digests` may give the addresses' hashes already computed.
+    """
     by_hash: dict[str, list[str]] = {}
     for address in addresses:
-        by_hash.setdefault(address_hash(address), []).append(address)
-    if not by_hash:
-        return set()
-    found = Suppression.objects.filter(workspace_id=_workspace_id(workspace), address_hash__in=by_hash).values_list(
-        "address_hash", flat=True
-    )
-    return {address for digest in found for address in by_hash[digest]}
+        by_hash.setdefault(digests[address] if digests else address_hash(address), []).append(address)
+    found: dict[str, str] = {}
+    hashes = list(by_hash)
+    size = len(hashes) if connection.vendor == "postgresql" else LOOKUP_CHUNK
+    for start in range(0, len(hashes), size or 1):
+        chunk = Suppression.objects.filter(workspace_id=_workspace_id(workspace), address_hash__in=hashes_in(hashes[start : start + size]))
+        found.update(chunk.values_list("address_hash", "address"))
+    suppressed = {address for digest in found for address in by_hash[digest]}
+    erased = {address for digest, kept in found.items() if not kept for address in by_hash[digest]}
+    return suppressed, erased
+
+
+def hashes_in(hashes: list[str]):
+    """The right side of an `address_hash__in` filter: on PostgreSQL one array parameter, however many."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::varchar[])", [hashes])
+    return hashes
 
 
 # Services ----------------------------------------------------------------------------------------
@@ -145,38 +167,81 @@ def remove_suppression(workspace, address: str, *, actor=None) -> Suppression:
 # Send time ---------------------------------------------------------------------------------------
 
 
-def withhold_suppressed(entry: EmailLogEntry, message: OutboundMessage) -> bool:
-    """Remove the workspace's suppressed recipients from `message` and its just-logged row (saved); returns
-    whether it can still be sent (see `withhold`). One query when nobody is suppressed, two otherwise.
-    """
-    suppressed = suppressed_among(entry.table.workspace_id, [*message.to, *message.cc, *message.bcc])
-    if not suppressed:
-        return True
-    sendable = withhold(entry, message, suppressed)
-    entry.save(update_fields=["to", "cc", "bcc", "error", "status"])
-    return sendable
-
-
-def withhold(entry: EmailLogEntry, message: OutboundMessage, suppressed: set[str]) -> bool:
+def withhold(entry: EmailLogEntry, message: OutboundMessage, suppressed: set[str], erased=frozenset()) -> bool:
     """Remove the `suppressed` addresses from `message` and from its row (not saved: a batch writes its rows
-    in bulk); returns whether it can still be sent. No query: `suppressed` comes from `suppressed_among`.
+    in bulk); returns whether it can still be sent. No query: `suppressed` and `erased` (those of them that
+    were erased) come from `suppressions_among`.
 
     The row's To/CC/BCC then list who it goes to, and its Error names who was withheld. With no To
-    recipient left (CC and BCC alone are not an email), the row is `failed` and nothing is sent.
+    recipient left (CC and BCC alone are not an email), the row is `failed` and nothing is sent. An erased
+    address is never written: `[erased]` stands in its place, and where every recipient was erased the
+    Subject goes too, as erasure leaves such a row.
     """
     everyone = [*message.to, *message.cc, *message.bcc]
     if not suppressed.intersection(everyone):
         return True
-    withheld = ", ".join(dict.fromkeys(a for a in everyone if a in suppressed))
+
+    def named(address):
+        return ERASED if address in erased else address
+
+    withheld = ", ".join(dict.fromkeys(named(a) for a in everyone if a in suppressed))
     remaining = {name: [a for a in getattr(message, name) if a not in suppressed] for name in ("to", "cc", "bcc")}
     if not remaining["to"]:
-        entry.status = EmailStatus.FAILED
+        entry.status, entry.failure = EmailStatus.FAILED, SendFailure.SUPPRESSED
         everyone_left_out = not (remaining["cc"] or remaining["bcc"])
         why = "All recipients are suppressed" if everyone_left_out else "Every To recipient is suppressed, so nothing was sent"
-        entry.error = f"{why}: {withheld}"[:MAX_ERROR_LENGTH]
-        return False
-    for name, addresses in remaining.items():
-        setattr(message, name, addresses)
-        setattr(entry, name, ", ".join(addresses))
-    entry.error = f"Not sent to suppressed recipients: {withheld}"[:MAX_ERROR_LENGTH]
-    return True
+        note = f"{why}: {withheld}"
+        for name in ("to", "cc", "bcc"):  # who it was for, though nothing was sent
+            setattr(entry, name, ", ".join(named(a) for a in getattr(message, name)))
+        if all(a in erased for a in everyone):
+            entry.subject = ERASED
+        sendable = False
+    else:
+        for name, addresses in remaining.items():
+            setattr(message, name, addresses)
+            setattr(entry, name, ", ".join(addresses))
+        note = f"Not sent to suppressed recipients: {withheld}"
+        sendable = True
+    # After what the row already says (recipients withheld earlier, at intake).
+    entry.error = "; ".join(part for part in (entry.error, note) if part)[:MAX_ERROR_LENGTH]
+    return sendable
+
+
+def withhold_from_outboxes(outboxes: list[OutboundEmail], workspace_id) -> set[str]:
+    """Apply the workspace's suppressions to the emails of `outboxes` never attempted (their records locked
+    by the caller, a sender claiming them), as `withhold` does at intake; returns the ids of those left with
+    no To recipient, failed unsent (their outbox records deleted). The others' payloads and rows lose the
+    suppressed recipients.
+
+    An email already attempted keeps its body: the provider may have it, and a retry must be the same send.
+    One query when nobody is suppressed; a constant few more otherwise.
+    """
+    fresh = [outbox for outbox in outboxes if outbox.attempts == 0]
+    recipients = {address for outbox in fresh for address in _recipients(outbox.payload)}
+    suppressed, erased = suppressions_among(workspace_id, recipients) if recipients else (set(), set())
+    affected = [outbox for outbox in fresh if suppressed.intersection(_recipients(outbox.payload))]
+    if not affected:
+        return set()
+    # The rows as they are now, locked in primary-key order (as every writer of rows locks them).
+    rows = EmailLogEntry.objects.select_for_update(no_key=True).filter(pk__in=[outbox.pk for outbox in affected])
+    entries = {entry.pk: entry for entry in rows.order_by("pk").only("pk", *_WITHHELD_FIELDS)}
+    unsent, payloads = set(), {}
+    for outbox in affected:
+        entry, payload = entries[outbox.pk], outbox.payload
+        names = ("to", "cc", "bcc")
+        message = OutboundMessage(subject="", **{name: list(payload.get(name, [])) for name in names})
+        if withhold(entry, message, suppressed, erased):
+            outbox.payload = payloads[outbox.pk] = payload | {name: getattr(message, name) for name in names}
+        else:
+            unsent.add(outbox.pk)
+    update_each(EmailLogEntry, list(_WITHHELD_FIELDS), {pk: tuple(getattr(e, name) for name in _WITHHELD_FIELDS) for pk, e in entries.items()})
+    update_each(OutboundEmail, ["payload"], {pk: (payload,) for pk, payload in payloads.items()})
+    OutboundEmail.objects.filter(pk__in=unsent).delete()
+    return unsent
+
+
+_WITHHELD_FIELDS = ("to", "cc", "bcc", "subject", "error", "status", "failure")
+
+
+def _recipients(payload: dict) -> list[str]:
+    return [*payload.get("to", []), *payload.get("cc", []), *payload.get("bcc", [])]

@@ -18,7 +18,7 @@ from workspaces.permissions import IsWorkspaceAdmin, IsWorkspaceMember
 
 from . import suppressions
 from .log_tables import ensure_email_log_tables
-from .models import EmailLogEntry, EmailSource, EmailStatus, Suppression
+from .models import EmailLogEntry, EmailSource, EmailStatus, SendFailure, Suppression
 from .pagination import SuppressionPages
 from .selectors import email_in
 from .sending import send_email
@@ -32,6 +32,13 @@ from .serializers import (
 )
 
 _STATUS_FOR = {EmailStatus.DELIVERED: status.HTTP_201_CREATED, EmailStatus.QUEUED: status.HTTP_202_ACCEPTED}
+# A failed send answers from why it failed; the provider's refusals and failures (and ours) are a 502.
+_REFUSED_WITH = {
+    SendFailure.SUPPRESSED: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    SendFailure.ERASED: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    SendFailure.UNAVAILABLE: status.HTTP_409_CONFLICT,  # as for an integration disabled before the request
+    SendFailure.CREDENTIALS: status.HTTP_503_SERVICE_UNAVAILABLE,  # a deploy to fix, as everywhere keys are unreadable
+}
 _FailedSend = inline_serializer("FailedSend", {"detail": serializers.CharField(), "row": RowSerializer()})
 
 
@@ -55,9 +62,10 @@ class SendEmailView(APIView):
         responses={
             201: OpenApiResponse(RowSerializer, description="Delivered: the log row."),
             202: OpenApiResponse(RowSerializer, description="Queued for a worker: the log row, status queued."),
-            409: OpenApiResponse(description="No usable email provider is configured."),
+            409: OpenApiResponse(description="No usable email provider is configured (or it was disabled before sending)."),
             422: OpenApiResponse(_FailedSend, description="Every recipient is suppressed: not sent; the failed log row."),
             502: OpenApiResponse(_FailedSend, description="The provider refused or failed: the failed log row."),
+            503: OpenApiResponse(_FailedSend, description="The integration's key cannot be decrypted: not sent; the failed log row."),
         },
         parameters=[
             OpenApiParameter(
@@ -77,8 +85,7 @@ class SendEmailView(APIView):
         )
         row = entry_row(entry)
         if entry.status == EmailStatus.FAILED:
-            # Failed before any provider call: refused here (every recipient suppressed), not by the provider.
-            refused = status.HTTP_422_UNPROCESSABLE_ENTITY if entry.attempts == 0 else status.HTTP_502_BAD_GATEWAY
+            refused = _REFUSED_WITH.get(entry.failure, status.HTTP_502_BAD_GATEWAY)
             return Response({"detail": entry.error, "row": row}, status=refused)
         location = request.build_absolute_uri(reverse("email-detail", args=[entry.pk]))
         return Response(row, status=_STATUS_FOR[entry.status], headers={"Location": location})

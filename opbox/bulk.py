@@ -49,7 +49,11 @@ def insert_ignoring_conflicts(model, names: list[str], rows: list[tuple], *, con
 
 
 def update_each(model, names: list[str], changes: dict) -> None:
-    """Set the `names` fields of each row `changes` maps (primary key -> tuple of values), in one statement."""
+    """Set the `names` fields of each row `changes` maps (primary key -> tuple of values), in one statement.
+
+    On PostgreSQL the rows are locked in primary-key order first (whatever order the plan would update them
+    in), the order every writer of rows keeps, so two writers never wait on each other in a cycle.
+    """
     if not changes:
         return
     if connection.vendor != "postgresql":
@@ -60,11 +64,12 @@ def update_each(model, names: list[str], changes: dict) -> None:
     table, key = quote(model._meta.db_table), quote(fields[0].column)
     assignments = ", ".join(f"{quote(field.column)} = v.{quote(field.column)}" for field in fields[1:])
     records = _records(fields, [(pk, *values) for pk, values in changes.items()])
+    locked_in_order = (
+        f"SELECT v.* FROM json_populate_recordset(NULL::{table}, %s) AS v JOIN {table} AS locked ON locked.{key} = v.{key} "
+        f"ORDER BY locked.{key} FOR NO KEY UPDATE OF locked"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET {assignments} FROM json_populate_recordset(NULL::{table}, %s) AS v WHERE {table}.{key} = v.{key}",
-            [records],
-        )
+        cursor.execute(f"UPDATE {table} SET {assignments} FROM ({locked_in_order}) AS v WHERE {table}.{key} = v.{key}", [records])
 
 
 def _records(fields, rows) -> str:

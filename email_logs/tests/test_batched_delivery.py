@@ -4,6 +4,8 @@ under the same key; attachments go singly; provider B gets one call per email.""
 
 import base64
 import json
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -12,6 +14,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from email_logs.delivery import PARALLEL_SINGLES
 from email_logs.models import EmailLogEntry, OutboundEmail
 
 from .conftest import PROVIDER_A, PROVIDER_B
@@ -182,12 +185,29 @@ def test_provider_b_gets_one_call_per_email(member_api, provider_b, provider):
     assert {row["values"]["Status"] for row in rows} == {"delivered"}
 
 
+class OverlapCounter:
+    """A SendGrid `mail/send` that takes a moment to answer and counts how many calls are under way at once."""
+
+    def __init__(self, seconds=0.05):
+        self.lock, self.seconds = threading.Lock(), seconds
+        self.in_flight = self.most = self.sent = 0
+
+    def __call__(self, request):
+        with self.lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+            self.sent += 1
+            message_id = f"sg-{self.sent}"
+        time.sleep(self.seconds)  # the provider's answer takes a while: calls made at once overlap here
+        with self.lock:
+            self.in_flight -= 1
+        return 202, {"X-Message-Id": message_id}, ""
+
+
 def test_on_workers_provider_b_still_gets_one_call_per_email_a_few_at_once(member_api, provider_b, provider, settings):
     settings.TASKS = DATABASE_BACKEND
-    sent = iter(range(100))
-    provider.add_callback(
-        responses.POST, f"{PROVIDER_B}/v3/mail/send", callback=lambda request: (202, {"X-Message-Id": f"sg-{next(sent)}"}, "")
-    )
+    overlap = OverlapCounter()
+    provider.add_callback(responses.POST, f"{PROVIDER_B}/v3/mail/send", callback=overlap)
     post_batch(member_api, [an_email(n, integrationId=provider_b.pk) for n in range(30)])
 
     run_workers()
@@ -196,3 +216,5 @@ def test_on_workers_provider_b_still_gets_one_call_per_email_a_few_at_once(membe
     assert recipients == sorted(f"client{n}@example.com" for n in range(30))  # each once, alone
     assert set(EmailLogEntry.objects.values_list("status", "attempts")) == {("delivered", 1)}
     assert len(set(EmailLogEntry.objects.values_list("message_id", flat=True))) == 30
+    # A few at once, and no more than the worker's bound: the calls overlapped, up to PARALLEL_SINGLES of them.
+    assert 1 < overlap.most <= PARALLEL_SINGLES, overlap.most

@@ -1,5 +1,6 @@
 """The database going away during a send: the provider accepted the email, recording it failed.
-The row stays `queued` with its outbox, and the in-flight sweep settles it without sending twice."""
+The row stays `queued` with its outbox, and the in-flight sweep settles it without sending twice. And an
+answer the database could not store (issue 18, item 8) is refused before it gets there."""
 
 from datetime import timedelta
 
@@ -45,3 +46,15 @@ def test_a_lost_database_after_the_send_leaves_a_row_the_sweep_settles(workspace
     assert entry.status == "delivered"
     keys = {call.request.headers["Idempotency-Key"] for call in provider.calls}
     assert len(provider.calls) == 2 and keys == {f"opbox-email-{entry.pk}"}
+
+
+def test_a_message_id_longer_than_the_log_keeps_fails_the_row_with_the_reason(workspace, site_provider_a, provider):
+    # The Message ID column holds 255 characters: on PostgreSQL the settle failed and the row stayed queued.
+    resend_accepts(provider, "m" * 300)
+
+    entry = send_email(workspace, OutboundMessage(to=["client@example.com"], subject="Signed", text="Done"), source=EmailSource.MATTER_STEP)
+
+    entry.refresh_from_db()
+    assert (entry.status, entry.message_id) == ("failed", "")
+    assert "message id" in entry.error and "m" * 300 not in entry.error
+    assert not OutboundEmail.objects.exists()

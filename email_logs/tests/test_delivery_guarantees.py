@@ -17,7 +17,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from email_logs import delivery, tasks
-from email_logs.models import EmailLogEntry, EmailSource, EmailStatus, OutboundEmail
+from email_logs.models import EmailLogEntry, EmailSource, EmailStatus, OutboundEmail, SendFailure
 from email_logs.recovery import resolve_inflight_emails
 from email_logs.sending import send_email, send_emails
 from integrations.models import Integration, IntegrationPace
@@ -291,6 +291,7 @@ def test_the_sweep_leaves_a_provider_b_email_under_a_live_lease_then_fails_it_on
     assert resolve_inflight_emails() == {"resent": 0, "marked_failed": 1}
     entry.refresh_from_db()
     assert entry.status == EmailStatus.FAILED and "interrupted" in entry.error
+    assert entry.failure == SendFailure.INTERRUPTED
     assert not provider.calls
 
 
@@ -330,6 +331,7 @@ def test_credentials_sealed_under_a_dropped_key_leave_a_failed_row_naming_the_ke
 
     entry.refresh_from_db()
     assert entry.status == EmailStatus.FAILED and "OPBOX_ENCRYPTION_KEYS" in entry.error
+    assert entry.failure == SendFailure.CREDENTIALS
     assert KEY_B not in entry.error
     assert not provider.calls and not OutboundEmail.objects.exists()
 
@@ -341,7 +343,7 @@ def test_an_answer_our_code_cannot_handle_leaves_a_failed_row_and_is_not_retried
 
     entry = send_email(workspace, an_email(), source=EmailSource.MATTER_STEP)
 
-    assert (entry.status, entry.error) == (EmailStatus.FAILED, delivery.INTERNAL_ERROR)
+    assert (entry.status, entry.error, entry.failure) == (EmailStatus.FAILED, delivery.INTERNAL_ERROR, SendFailure.INTERNAL)
     assert len(provider.calls) == 1 and not OutboundEmail.objects.exists()
 
 
@@ -360,6 +362,7 @@ def test_an_integration_disabled_before_its_queued_send_runs_on_a_worker_fails_t
 
     entry.refresh_from_db()
     assert entry.status == EmailStatus.FAILED and "disabled" in entry.error
+    assert entry.failure == SendFailure.UNAVAILABLE
     assert not provider.calls and not OutboundEmail.objects.exists()
 
 

@@ -199,3 +199,28 @@ def test_another_workspaces_integration_cannot_send(member_api, other_workspace,
 
 def test_anonymous_callers_get_401(anon_api):
     assert send(anon_api).status_code == 401
+
+
+# The answer follows why the email was not sent (issue 18, item 9) ---------------------------------
+
+
+def test_a_key_that_cannot_be_decrypted_is_a_503_naming_the_key_not_a_suppression(member_api, site_provider_a, provider, settings):
+    resend_accepts(provider)
+    settings.OPBOX_ENCRYPTION_KEYS = [base64.urlsafe_b64encode(b"a-brand-new-key-of-32-bytes-long").decode()]
+
+    response = send(member_api)
+
+    assert response.status_code == 503
+    body = response.json()
+    assert "OPBOX_ENCRYPTION_KEYS" in body["detail"] and "suppressed" not in body["detail"]
+    assert body["row"]["values"]["Status"] == "failed" and body["row"]["values"]["Error"] == body["detail"]
+    assert not provider.calls
+
+
+def test_an_email_whose_recipients_are_all_suppressed_is_still_a_422(member_api, admin_api, site_provider_a, provider):
+    assert admin_api.post("/api/suppressions", {"address": "client@example.com"}, format="json").status_code == 201
+
+    response = send(member_api)
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == "All recipients are suppressed: client@example.com"

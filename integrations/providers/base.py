@@ -19,6 +19,7 @@ from .webhooks import WebhookBatch
 __all__ = ["MAX_DETAIL", "REDACTED", "parse_retry_after"]  # re-exported: provider modules import them from here
 
 MAX_PAGES = 100  # far above any real account (Resend pages hold 100, SendGrid allows 300 templates)
+MAX_MESSAGE_ID = 255  # characters of a provider's message id the Email Log keeps (its Message ID column)
 
 
 @dataclass(frozen=True)
@@ -204,3 +205,12 @@ class EmailProviderClient(ServiceClient):
         except ValueError:
             raise self._bad_response(f"template {item['id']} has no readable {dated_by}") from None
         return ProviderTemplate(id=item["id"], name=str(item.get("name") or ""), created_at=created_at)
+
+    def _message_id(self, value, where: str) -> str:
+        """The provider's id for an email it accepted, or `ProviderBadResponse` (not retried: the provider may
+        well have the email) when there is none, or one longer than the Email Log keeps."""
+        if not isinstance(value, str) or not value.strip():
+            raise self._bad_response(f"no message id in {where}")
+        if len(value) > MAX_MESSAGE_ID or "\x00" in value:
+            raise self._bad_response(f"a message id of {len(value)} characters in {where} (at most {MAX_MESSAGE_ID} are kept)")
+        return value

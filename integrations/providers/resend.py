@@ -23,6 +23,9 @@ from .exceptions import (
 )
 
 PAGE_SIZE = 100  # Resend's maximum `limit`
+# The tag every send carries, echoed in `data.tags` of each of its events: the log row's id, so an event
+# finds its row before the settle has written Resend's own id there.
+REFERENCE_TAG = "opbox_email_id"
 QUOTA_ERRORS = {"daily_quota_exceeded", "monthly_quota_exceeded"}
 
 # Resend's event types -> ours; any other type (contact.*, domain.*, email.scheduled...) is not kept.
@@ -65,10 +68,7 @@ class ResendClient(EmailProviderClient):
             "POST", "/emails", json=self._payload(message), headers={"Idempotency-Key": idempotency_key},
             idempotent=self.idempotent_sends,
         )
-        message_id = self._json(response).get("id")
-        if not isinstance(message_id, str) or not message_id:
-            raise self._bad_response("no message id in its answer")
-        return message_id
+        return self._message_id(self._json(response).get("id"), "its answer")
 
     def send_batch(self, messages: list[OutboundMessage], *, idempotency_key: str) -> list[BatchResult]:
         """Send through `POST /emails/batch` in permissive mode: an email Resend refuses fails alone, named by
@@ -97,8 +97,9 @@ class ResendClient(EmailProviderClient):
             refused[index] = f"Resend refused this email of the batch: {detail}"
         accepted = [index for index in range(len(messages)) if index not in refused]
         ids = [item.get("id") if isinstance(item, dict) else None for item in data]
-        if len(ids) != len(accepted) or not all(isinstance(id_, str) and id_ for id_ in ids):
+        if len(ids) != len(accepted):
             raise self._bad_response(f"{len(ids)} message ids for the {len(accepted)} emails it accepted")
+        ids = [self._message_id(id_, "its batch answer") for id_ in ids]
         results = dict(zip(accepted, (BatchResult(message_id=id_) for id_ in ids), strict=True))
         results |= {index: BatchResult(error=text) for index, text in refused.items()}
         return [results[index] for index in range(len(messages))]
@@ -122,6 +123,8 @@ class ResendClient(EmailProviderClient):
                 {"filename": a.filename, "content": a.content_base64, "content_type": a.content_type}
                 for a in message.attachments
             ]
+        if message.reference:
+            payload["tags"] = [{"name": REFERENCE_TAG, "value": message.reference}]
         return payload
 
     # Errors look like {"statusCode": 422, "name": "validation_error", "message": "..."}.
@@ -203,11 +206,24 @@ class ResendClient(EmailProviderClient):
             type=kind,
             occurred_at=occurred_at,
             message_id=webhooks.text(data["email_id"]),
+            email_id=_reference(data.get("tags")),
             addresses=addresses,
             detail=_detail(data),
             permanent=kind == webhooks.BOUNCED and bounce.get("type") == "Permanent",
         )
         return webhooks.WebhookBatch(received=1, events=[event])
+
+
+def _reference(tags) -> str:
+    """Our row id from an event's `data.tags`: an array of `{"name", "value"}` as Resend documents it, or the
+    `{name: value}` object its SDK types; "" when absent."""
+    if isinstance(tags, dict):
+        return webhooks.text(tags.get(REFERENCE_TAG))
+    if isinstance(tags, list):
+        for tag in tags:
+            if isinstance(tag, dict) and tag.get("name") == REFERENCE_TAG:
+                return webhooks.text(tag.get("value"))
+    return ""
 
 
 def _detail(data: dict) -> str:

@@ -73,9 +73,7 @@ class SendGridClient(EmailProviderClient):
         # So this POST is not idempotent, and a read timeout or reset mid-call is reported as not retryable.
         response = self._request("POST", "/v3/mail/send", json=self._payload(message), idempotent=self.idempotent_sends)
         message_id = response.headers.get("X-Message-Id", "").strip()
-        if not message_id:
-            raise self._bad_response(f"HTTP {response.status_code} without an X-Message-Id header")
-        return message_id
+        return self._message_id(message_id, f"the X-Message-Id header of its HTTP {response.status_code}")
 
     def _payload(self, message: OutboundMessage) -> dict:
         seen: set[str] = set()

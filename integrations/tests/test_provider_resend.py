@@ -292,3 +292,80 @@ def test_the_same_key_with_a_different_payload_is_a_rejection(mock, client):
         client.send(message(), idempotency_key="email-1")
 
     assert caught.value.retryable is False
+
+
+# Our row id travels with every email as a tag, and comes back in its events ------------------------
+
+
+ROW_ID = "c0mz1x2y3w4v5u6t7s8r9q0p1"
+
+
+def test_every_send_carries_its_row_id_as_the_opbox_email_id_tag(mock, client):
+    mock.add(responses.POST, f"{BASE}/emails", json={"id": "m1"})
+
+    client.send(message(reference=ROW_ID), idempotency_key="email-1")
+
+    assert sent_json(mock)["tags"] == [{"name": "opbox_email_id", "value": ROW_ID}]
+
+
+def test_every_email_of_a_batch_carries_its_own_row_id_tag(mock, client):
+    mock.add(responses.POST, f"{BASE}/emails/batch", json={"data": [{"id": "m1"}, {"id": "m2"}]})
+
+    client.send_batch([message(reference="c-first"), message(reference="c-second")], idempotency_key="batch-1")
+
+    assert [email["tags"] for email in sent_json(mock)] == [
+        [{"name": "opbox_email_id", "value": "c-first"}],
+        [{"name": "opbox_email_id", "value": "c-second"}],
+    ]
+
+
+def webhook_body(tags):
+    data = {"email_id": "re-1", "to": ["a@client.example"], "bounce": {"message": "gone", "type": "Permanent"}}
+    return json.dumps({"type": "email.bounced", "created_at": "2026-11-25T10:00:00.000Z", "data": data | tags}).encode()
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {"tags": [{"name": "category", "value": "x"}, {"name": "opbox_email_id", "value": ROW_ID}]},  # Resend's documented array
+        {"tags": {"category": "x", "opbox_email_id": ROW_ID}},  # the object form its SDK types
+    ],
+    ids=["array", "object"],
+)
+def test_an_event_names_our_row_by_its_tag(tags):
+    (event,) = ResendClient.parse_webhook({"svix-id": "msg_1"}, webhook_body(tags)).events
+
+    assert (event.email_id, event.message_id) == (ROW_ID, "re-1")
+
+
+@pytest.mark.parametrize("tags", [{}, {"tags": None}, {"tags": "opbox_email_id"}, {"tags": [{"name": "opbox_email_id"}, 7]},
+                                  {"tags": {"opbox_email_id": 42}}])  # fmt: skip
+def test_an_event_without_a_usable_tag_is_matched_by_its_message_id_alone(tags):
+    (event,) = ResendClient.parse_webhook({"svix-id": "msg_1"}, webhook_body(tags)).events
+
+    assert (event.email_id, event.message_id) == ("", "re-1")
+
+
+# A message id longer than the Email Log keeps (255 characters) ------------------------------------
+
+
+def test_a_message_id_longer_than_the_log_keeps_is_a_bad_response_not_retried(mock, client):
+    mock.add(responses.POST, f"{BASE}/emails", json={"id": "m" * 256})
+
+    with pytest.raises(ProviderBadResponse, match="message id") as caught:
+        client.send(message(), idempotency_key="email-1")
+
+    assert caught.value.retryable is False
+
+
+def test_a_batch_answer_with_an_overlong_message_id_is_a_bad_response(mock, client):
+    mock.add(responses.POST, f"{BASE}/emails/batch", json={"data": [{"id": "m1"}, {"id": "m" * 256}]})
+
+    with pytest.raises(ProviderBadResponse):
+        client.send_batch([message(), message()], idempotency_key="batch-1")
+
+
+def test_a_message_id_of_255_characters_is_taken(mock, client):
+    mock.add(responses.POST, f"{BASE}/emails", json={"id": "m" * 255})
+
+    assert client.send(message(), idempotency_key="email-1") == "m" * 255

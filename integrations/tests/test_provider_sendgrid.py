@@ -260,3 +260,12 @@ def test_a_429_without_retry_after_waits_until_x_ratelimit_reset(mock, client):
 
     assert caught.value.retryable is True
     assert 20 <= caught.value.retry_after <= 31
+
+
+def test_an_x_message_id_longer_than_the_log_keeps_is_a_bad_response_not_retried(mock, client):
+    mock.add(responses.POST, f"{BASE}/v3/mail/send", status=202, body="", headers={"X-Message-Id": "m" * 256})
+
+    with pytest.raises(ProviderBadResponse, match="message id") as caught:
+        client.send(message(), idempotency_key="email-1")
+
+    assert caught.value.retryable is False

@@ -1,0 +1,36 @@
+"""Enqueueing many runs of one task at once.
+
+On the django-tasks-db backend each enqueue is an INSERT; a send of a thousand emails enqueues ten tasks, and
+its cost must not grow with them (SPEC §8): `enqueue_each` writes every task row in one statement there.
+"""
+
+import json
+
+from django_tasks.signals import task_enqueued
+from django_tasks_db import DatabaseBackend
+from django_tasks_db.models import DBTaskResult, get_date_max
+
+
+def enqueue_each(task, argument_lists) -> None:
+    """Enqueue `task(*arguments)` for each of `argument_lists`: one INSERT for all on the database backend
+    (its rows as its own enqueue writes them), one enqueue each elsewhere."""
+    argument_lists = [list(arguments) for arguments in argument_lists]
+    backend = task.get_backend()
+    if not isinstance(backend, DatabaseBackend):
+        for arguments in argument_lists:
+            task.enqueue(*arguments)
+        return
+    backend.validate_task(task)
+    rows = DBTaskResult.objects.bulk_create(
+        DBTaskResult(
+            args_kwargs=json.loads(json.dumps({"args": arguments, "kwargs": {}})),
+            priority=task.priority,
+            task_path=task.module_path,
+            queue_name=task.queue_name,
+            run_after=task.run_after or get_date_max(),  # what the backend's pre_save does; bulk_create has none
+            backend_name=backend.alias,
+        )
+        for arguments in argument_lists
+    )
+    for row in rows:
+        task_enqueued.send(type(backend), task_result=row.task_result)
