@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", template_name="api_docs.html"), name="api-docs"),
     path("", include("workspaces.urls")),
     path("", include("integrations.urls")),
+    path("", include("deliveries.urls")),
     path("", include("email_logs.urls")),  # before tables: /api/tables/integration/init
     path("", include("tables.urls")),
     # Pages for people (server-rendered).
@@ -24,6 +25,7 @@ urlpatterns = [
     path("", include("tables.page_urls")),
     path("", include("integrations.page_urls")),
     path("", include("email_logs.page_urls")),
+    path("", include("deliveries.page_urls")),
 ]
 
 

@@ -15,6 +15,7 @@ from workspaces.models import Workspace
 
 class SystemType(models.TextChoices):
     EMAIL_LOG = "EMAIL_LOG", "Email log"
+    DELIVERY_LOG = "DELIVERY_LOG", "Delivery log"
 
 
 class ColumnType(models.TextChoices):

@@ -12,7 +12,7 @@ from workspaces.pages import WorkspacePageMixin
 
 from . import services
 from .models import SystemType, Table
-from .registry import source_for
+from .registry import registered_types, source_for
 
 
 def stale_backlogs(workspace) -> dict:
@@ -32,8 +32,10 @@ class TablesPage(WorkspacePageMixin, TemplateView):
         if tab not in self.tabs:
             raise Http404("No such tab.")
         if tab == "integrations":
-            services.ensure_system_tables(self.workspace, SystemType.EMAIL_LOG)
-            tables = services.tables_for(self.workspace, SystemType.EMAIL_LOG)
+            # Every kind of table integrations keep (Email Logs, Delivery Logs...), created on the visit if missing.
+            for system_type in registered_types():
+                services.ensure_system_tables(self.workspace, system_type)
+            tables = services.tables_for(self.workspace).filter(system_type__in=registered_types())
         else:
             tables = services.tables_for(self.workspace)
         summaries = services.table_summaries(tables)

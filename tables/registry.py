@@ -72,6 +72,11 @@ def source_for(system_type: str) -> RowSource:
         raise LookupError(f"No row source is registered for system type {system_type!r}.") from None
 
 
+def registered_types() -> list[str]:
+    """The system types whose rows some app keeps, in the order they were registered."""
+    return list(_sources)
+
+
 def all_filters() -> dict[str, tuple[str, ...]]:
     """Every filter parameter of every registered source with its allowed values (for the API docs)."""
     merged: dict[str, tuple[str, ...]] = {}

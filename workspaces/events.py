@@ -1,12 +1,57 @@
-"""The workspace event outbox (SPEC §15): one service every app that records events calls."""
+"""The workspace event outbox (SPEC §15): one service every app that records events calls.
+
+Events are rows written in the transaction of the change that causes them. What happens to them afterwards
+belongs to an app above this one (deliveries): it registers a listener in its `ready()` (`on_recorded`), which
+is called once after each transaction that recorded events commits, never for one that rolled back.
+"""
+
+from collections.abc import Callable
+
+from django.db import connection, transaction
 
 from .models import WorkspaceEvent, WorkspaceEventType
+
+_listeners: list[Callable[[], None]] = []
+
+
+def on_recorded(listener: Callable[[], None]) -> None:
+    """Call `listener()` after each commit of a transaction that recorded events (registered in `ready()`)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def _notify() -> None:
+    for listener in _listeners:
+        listener()
+
+
+def _notify_after_commit() -> None:
+    # Once per transaction, however many events it records: a rollback discards the pending call with them.
+    if not any(entry[1] is _notify for entry in connection.run_on_commit):
+        transaction.on_commit(_notify)
+
+
+def _check_type(type: str) -> None:
+    if type not in WorkspaceEventType.values:
+        raise ValueError(f"{type!r} is not a workspace event type: {', '.join(WorkspaceEventType.values)}.")
 
 
 def record_event(workspace_id: str, type: str, data: dict) -> WorkspaceEvent:
     """Record an event in the current transaction: call it inside the transaction of the change that causes
     it, so the two commit or roll back together. `data` must hold no credential.
     """
-    if type not in WorkspaceEventType.values:
-        raise ValueError(f"{type!r} is not a workspace event type: {', '.join(WorkspaceEventType.values)}.")
-    return WorkspaceEvent.objects.create(workspace_id=workspace_id, type=type, data=data)
+    _check_type(type)
+    event = WorkspaceEvent.objects.create(workspace_id=workspace_id, type=type, data=data)
+    _notify_after_commit()
+    return event
+
+
+def record_events(events: list[tuple[str, str, dict]]) -> list[WorkspaceEvent]:
+    """Record many events, each (workspace id, type, data), in one INSERT in the current transaction."""
+    for _, type, _ in events:
+        _check_type(type)
+    if not events:
+        return []
+    rows = WorkspaceEvent.objects.bulk_create(WorkspaceEvent(workspace_id=ws, type=type, data=data) for ws, type, data in events)
+    _notify_after_commit()
+    return rows

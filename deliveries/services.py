@@ -1,0 +1,68 @@
+"""Deliveries as the API, the pages and the settings card use them: reading one, redelivering one, and an
+integration's delivery summary."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+
+from opbox.errors import ApplicationError
+from opbox.task_chain import can_defer
+
+from .models import Delivery, DeliveryStatus
+from .tasks import deliver_events
+
+
+class IntegrationDisabled(ApplicationError):
+    http_status = 409
+
+
+def delivery_in(workspace, delivery_id: str, *, table=None) -> Delivery:
+    """A delivery of `workspace` (of `table`'s integration when given); another workspace's raises DoesNotExist."""
+    deliveries = Delivery.objects.select_related("integration", "event").filter(workspace=workspace)
+    if table is not None:
+        deliveries = deliveries.filter(integration_id=table.integration_id)
+    return deliveries.get(pk=delivery_id)
+
+
+def redeliver(delivery: Delivery) -> Delivery:
+    """Deliver again under the same id (the same `webhook-id`), from the start of the retry schedule."""
+    if not delivery.integration.enabled:
+        raise IntegrationDisabled(f"The integration {delivery.integration.name!r} is disabled: enable it to redeliver.")
+    now = timezone.now()
+    arguments = [delivery.integration_id, [delivery.pk]]
+    with transaction.atomic():
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.PENDING, round_attempts=0, next_attempt_at=now, delivered_at=None, error="", updated_at=now
+        )
+        if can_defer(deliver_events):
+            deliver_events.enqueue(*arguments)  # with the change, in this transaction
+        else:
+            transaction.on_commit(lambda: deliver_events.enqueue(*arguments))
+    delivery.refresh_from_db()
+    return delivery
+
+
+@dataclass(frozen=True)
+class DeliverySummary:
+    last_delivery_at: datetime | None
+    last_status: str
+    failing: int  # failed, or pending after a failed attempt
+
+
+def summaries_for(integration_ids) -> dict[str, DeliverySummary]:
+    """Each integration's last delivery and how many of its deliveries are failing, in one query."""
+    failing = Q(status=DeliveryStatus.FAILED) | Q(status=DeliveryStatus.PENDING, attempts__gt=0)
+    rows = (
+        Delivery.objects.filter(integration_id__in=list(integration_ids)).values("integration_id")
+        .annotate(last=Max("created_at"), failing=Count("pk", filter=failing))
+    )  # fmt: skip
+    found = {row["integration_id"]: row for row in rows}
+    last_status = {}
+    for integration_id, row in found.items():
+        last_status[integration_id] = (
+            Delivery.objects.filter(integration_id=integration_id, created_at=row["last"]).values_list("status", flat=True).first() or ""
+        )
+    return {key: DeliverySummary(row["last"], last_status[key], row["failing"]) for key, row in found.items()}
