@@ -20,15 +20,21 @@ def on_recorded(listener: Callable[[], None]) -> None:
         _listeners.append(listener)
 
 
-def _notify() -> None:
-    for listener in _listeners:
-        listener()
+class _Notify:
+    """The after-commit call of one transaction's events."""
+
+    ran = False
+
+    def __call__(self) -> None:
+        self.ran = True
+        for listener in _listeners:
+            listener()
 
 
 def _notify_after_commit() -> None:
     # Once per transaction, however many events it records: a rollback discards the pending call with them.
-    if not any(entry[1] is _notify for entry in connection.run_on_commit):
-        transaction.on_commit(_notify)
+    if not any(isinstance(entry[1], _Notify) and not entry[1].ran for entry in connection.run_on_commit):
+        transaction.on_commit(_Notify())
 
 
 def _check_type(type: str) -> None:
