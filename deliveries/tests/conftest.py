@@ -18,13 +18,14 @@ def mock():
 
 @pytest.fixture
 def receiver(workspace):
-    """receiver("WEBHOOK", config={...}) -> an integration of the type with the connectors' test values."""
+    """receiver("WEBHOOK", config={...}) -> an integration of the type with the connectors' test values (`config`
+    merged over them, `credentials` instead of them)."""
 
     def make(type_name, *, in_workspace=None, name=None, config=None, credentials=None, enabled=True):
         default_config, default_credentials = svc.VALUES[type_name]
         return create_integration(
             in_workspace or workspace, name=name or f"{type_name.title()} receiver", type=type_name,
-            config={**default_config, **(config or {})}, credentials={**default_credentials, **(credentials or {})},
+            config={**default_config, **(config or {})}, credentials=default_credentials if credentials is None else credentials,
             enabled=enabled,
         )  # fmt: skip
 
