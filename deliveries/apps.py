@@ -9,7 +9,8 @@ class DeliveriesConfig(AppConfig):
         from django.urls import reverse
         from django_tasks.signals import task_started
 
-        from tables.models import SystemType
+        from integrations.cards import register_card_facts
+        from tables.models import SystemType, Table
         from tables.registry import RowFilter, RowSource, register
         from workspaces.events import on_recorded
         from workspaces.models import WorkspaceEventType
@@ -17,8 +18,10 @@ class DeliveriesConfig(AppConfig):
         from . import signals  # noqa: F401  (creates Delivery Log tables when receiving integrations are saved)
         from .log_tables import ensure_delivery_log_tables
         from .models import Delivery, DeliveryStatus
+        from .services import delivery_card_facts
         from .tasks import fan_out_after_commit, keep_sweep_scheduled_on_worker
 
+        register_card_facts(delivery_card_facts)
         # Each transaction that records events enqueues one fan-out once it commits.
         on_recorded(fan_out_after_commit)
         # The sweep (deliveries left by a dead worker, lost tasks) runs on the workers, started by their first task.
@@ -27,7 +30,8 @@ class DeliveriesConfig(AppConfig):
         register(
             SystemType.DELIVERY_LOG,
             RowSource(
-                rows=lambda table: Delivery.objects.filter(integration_id=table.integration_id) if table.integration_id else Delivery.objects.none(),
+                # By the table's id alone (the rows API compiles this once, with the id as its parameter).
+                rows=lambda table: Delivery.objects.filter(integration_id__in=Table.objects.filter(pk=table.pk).values("integration_id")),
                 ordering=("created_at", "id"),
                 filters=(
                     RowFilter("status", "status", "Status", tuple(DeliveryStatus.values)),

@@ -6,12 +6,17 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Count, Max, Q
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
+from integrations.cards import CardFact
 from opbox.errors import ApplicationError
 from opbox.task_chain import can_defer
 
+from .log_tables import delivery_log_table_of
 from .models import Delivery, DeliveryStatus
+from .subscriptions import receives_events
 from .tasks import deliver_events
 
 
@@ -66,3 +71,22 @@ def summaries_for(integration_ids) -> dict[str, DeliverySummary]:
             Delivery.objects.filter(integration_id=integration_id, created_at=row["last"]).values_list("status", flat=True).first() or ""
         )
     return {key: DeliverySummary(row["last"], last_status[key], row["failing"]) for key, row in found.items()}
+
+
+def delivery_card_facts(integrations) -> dict:
+    """The settings cards' facts of receiving integrations: the last delivery (linked to the Delivery Log) and
+    how many deliveries are failing."""
+    receiving = [integration for integration in integrations if receives_events(integration)]
+    summaries = summaries_for(integration.pk for integration in receiving)
+    facts = {}
+    for integration in receiving:
+        summary = summaries.get(integration.pk)
+        table = delivery_log_table_of(integration.pk)
+        url = reverse("tables:table", args=[table.pk]) if table else ""
+        if summary is None:
+            facts[integration.pk] = [CardFact("Deliveries", "none yet", url)]
+            continue
+        last = f"last {date_format(summary.last_delivery_at, 'Y-m-d H:i')} UTC ({summary.last_status})"
+        failing = f"{summary.failing} failing" if summary.failing else "none failing"
+        facts[integration.pk] = [CardFact("Deliveries", f"{last}; {failing}", url, warning=bool(summary.failing))]
+    return facts
