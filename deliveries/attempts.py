@@ -43,7 +43,9 @@ from .models import Delivery, DeliveryStatus
 
 logger = logging.getLogger(__name__)
 
-Later = Callable[[datetime, str, list[str]], None]  # enqueue (integration id, delivery ids) to run at a time
+# Enqueue an attempt at (integration id, delivery ids) to run at a time; `reserved`: it comes for a pacing turn
+# reserved for it, which goes before callers that reserved nothing.
+Later = Callable[..., None]
 INLINE_WAIT_LIMIT = 2.0  # seconds an inline attempt (no worker to come back on) waits for its pacing turn
 RETRYABLE = (ProviderTimeout, ProviderUnavailable, ProviderRateLimited, ProviderQuotaExceeded)
 
@@ -90,7 +92,7 @@ def judge(error: ApplicationError, client_class) -> Outcome:
     return Outcome("failed", response, detail)
 
 
-def attempt(integration_id: str, delivery_ids: list[str], *, later: Later | None) -> str:
+def attempt(integration_id: str, delivery_ids: list[str], *, later: Later | None, reserved: bool = False) -> str:
     """Make one attempt at these deliveries of one integration (those still pending and due); returns what happened."""
     integration = Integration.objects.filter(pk=integration_id).first()
     if integration is None:
@@ -101,7 +103,7 @@ def attempt(integration_id: str, delivery_ids: list[str], *, later: Later | None
         )
         return "disabled"
     connector = connector_for(integration.type)
-    turn = take_turn(integration_id, connector.requests_per_second)
+    turn = take_turn(integration_id, connector.requests_per_second, reserved=reserved)
     if turn is not None and later is None and (turn - timezone.now()).total_seconds() <= INLINE_WAIT_LIMIT:
         # Inline (no worker to come back on): a turn a moment away is waited for here.
         time.sleep(max((turn - timezone.now()).total_seconds(), 0.0))
@@ -110,7 +112,7 @@ def attempt(integration_id: str, delivery_ids: list[str], *, later: Later | None
         if later is None:  # left due at its turn, for a worker's sweep
             Delivery.objects.filter(pk__in=delivery_ids, status=DeliveryStatus.PENDING, claim="").update(next_attempt_at=turn)
         else:
-            later(turn, integration_id, delivery_ids)
+            later(turn, integration_id, delivery_ids, reserved=True)
         return "paced"
     token = uuid.uuid4().hex
     deliveries = _claim(integration_id, delivery_ids, token)

@@ -28,8 +28,8 @@ def _enqueue_attempts(tasks: list[tuple[str, list[str]]]) -> None:
     enqueue_each(deliver_events, [[integration_id, ids] for integration_id, ids in tasks])
 
 
-def _enqueue_later(when: datetime, integration_id: str, delivery_ids: list[str]) -> None:
-    deliver_events.using(run_after=when).enqueue(integration_id, delivery_ids)
+def _enqueue_later(when: datetime, integration_id: str, delivery_ids: list[str], reserved: bool = False) -> None:
+    deliver_events.using(run_after=when).enqueue(integration_id, delivery_ids, reserved)
 
 
 def _later():
@@ -53,9 +53,10 @@ def fan_out_events() -> dict:
 
 
 @task()
-def deliver_events(integration_id: str, delivery_ids: list) -> str:
-    """One attempt at some deliveries of one integration (see attempts.attempt)."""
-    return attempts.attempt(integration_id, list(delivery_ids), later=_later())
+def deliver_events(integration_id: str, delivery_ids: list, reserved: bool = False) -> str:
+    """One attempt at some deliveries of one integration (see attempts.attempt); `reserved`: it comes back for
+    the pacing turn reserved for it."""
+    return attempts.attempt(integration_id, list(delivery_ids), later=_later(), reserved=reserved)
 
 
 def fan_out_after_commit() -> None:

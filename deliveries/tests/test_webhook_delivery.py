@@ -26,7 +26,7 @@ class Later:
     def __init__(self):
         self.calls = []
 
-    def __call__(self, when, integration_id, ids):
+    def __call__(self, when, integration_id, ids, reserved=False):
         self.calls.append((when, integration_id, list(ids)))
 
 
