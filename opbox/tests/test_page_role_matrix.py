@@ -39,6 +39,8 @@ PAGES = {
     "emails:suppression-add": {"POST": (ADMIN, 302)},
     "emails:suppression-remove": {"POST": (ADMIN, 302)},
     "workspace-settings": {"GET": (MEMBER, 200), "POST": (OWNER, 302)},
+    "deliveries:delivery": {"GET": (MEMBER, 200)},
+    "deliveries:redeliver": {"POST": (ADMIN, 302)},
 }
 OBJECT_PAGES = {
     "tables:table": "table",
@@ -51,12 +53,14 @@ OBJECT_PAGES = {
     "integration-settings:test": "integration",
     "emails:email": ("table", "row"),
     "emails:suppression-remove": "suppression",
+    "deliveries:delivery": ("delivery_table", "delivery"),
+    "deliveries:redeliver": ("delivery_table", "delivery"),
 }
-URL_KWARGS = {"suppression": "address"}  # an object's URL argument, when it is not "<kind>_id"
+URL_KWARGS = {"suppression": "address", "delivery_table": "table_id", "delivery": "row_id"}  # an object's URL argument, when it is not "<kind>_id"
 # Where a change redirects, when not to the integrations list.
 REDIRECTS = {
     "emails:suppression-add": "emails:suppressions", "emails:suppression-remove": "emails:suppressions",
-    "workspace-settings": "workspace-settings",
+    "workspace-settings": "workspace-settings", "deliveries:redeliver": "deliveries:delivery",
 }  # fmt: skip
 FORM = {
     "name": "Renamed", "enabled": "on", "config_fromEmail": "noreply@acme.example", "to": "ada@example.com",
@@ -102,7 +106,7 @@ def test_each_role_gets_what_it_may(route, method, lowest, status, role, pages_a
 
     assert response.status_code == (status if allowed else 403), response.content[:300]
     if allowed and status == 302:
-        assert response["Location"] == reverse(REDIRECTS.get(route, "integration-settings:list"))
+        assert response["Location"] == _path(REDIRECTS.get(route, "integration-settings:list"), objects, "own")
         assert [m.level for m in get_messages(response.wsgi_request)] == [SUCCESS]
 
 

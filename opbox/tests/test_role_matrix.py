@@ -38,6 +38,7 @@ MATRIX = {
     "suppression-detail": {"DELETE": (ADMIN, 204)},
     "workspace": {"GET": (MEMBER, 200), "PATCH": (OWNER, 200)},
     "privacy-erase": {"POST": (OWNER, 200)},
+    "delivery-redeliver": {"POST": (ADMIN, 202)},  # queued again: its attempt waits for a commit, which never comes here
 }
 OBJECT_ROUTES = {
     "integration-detail": "integration",
@@ -48,6 +49,7 @@ OBJECT_ROUTES = {
     "table-rows-csv": "table",
     "email-detail": "email",
     "suppression-detail": "suppression",
+    "delivery-redeliver": "delivery",
 }
 URL_KWARGS = {"suppression": "address"}  # an object's URL argument, when it is not "<kind>_id"
 ROLES = [Role.MEMBER, Role.ADMIN, Role.OWNER]
