@@ -144,7 +144,7 @@ def _claim(integration_id: str, delivery_ids: list[str], token: str) -> list[Del
                             next_attempt_at__lte=now).update(  # fmt: skip
         claim=token, claimed_until=lease, attempts=F("attempts") + 1, round_attempts=F("round_attempts") + 1, updated_at=now
     )
-    return list(Delivery.objects.filter(claim=token).select_related("event").order_by("created_at", "id"))
+    return list(Delivery.objects.filter(claim=token).select_related("event").order_by("event__created_at", "event_id"))
 
 
 def _outgoing(delivery: Delivery) -> OutgoingEvent:

@@ -141,7 +141,9 @@ def test_airtable_upserts_on_email_id_never_more_than_10_records_a_request(recei
     bodies = [json.loads(call.request.body) for call in mock.calls]
     assert [len(body["records"]) for body in bodies] == [10, 10, 5]
     assert all(body["performUpsert"] == {"fieldsToMergeOn": ["Email ID"]} and body["typecast"] is True for body in bodies)
-    assert bodies[0]["records"][0]["fields"] == {
+    fields = {record["fields"]["Email ID"]: record["fields"] for body in bodies for record in body["records"]}
+    assert len(fields) == 25
+    assert fields["cemail0000000000000000000"] == {
         "Email ID": "cemail0000000000000000000", "Sent At": "2026-12-05T09:00:00Z", "To": "client@example.com",
         "Subject": "Engagement letter 0", "Status": "delivered", "Provider": "email-provider-a", "Message ID": "re_msg_0",
         "Source": "Workflow Email",
