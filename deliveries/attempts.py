@@ -150,7 +150,7 @@ def _claim(integration_id: str, delivery_ids: list[str], token: str) -> list[Del
 def _outgoing(delivery: Delivery) -> OutgoingEvent:
     event = delivery.event
     data = event.data if isinstance(event.data, dict) else {}
-    return OutgoingEvent(delivery.pk, event.type, event.created_at, data, link_for(event.type, data))
+    return OutgoingEvent(delivery.pk, event.type, event.created_at, data, link_for(event.type, data), attempt=delivery.attempts)
 
 
 def _record(integration: Integration, deliveries: list[Delivery], token: str, outcome: Outcome, later: Later | None) -> None:

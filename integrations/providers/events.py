@@ -6,6 +6,7 @@ The deliveries app calls `client.deliver(events)` and reads these; it never name
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 ALL_EVENTS = ("*",)  # a receiver's default: every event type
 
@@ -19,7 +20,17 @@ class OutgoingEvent:
     timestamp: datetime
     data: dict  # the body's `data`: the email's row, the document's row or the integration's identity
     link: str  # the absolute URL of the page of what the event is about ("" when it has none)
-    document: object = None  # a document.* event's stored document, for receivers that archive the file
+    document: "DocumentFile | None" = None  # a document.* event's file, for receivers that archive it
+    attempt: int = 1  # this delivery's attempt number (1: the first), for receivers that look before a retry
+
+
+class DocumentFile(Protocol):
+    """A generated document's stored file, as a receiver uploads it."""
+
+    filename: str
+    content_type: str
+
+    def read(self) -> bytes: ...
 
 
 def email_values(event: OutgoingEvent) -> dict:
