@@ -165,7 +165,7 @@ def main():
     url = database_url("opbox_bench_deliveries")
     receivers = Receivers()
     environ = production_environ(
-        url, TASKS_BACKEND="database", OUTBOUND_ALLOW_PRIVATE_NETWORKS="true", DELIVERY_SWEEP_SECONDS="5", DELIVERY_LEASE_SECONDS="30",
+        url, TASKS_BACKEND="database", OUTBOUND_ALLOW_PRIVATE_NETWORKS="true", DELIVERY_SWEEP_SECONDS="5",
         DELIVERY_WEBHOOK_REQUESTS_PER_SECOND="0", DELIVERY_WEBHOOK_PLATFORM_REQUESTS_PER_SECOND="0",
     )  # fmt: skip
     setup_django(url, environ=environ, fresh=True)

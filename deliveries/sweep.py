@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -37,12 +38,17 @@ def events_left_unfanned() -> bool:
 
 
 def sweep(enqueue: Callable[[list[tuple[str, list[str]]]], None], batch_sizes: Callable[[str], int]) -> int:
-    """Enqueue an attempt for every overdue delivery (grouped by what one call takes); returns how many."""
+    """Enqueue an attempt for every overdue delivery (grouped by what one call takes); returns how many.
+
+    Each is made due now, its ended lease cleared, in the transaction that enqueues its attempt: the next sweeps
+    leave it to that attempt (a queue running late gets one more attempt a lease, not one a sweep)."""
     tasks, count = [], 0
-    for integration_id, ids in overdue_deliveries().items():
-        size = batch_sizes(integration_id)
-        tasks += [(integration_id, ids[start : start + size]) for start in range(0, len(ids), size)]
-        count += len(ids)
-    if tasks:
-        enqueue(tasks)
+    with transaction.atomic():
+        for integration_id, ids in overdue_deliveries().items():
+            size = batch_sizes(integration_id)
+            tasks += [(integration_id, ids[start : start + size]) for start in range(0, len(ids), size)]
+            count += len(ids)
+            Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING).update(next_attempt_at=timezone.now(), claimed_until=None)
+        if tasks:
+            enqueue(tasks)
     return count
