@@ -122,14 +122,36 @@ def attempt(integration_id: str, delivery_ids: list[str], *, later: Later | None
     try:
         tokens = StoredTokens(integration) if client_class.refreshes_tokens else None
         client = connector.client(integration.config, integration.credentials, identity=_identity(integration), tokens=tokens)
-        events = [_outgoing(delivery) for delivery in deliveries]
-        outcome = Outcome("delivered", client.deliver(events))
     except ApplicationError as error:
-        outcome = judge(error, client_class)
+        return _record(integration, token, [(deliveries, judge(error, client_class))], later)
     except EncryptionError as error:
-        outcome = Outcome("failed", "", f"The stored credentials cannot be decrypted: {error}")
-    _record(integration, deliveries, token, outcome, later)
-    return outcome.status
+        return _record(integration, token, [(deliveries, Outcome("failed", "", f"The stored credentials cannot be decrypted: {error}"))], later)
+    return _record(integration, token, _calls(client, deliveries, token, worker=later is not None), later)
+
+
+def _calls(client, deliveries: list[Delivery], token: str, *, worker: bool) -> list[tuple[list[Delivery], Outcome]]:
+    """Deliver the claimed deliveries, `delivery_batch` a call. A 429 or a 410 stops there, and so, on a worker
+    (which comes back for the rest at once), does any failure: the deliveries not tried go back untried."""
+    size, client_class = client.delivery_batch, type(client)
+    chunks = [deliveries[start : start + size] for start in range(0, len(deliveries), size)]
+    lease = settings.DELIVERY_LEASE_SECONDS
+    renew_at = time.monotonic() + lease / 3
+    results = []
+    for n, chunk in enumerate(chunks):
+        if time.monotonic() > renew_at:  # a slow endpoint: keep the claim, so the sweep does not attempt them too
+            Delivery.objects.filter(claim=token).update(claimed_until=timezone.now() + timedelta(seconds=lease))
+            renew_at = time.monotonic() + lease / 3
+        try:
+            outcome = Outcome("delivered", client.deliver([_outgoing(delivery) for delivery in chunk]))
+        except ApplicationError as error:
+            outcome = judge(error, client_class)
+        results.append((chunk, outcome))
+        if outcome.status != "delivered" and (worker or outcome.status == "gone" or outcome.wait):
+            rest = [delivery for later_chunk in chunks[n + 1 :] for delivery in later_chunk]
+            if rest:
+                results.append((rest, Outcome("untried", wait=outcome.wait)))
+            break
+    return results
 
 
 def _identity(integration: Integration) -> dict:
@@ -153,31 +175,48 @@ def _outgoing(delivery: Delivery) -> OutgoingEvent:
     return OutgoingEvent(delivery.pk, event.type, event.created_at, data, link_for(event.type, data), attempt=delivery.attempts)
 
 
-def _record(integration: Integration, deliveries: list[Delivery], token: str, outcome: Outcome, later: Later | None) -> None:
+def _record(integration: Integration, token: str, results: list[tuple[list[Delivery], Outcome]], later: Later | None) -> str:
+    """Record each group's outcome, only for deliveries this attempt still holds (`token`), in one transaction with
+    the retries' tasks; returns the first outcome's status."""
     now = timezone.now()
-    held = Delivery.objects.filter(claim=token, status=DeliveryStatus.PENDING)
-    released = {"claim": "", "claimed_until": None, "updated_at": now, "response": outcome.response[:64], "error": outcome.error}
+    gone = any(outcome.status == "gone" for _, outcome in results)
+    again: dict[datetime, list[str]] = {}
     with transaction.atomic():
-        if outcome.status == "delivered":
-            held.update(status=DeliveryStatus.DELIVERED, delivered_at=now, next_attempt_at=None, **released)
-            return
-        if outcome.status in ("failed", "gone"):
-            held.update(status=DeliveryStatus.FAILED, next_attempt_at=None, **released)
-            if outcome.status == "gone":
-                disable_gone_integration(integration, f"Disabled: the endpoint answered 410 Gone to a delivery ({outcome.error})")
-            return
-        if outcome.wait:
-            pause(integration.pk, outcome.wait)  # every worker holds off this integration until its Retry-After
-        again: dict[datetime, list[str]] = {}
-        for delivery in deliveries:
-            delay = delay_after(delivery.round_attempts)
-            if delay is None:
-                gave_up = f"Gave up after {delivery.round_attempts} attempts: {outcome.error}"
-                held.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, next_attempt_at=None, **{**released, "error": gave_up})
-                continue
-            when = now + timedelta(seconds=max(delay, outcome.wait or 0.0))
-            if held.filter(pk=delivery.pk).update(next_attempt_at=when, **released):
-                again.setdefault(when, []).append(delivery.pk)
+        for deliveries, outcome in results:
+            held = Delivery.objects.filter(claim=token, status=DeliveryStatus.PENDING, pk__in=[d.pk for d in deliveries])
+            released = {"claim": "", "claimed_until": None, "updated_at": now, "response": outcome.response[:64], "error": outcome.error}
+            if outcome.status == "delivered":
+                held.update(status=DeliveryStatus.DELIVERED, delivered_at=now, next_attempt_at=None, **released)
+            elif outcome.status in ("failed", "gone") or (outcome.status == "untried" and gone):
+                error = outcome.error or "Not attempted: the integration was disabled (its endpoint answered 410 Gone)."
+                held.update(status=DeliveryStatus.FAILED, next_attempt_at=None, **{**released, "error": error})
+                if outcome.status == "gone":
+                    disable_gone_integration(integration, f"Disabled: the endpoint answered 410 Gone to a delivery ({outcome.error})")
+            elif outcome.status == "untried":  # claimed, never sent: the attempt does not count
+                when = now + timedelta(seconds=outcome.wait or 0.0)
+                held.update(attempts=F("attempts") - 1, round_attempts=F("round_attempts") - 1, next_attempt_at=when,
+                            claim="", claimed_until=None, updated_at=now)  # fmt: skip
+                again.setdefault(when, []).extend(d.pk for d in deliveries)
+            else:
+                _schedule_retries(integration, held, deliveries, outcome, released, now, again)
         if later is not None:
             for when, ids in again.items():
                 later(when, integration.pk, ids)  # in this transaction: the retry and its task commit together
+    return results[0][1].status
+
+
+def _schedule_retries(integration, held, deliveries, outcome: Outcome, released: dict, now, again: dict) -> None:
+    if outcome.wait:
+        pause(integration.pk, outcome.wait)  # every worker holds off this integration until its Retry-After
+    by_round: dict[int, list[str]] = {}
+    for delivery in deliveries:
+        by_round.setdefault(delivery.round_attempts, []).append(delivery.pk)
+    for round_attempts, ids in by_round.items():
+        delay = delay_after(round_attempts)
+        if delay is None:
+            gave_up = f"Gave up after {round_attempts} attempts: {outcome.error}"
+            held.filter(pk__in=ids).update(status=DeliveryStatus.FAILED, next_attempt_at=None, **{**released, "error": gave_up})
+            continue
+        when = now + timedelta(seconds=max(delay, outcome.wait or 0.0))
+        if held.filter(pk__in=ids).update(next_attempt_at=when, **released):
+            again.setdefault(when, []).extend(ids)

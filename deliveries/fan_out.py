@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from integrations.providers import connector_for
 from opbox.ids import new_public_id
 from workspaces.models import WorkspaceEvent
 
 from .models import Delivery
-from .subscriptions import subscribers_by_workspace
+from .subscriptions import deliveries_per_task, subscribers_by_workspace
 
 BATCH = 500  # events per transaction
 
@@ -61,7 +60,7 @@ def fan_out_batch(enqueue: Callable[[list[tuple[str, list[str]]]], None], *, def
         WorkspaceEvent.objects.filter(pk__in=[event.pk for event in events]).update(fanned_out_at=now)
         tasks = []
         for integration, ids in groups.items():
-            size = connector_for(integration.type).client_class.delivery_batch
+            size = deliveries_per_task(integration.type)
             tasks += [(integration.pk, ids[start : start + size]) for start in range(0, len(ids), size)]
         if defer_enqueue:
             enqueue(tasks)

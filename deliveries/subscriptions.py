@@ -34,3 +34,14 @@ def subscribers_by_workspace(workspace_ids) -> dict[str, list[tuple[Integration,
     for integration in integrations.without_secrets().order_by("pk"):
         found.setdefault(integration.workspace_id, []).append((integration, subscribed_types(integration)))
     return found
+
+
+UNPACED_TASK_SIZE = 25  # deliveries one task attempts for an unpaced integration (its calls one after another)
+
+
+def deliveries_per_task(integration_type: str) -> int:
+    """How many deliveries one task attempts: what one call takes for a paced integration (each call waits for
+    its turn as its own task), a run of calls for an unpaced one (a task's cost shared by many deliveries)."""
+    connector = connector_for(integration_type)
+    size = connector.client_class.delivery_batch
+    return size if connector.requests_per_second else max(size, UNPACED_TASK_SIZE)

@@ -12,11 +12,11 @@ from django.utils import timezone
 from django_tasks import task
 
 from integrations.models import Integration
-from integrations.providers import connector_for
 from opbox import task_chain
-from opbox.task_queue import enqueue_each
+from opbox.task_queue import enqueue_each, is_waiting
 
 from . import attempts, fan_out, sweep
+from .subscriptions import deliveries_per_task
 
 logger = logging.getLogger(__name__)
 
@@ -62,14 +62,15 @@ def deliver_events(integration_id: str, delivery_ids: list, reserved: bool = Fal
 def fan_out_after_commit() -> None:
     """`workspaces.events.on_recorded` listener: a transaction that recorded events committed."""
     try:
-        fan_out_events.enqueue()
+        if not is_waiting(fan_out_events):  # one waiting will see this commit's events: no need for another
+            fan_out_events.enqueue()
     except DatabaseError:  # the sweep fans out what no task did
         logger.exception("Could not enqueue the fan-out of workspace events")
 
 
 def _batch_size(integration_id: str) -> int:
     integration_type = Integration.objects.filter(pk=integration_id).values_list("type", flat=True).first()
-    return connector_for(integration_type).client_class.delivery_batch if integration_type else 1
+    return deliveries_per_task(integration_type) if integration_type else 1
 
 
 def sweep_now() -> dict:
