@@ -8,7 +8,7 @@ PostgreSQL, `--workers` (4) `manage.py db_worker` processes, one WEBHOOK (signed
    signed bodies in a plain loop (target: at least 0.5x);
 2. latency: a steady 100 events/s for `--seconds` (30), one event a transaction: p50/p99 from each event's
    commit to its arrival at the receiver (target p99 < 2 s);
-3. statements per delivery: the fan-out and the attempts of 1,000 events, counted in this process (workers
+3. statements per delivery: the fan-out and the attempts of 200 events (400 deliveries), counted in this process (workers
    stopped), the task queue's own statements included;
 4. an outage: the platform's receiver answers 503 for 60 s while events keep coming, then recovers:
    everything is delivered, each webhook-id reaches the receiver at least once and is recorded delivered
@@ -134,7 +134,7 @@ def plain_loop(url: str, count: int) -> float:
     return count / (time.perf_counter() - began)
 
 
-def statements_per_delivery(workspace, events: int = 1000) -> float:
+def statements_per_delivery(workspace, events: int = 200) -> float:
     from django.core.management import call_command
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
