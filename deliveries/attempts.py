@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 # reserved for it, which goes before callers that reserved nothing.
 Later = Callable[..., None]
 INLINE_WAIT_LIMIT = 2.0  # seconds an inline attempt (no worker to come back on) waits for its pacing turn
+TASK_TIME_BUDGET = 2.0  # seconds of calls one task makes before it hands the rest of its run back to the queue
 RETRYABLE = (ProviderTimeout, ProviderUnavailable, ProviderRateLimited, ProviderQuotaExceeded)
 
 
@@ -131,11 +132,13 @@ def attempt(integration_id: str, delivery_ids: list[str], *, later: Later | None
 
 def _calls(client, deliveries: list[Delivery], token: str, *, worker: bool) -> list[tuple[list[Delivery], Outcome]]:
     """Deliver the claimed deliveries, `delivery_batch` a call. A 429 or a 410 stops there, and so, on a worker
-    (which comes back for the rest at once), does any failure: the deliveries not tried go back untried."""
+    (which comes back for the rest at once), does any failure or a run past TASK_TIME_BUDGET (a slow endpoint
+    keeps no worker from other integrations' tasks for long): the deliveries not tried go back untried."""
     size, client_class = client.delivery_batch, type(client)
     chunks = [deliveries[start : start + size] for start in range(0, len(deliveries), size)]
     lease = settings.DELIVERY_LEASE_SECONDS
-    renew_at = time.monotonic() + lease / 3
+    started = time.monotonic()
+    renew_at = started + lease / 3
     results = []
     for n, chunk in enumerate(chunks):
         if time.monotonic() > renew_at:  # a slow endpoint: keep the claim, so the sweep does not attempt them too
@@ -146,7 +149,8 @@ def _calls(client, deliveries: list[Delivery], token: str, *, worker: bool) -> l
         except ApplicationError as error:
             outcome = judge(error, client_class)
         results.append((chunk, outcome))
-        if outcome.status != "delivered" and (worker or outcome.status == "gone" or outcome.wait):
+        over_budget = worker and time.monotonic() - started > TASK_TIME_BUDGET
+        if (outcome.status != "delivered" and (worker or outcome.status == "gone" or outcome.wait)) or over_budget:
             rest = [delivery for later_chunk in chunks[n + 1 :] for delivery in later_chunk]
             if rest:
                 results.append((rest, Outcome("untried", wait=outcome.wait)))
@@ -180,7 +184,7 @@ def _record(integration: Integration, token: str, results: list[tuple[list[Deliv
     the retries' tasks; returns the first outcome's status."""
     now = timezone.now()
     gone = any(outcome.status == "gone" for _, outcome in results)
-    again: dict[datetime, list[str]] = {}
+    again: dict[datetime | None, list[str]] = {}
     with transaction.atomic():
         for deliveries, outcome in results:
             held = Delivery.objects.filter(claim=token, status=DeliveryStatus.PENDING, pk__in=[d.pk for d in deliveries])
@@ -196,7 +200,8 @@ def _record(integration: Integration, token: str, results: list[tuple[list[Deliv
                 when = now + timedelta(seconds=outcome.wait or 0.0)
                 held.update(attempts=F("attempts") - 1, round_attempts=F("round_attempts") - 1, next_attempt_at=when,
                             claim="", claimed_until=None, updated_at=now)  # fmt: skip
-                again.setdefault(when, []).extend(d.pk for d in deliveries)
+                # Back into the queue behind what waits there already (no run_after), unless a pause says when.
+                again.setdefault(when if outcome.wait else None, []).extend(d.pk for d in deliveries)
             else:
                 _schedule_retries(integration, held, deliveries, outcome, released, now, again)
         if later is not None:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -60,17 +60,12 @@ class DeliverySummary:
 def summaries_for(integration_ids) -> dict[str, DeliverySummary]:
     """Each integration's last delivery and how many of its deliveries are failing, in one query."""
     failing = Q(status=DeliveryStatus.FAILED) | Q(status=DeliveryStatus.PENDING, attempts__gt=0)
+    newest = Delivery.objects.filter(integration_id=OuterRef("integration_id")).order_by("-created_at", "-id")
     rows = (
         Delivery.objects.filter(integration_id__in=list(integration_ids)).values("integration_id")
-        .annotate(last=Max("created_at"), failing=Count("pk", filter=failing))
+        .annotate(last=Max("created_at"), failing=Count("pk", filter=failing), last_status=Subquery(newest.values("status")[:1]))
     )  # fmt: skip
-    found = {row["integration_id"]: row for row in rows}
-    last_status = {}
-    for integration_id, row in found.items():
-        last_status[integration_id] = (
-            Delivery.objects.filter(integration_id=integration_id, created_at=row["last"]).values_list("status", flat=True).first() or ""
-        )
-    return {key: DeliverySummary(row["last"], last_status[key], row["failing"]) for key, row in found.items()}
+    return {row["integration_id"]: DeliverySummary(row["last"], row["last_status"] or "", row["failing"]) for row in rows}
 
 
 def delivery_card_facts(integrations) -> dict:

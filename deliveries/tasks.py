@@ -28,8 +28,9 @@ def _enqueue_attempts(tasks: list[tuple[str, list[str]]]) -> None:
     enqueue_each(deliver_events, [[integration_id, ids] for integration_id, ids in tasks])
 
 
-def _enqueue_later(when: datetime, integration_id: str, delivery_ids: list[str], reserved: bool = False) -> None:
-    deliver_events.using(run_after=when).enqueue(integration_id, delivery_ids, reserved)
+def _enqueue_later(when: datetime | None, integration_id: str, delivery_ids: list[str], reserved: bool = False) -> None:
+    """Enqueue an attempt to run at `when` (None: as soon as a worker reaches it in the queue)."""
+    (deliver_events.using(run_after=when) if when else deliver_events).enqueue(integration_id, delivery_ids, reserved)
 
 
 def _later():
