@@ -36,7 +36,7 @@ def subscribers_by_workspace(workspace_ids) -> dict[str, list[tuple[Integration,
     return found
 
 
-UNPACED_TASK_SIZE = 25  # deliveries one task attempts for an unpaced integration (its calls one after another)
+UNPACED_TASK_SIZE = 100  # deliveries one task attempts for an unpaced integration (its calls one after another)
 
 
 def deliveries_per_task(integration_type: str) -> int:
