@@ -10,8 +10,8 @@ oldest N/10 rows sent more than 30 days ago, the rest within the last 30 days; 5
 (a third as the only recipient, a third beside another To recipient, a third in CC).
 
 Figures, beside their targets:
-- erasure of that address (email_logs.erasure.erase_address: suppress, scrub the rows, delete the events) < 5 s;
-- purge (email_logs.retention.purge_expired, the workspace kept 30 days, the batch size of the settings):
+- erasure of that address (email_logs.lifecycle.erasure.erase_address: suppress, scrub the rows, delete the events) < 5 s;
+- purge (email_logs.lifecycle.retention.purge_expired, the workspace kept 30 days, the batch size of the settings):
   rows/s >= 50,000;
 - while it runs, a writer logs one email (row + outbox, one commit, then settles it) --writer-rate times a
   second and a reader reads the first page --reader-rate times a second, each in its own thread and
@@ -210,7 +210,7 @@ def main():
     from django.conf import settings
     from django.db import transaction
 
-    from email_logs import erasure, retention
+    from email_logs.lifecycle import erasure, retention
     from email_logs.models import EmailEvent, EmailLogEntry, OutboundEmail
     from tables import services
     from workspaces.services import set_email_log_retention

@@ -18,11 +18,11 @@ from opbox.errors import ApplicationError
 from tables.registry import source_for
 from workspaces.pages import WorkspacePageMixin
 
-from . import suppressions
+from .events import suppressions
 from .models import EmailLogEntry, EmailStatus, Suppression
 from .pagination import SuppressionPages
 from .selectors import email_in
-from .sending import send_test_email
+from .sending.intake import send_test_email
 
 
 class TestEmailForm(forms.Form):

@@ -11,7 +11,7 @@ from integrations.models import Integration
 from opbox.models import TaskChain
 from workspaces.signals import email_log_retention_changed
 
-from .lifecycle import keep_purge_scheduled, keep_purge_scheduled_on_worker
+from .lifecycle.entry_points import keep_purge_scheduled, keep_purge_scheduled_on_worker
 from .log_tables import ensure_email_log_table
 
 

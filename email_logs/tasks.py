@@ -12,8 +12,9 @@ from django_tasks import task
 
 from opbox import task_chain
 
-from . import delivery, erasure, retention
-from .recovery import resolve_inflight_emails
+from .lifecycle import erasure, retention
+from .sending import delivery
+from .sending.recovery import resolve_inflight_emails
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ ERASURE_SWEEP_ROUNDS = 24  # an email still unsettled after this many leases is 
 
 @task()
 def sweep_erased_address(workspace_id: str, digest: str, since: str, in_flight: list | None = None, rounds: int = 1) -> dict:
-    """The late sweep of an erasure (email_logs.erasure, step 4): it carries the hash, never the address,
+    """The late sweep of an erasure (email_logs.lifecycle.erasure, step 4): it carries the hash, never the address,
     and runs again a lease later while an email it follows is still being sent."""
     found = erasure.sweep_erased_address(workspace_id, digest, datetime.fromisoformat(since), in_flight or [])
     if found.in_flight and rounds < ERASURE_SWEEP_ROUNDS and task_chain.can_defer(sweep_erased_address):

@@ -16,10 +16,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from email_logs import delivery, tasks
+from email_logs import tasks
 from email_logs.models import EmailLogEntry, EmailSource, EmailStatus, OutboundEmail, SendFailure
-from email_logs.recovery import resolve_inflight_emails
-from email_logs.sending import send_email, send_emails
+from email_logs.sending import delivery
+from email_logs.sending.intake import send_email, send_emails
+from email_logs.sending.recovery import resolve_inflight_emails
 from integrations.models import Integration, IntegrationPace
 from integrations.providers import OutboundMessage
 

@@ -8,11 +8,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from email_logs import lifecycle
-from email_logs.delivery import settle
-from email_logs.erasure import ERASED, sweep_erased_address
+from email_logs.events.suppressions import address_hash, record_suppressions, suppressed_among
+from email_logs.lifecycle import entry_points as lifecycle
+from email_logs.lifecycle.erasure import ERASED, sweep_erased_address
 from email_logs.models import EmailEvent, EmailLogEntry, EmailSource, EmailStatus, OutboundEmail, Suppression
-from email_logs.suppressions import address_hash, record_suppressions, suppressed_among
+from email_logs.sending.delivery import settle
 from tables.models import Table
 from workspaces.models import AuditEvent, Role
 
@@ -276,8 +276,8 @@ def test_sends_racing_the_erasure_leave_nothing_of_the_address_once_swept(worksp
     import responses
     from django.db import connections
 
-    from email_logs.erasure import RACE_WINDOW
-    from email_logs.sending import send_email
+    from email_logs.lifecycle.erasure import RACE_WINDOW
+    from email_logs.sending.intake import send_email
     from integrations.providers import OutboundMessage
 
     from .conftest import PROVIDER_A
@@ -322,7 +322,7 @@ def test_on_postgresql_the_recipients_expression_is_the_indexed_one():
     """The query's expression must stay the index's (migration 0007), or erasure reads the whole log."""
     from django.db import connection, transaction
 
-    from email_logs.erasure import RECIPIENTS_SQL
+    from email_logs.lifecycle.erasure import RECIPIENTS_SQL
 
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")  # an empty table: make the planner show what it can use

@@ -12,9 +12,9 @@ import responses
 from django.db import connections
 from django.test import Client
 
-from email_logs import delivery
 from email_logs.models import EmailEvent, EmailLogEntry, EmailSource, EmailStatus, OutboundEmail, Suppression
-from email_logs.sending import send_email, send_emails
+from email_logs.sending import delivery
+from email_logs.sending.intake import send_email, send_emails
 from integrations.providers import OutboundMessage
 from opbox.testing import race
 

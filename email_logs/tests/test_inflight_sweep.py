@@ -15,8 +15,8 @@ from django_tasks_db.models import DBTaskResult
 
 from email_logs import tasks
 from email_logs.models import EmailLogEntry, EmailSource, EmailStatus, OutboundEmail
-from email_logs.recovery import resolve_inflight_emails
-from email_logs.sending import send_email
+from email_logs.sending.intake import send_email
+from email_logs.sending.recovery import resolve_inflight_emails
 from email_logs.tasks import INFLIGHT_SWEEP_EVERY, keep_sweep_scheduled, sweep_inflight_emails
 from email_logs.tests.factories import add_rows
 from integrations import pacing

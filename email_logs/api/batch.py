@@ -8,10 +8,10 @@ from rest_framework.views import APIView
 
 from workspaces.permissions import IsWorkspaceMember
 
-from .models import EmailSource, EmailStatus
-from .sending import InvalidEmails, send_emails
+from ..models import EmailSource, EmailStatus
+from ..sending.intake import InvalidEmails, send_emails
+from .emails import entry_rows
 from .serializers import SendEmailBatchResultSerializer, SendEmailBatchSerializer
-from .views import entry_rows
 
 
 class SendEmailBatchView(APIView):

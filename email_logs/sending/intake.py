@@ -23,11 +23,11 @@ from integrations.services import site_email_provider
 from opbox.task_queue import enqueue_each
 from tables.models import SystemType, Table
 
+from ..events.suppressions import address_hash, hashes_in, suppressions_among, withhold
+from ..log_tables import ensure_email_log_table
+from ..models import EmailLogEntry, EmailSource, OutboundEmail, Suppression
+from ..tasks import deliver_emails
 from .delivery import CALLS_PER_TASK
-from .log_tables import ensure_email_log_table
-from .models import EmailLogEntry, EmailSource, OutboundEmail, Suppression
-from .suppressions import address_hash, hashes_in, suppressions_among, withhold
-from .tasks import deliver_emails
 
 MAX_RECIPIENTS = 50  # per field: a larger list is a bulk send, which this endpoint is not for
 MAX_BATCH = 1000  # emails per send_emails call (POST /api/emails/batch)

@@ -39,9 +39,9 @@ from integrations.providers import ProviderError, ProviderRateLimited, client_fo
 from opbox.bulk import update_each
 from opbox.transactions import run_transaction
 
-from . import events
-from .models import EmailLogEntry, EmailStatus, OutboundEmail, SendFailure
-from .suppressions import withhold_from_outboxes
+from ..events import receiving as events
+from ..events.suppressions import withhold_from_outboxes
+from ..models import EmailLogEntry, EmailStatus, OutboundEmail, SendFailure
 
 logger = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from integrations.models import Integration
 from integrations.providers import EmailProvider, WebhookBatch, WebhookError, WebhookEvent, WebhookSignatureError
 from opbox.bulk import insert_ignoring_conflicts, update_each
 
-from .erasure import ADDRESS_LIKE, mention_of
-from .models import EmailEvent, EmailLogEntry, EmailStatus, EventType, SuppressionReason
+from ..addresses import ADDRESS_LIKE, mention_of
+from ..models import EmailEvent, EmailLogEntry, EmailStatus, EventType, SuppressionReason
 from .suppressions import ERASED, record_suppressions, suppressions_among
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,6 @@ The order closes the race with sends in flight:
    a provider's answer naming it that a settling sender wrote, events that came in meanwhile.
 """
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,8 +30,9 @@ from django.utils import timezone
 from opbox.transactions import run_transaction
 from workspaces.models import AuditEvent
 
-from .models import EmailEvent, EmailLogEntry, EmailStatus, OutboundEmail, SendFailure, Suppression, SuppressionReason
-from .suppressions import ERASED, address_hash, record_suppressions, validated_address
+from ..addresses import ADDRESS_LIKE, mention_of
+from ..events.suppressions import ERASED, address_hash, record_suppressions, validated_address
+from ..models import EmailEvent, EmailLogEntry, EmailStatus, OutboundEmail, SendFailure, Suppression, SuppressionReason
 
 BATCH_SIZE = 1000
 # How long before an erasure a racing send may have read "not suppressed" and still commit after it: the
@@ -43,7 +43,6 @@ _SCRUBBED_FIELDS = (*_RECIPIENT_FIELDS, "subject", "error")
 # Every recipient of To, CC and BCC, lower-cased: the expression of the PostgreSQL index `email_log_recipients`
 # (migration 0007 repeats it; the two must stay identical for the index to be used).
 RECIPIENTS_SQL = """regexp_split_to_array(lower("to" || ',' || "cc" || ',' || "bcc"), '\\s*,\\s*')"""
-ADDRESS_LIKE = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 @dataclass
@@ -56,11 +55,6 @@ class Erasure:
 
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
-
-
-def mention_of(address: str) -> re.Pattern:
-    """The address on its own in a text, in any case, not inside a longer one (xada@example.com, ada@example.com.au)."""
-    return re.compile(rf"(?<![\w.!#$%&'*+/=?^`{{|}}~-]){re.escape(address)}(?![\w-]|\.[\w-])", re.IGNORECASE)
 
 
 def scrubbed_fields(entry: EmailLogEntry, address: str) -> dict | None:

@@ -16,12 +16,12 @@ from tables.models import Column
 from tables.serializers import RowSerializer
 from workspaces.permissions import IsWorkspaceAdmin, IsWorkspaceMember
 
-from . import suppressions
-from .log_tables import ensure_email_log_tables
-from .models import EmailLogEntry, EmailSource, EmailStatus, SendFailure, Suppression
-from .pagination import SuppressionPages
-from .selectors import email_in
-from .sending import send_email
+from ..events import suppressions
+from ..log_tables import ensure_email_log_tables
+from ..models import EmailLogEntry, EmailSource, EmailStatus, SendFailure, Suppression
+from ..pagination import SuppressionPages
+from ..selectors import email_in
+from ..sending.intake import send_email
 from .serializers import (
     AddSuppressionSerializer,
     EmailDetailSerializer,

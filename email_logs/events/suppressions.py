@@ -17,7 +17,7 @@ from integrations.providers import OutboundMessage
 from opbox.bulk import update_each
 from workspaces.models import AuditEvent
 
-from .models import EmailLogEntry, EmailStatus, OutboundEmail, SendFailure, Suppression, SuppressionReason
+from ..models import EmailLogEntry, EmailStatus, OutboundEmail, SendFailure, Suppression, SuppressionReason
 
 _HASH_SALT = "opbox.email_logs.suppression-address"
 MAX_ADDRESS_LENGTH = 320

@@ -8,8 +8,8 @@ from integrations.providers import Attachment, OutboundMessage
 from opbox.api import StrictCharField, StrictSerializer, TimestampField
 from tables.serializers import RowSerializer
 
-from .models import EmailStatus
-from .sending import MAX_BATCH
+from ..models import EmailStatus
+from ..sending.intake import MAX_BATCH
 
 
 @extend_schema_field(

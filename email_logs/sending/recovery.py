@@ -9,8 +9,8 @@ from django.utils import timezone
 from integrations import pacing
 from integrations.providers import provider_for_slug
 
+from ..models import EmailStatus, OutboundEmail, SendFailure
 from .delivery import deliver_emails, fail_unsent
-from .models import EmailStatus, OutboundEmail, SendFailure
 
 CHUNK = 100  # emails handed to one delivery run, so the time limit is checked between them
 INTERRUPTED = "Sending was interrupted; the provider may have accepted it. Check the provider's activity log."

@@ -12,15 +12,15 @@ from django.utils import timezone
 
 from opbox import task_chain
 
+from ..sending.delivery import lease_length
+from ..tasks import PURGE_CHAIN, purge_expired_email_logs, sweep_erased_address
 from . import erasure, retention
-from .delivery import lease_length
-from .tasks import PURGE_CHAIN, purge_expired_email_logs, sweep_erased_address
 
 logger = logging.getLogger(__name__)
 
 
 def erase_address(workspace, address, *, actor=None) -> erasure.Erasure:
-    """Erase `address` from the workspace's Email Log, events and suppressions (email_logs.erasure), and
+    """Erase `address` from the workspace's Email Log, events and suppressions (email_logs.lifecycle.erasure), and
     schedule the sweep for rows that raced it, once every send in flight has settled."""
     began = timezone.now()
     result, digest = erasure.erase_address(workspace, address, actor=actor)
