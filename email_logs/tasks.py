@@ -6,7 +6,6 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError
 from django.utils import timezone
 from django_tasks import task
 
@@ -96,18 +95,8 @@ def keep_sweep_scheduled():
     return task_chain.ensure_chain(sweep_inflight_emails, INFLIGHT_SWEEP_CHAIN, lost_after=2 * INFLIGHT_SWEEP_EVERY)
 
 
-_sweep_ensured_at: float | None = None
-
-
-def keep_sweep_scheduled_on_worker(sender=None, **kwargs):
-    """`task_started` receiver: the first task a worker process runs, then one every INFLIGHT_SWEEP_EVERY,
-    makes sure the sweep chain is alive. A process that runs no task has no email to sweep for."""
-    global _sweep_ensured_at
-    now = time.monotonic()
-    if _sweep_ensured_at is not None and now - _sweep_ensured_at < INFLIGHT_SWEEP_EVERY.total_seconds():
-        return
-    _sweep_ensured_at = now
-    try:
-        keep_sweep_scheduled()
-    except DatabaseError:  # never fail the task that triggered it; the next interval tries again
-        logger.exception("Could not check the in-flight sweep chain")
+# The first task a worker process runs, then one every INFLIGHT_SWEEP_EVERY, makes sure the sweep chain is
+# alive (connected in EmailLogsConfig.ready). A process that runs no task has no email to sweep for.
+keep_sweep_scheduled_on_worker = task_chain.WorkerCheck(
+    sweep_inflight_emails, keep_sweep_scheduled, every=INFLIGHT_SWEEP_EVERY, chain=INFLIGHT_SWEEP_CHAIN
+)

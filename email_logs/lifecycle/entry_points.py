@@ -3,11 +3,9 @@ address (then sweeping for sends that raced it), and keeping the retention purge
 """
 
 import logging
-import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError
 from django.utils import timezone
 
 from opbox import task_chain
@@ -53,19 +51,7 @@ def purge_now(workspace=None, *, dry_run=False) -> list[retention.Purge]:
     return retention.purge_expired(workspace, dry_run=dry_run)
 
 
-WORKER_CHECK_EVERY = 600.0  # seconds between one worker process's checks that the purge chain is alive
-_checked_at: float | None = None
-
-
-def keep_purge_scheduled_on_worker(**kwargs):
-    """`task_started` receiver: the first task a worker process runs, then one every WORKER_CHECK_EVERY
-    seconds, restarts a lost purge chain, so a restart or a lost enqueue never stops retention for long."""
-    global _checked_at
-    now = time.monotonic()
-    if not task_chain.can_defer(purge_expired_email_logs) or (_checked_at is not None and now - _checked_at < WORKER_CHECK_EVERY):
-        return
-    _checked_at = now
-    try:
-        keep_purge_scheduled()
-    except DatabaseError:  # never fail the task that triggered it; the next check tries again
-        logger.exception("Could not check the Email Log purge chain")
+# Each worker process checks now and then that the purge chain is alive (connected in EmailLogsConfig.ready).
+keep_purge_scheduled_on_worker = task_chain.WorkerCheck(
+    purge_expired_email_logs, keep_purge_scheduled, every=timedelta(minutes=10), chain=PURGE_CHAIN
+)

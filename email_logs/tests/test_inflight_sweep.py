@@ -97,7 +97,7 @@ def test_a_lost_chain_is_started_again(db_backend):
 
 
 def test_the_first_task_a_worker_runs_starts_the_chain(db_backend, member_api, site_provider_a, provider, monkeypatch):
-    monkeypatch.setattr(tasks, "_sweep_ensured_at", None)
+    monkeypatch.setattr(tasks.keep_sweep_scheduled_on_worker, "checked_at", None)
     resend_accepts(provider)
     response = member_api.post("/api/emails", {"to": "a@example.com", "subject": "Hi", "text": "x"}, format="json")
     assert response.status_code == 202
