@@ -10,7 +10,7 @@ oldest N/10 rows sent more than 30 days ago, the rest within the last 30 days; 5
 (a third as the only recipient, a third beside another To recipient, a third in CC).
 
 Figures, beside their targets:
-- erasure of that address (email_logs.lifecycle.erasure.erase_address: suppress, scrub the rows, delete the events) < 5 s;
+- erasure of that address (email_logs.lifecycle.erasure.erase_now: suppress, scrub the rows, delete the events) < 5 s;
 - purge (email_logs.lifecycle.retention.purge_expired, the workspace kept 30 days, the batch size of the settings):
   rows/s >= 50,000;
 - while it runs, a writer logs one email (row + outbox, one commit, then settles it) --writer-rate times a
@@ -221,7 +221,7 @@ def main():
         settings.EMAIL_LOG_PURGE_PAUSE_RATIO = args.pause_ratio
 
     began = time.perf_counter()
-    erased, _ = erasure.erase_address(workspace, ADDRESS)
+    erased, _ = erasure.erase_now(workspace, ADDRESS)
     erase_seconds = time.perf_counter() - began
     assert not EmailLogEntry.objects.filter(to__icontains=ADDRESS).exists()
 

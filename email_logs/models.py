@@ -44,6 +44,10 @@ class EmailSource(models.TextChoices):
     MATTER_STEP = "Matter Step"
 
 
+# The longest Error a row keeps: a provider's answer, with the notes of events and suppressions joined to it.
+MAX_ERROR_LENGTH = 2000
+
+
 class EmailLogEntry(models.Model):
     """One outbound email (all its retries included): a row of its integration's Email Log table."""
 

@@ -24,7 +24,7 @@ PURGE_CHAIN = "email-log-purge"
 def deliver_emails(integration_id: str, entry_ids: list | None = None, batch_id: str = "", slot=None, hold=None, waits=0) -> dict:
     """Send queued emails of one integration (an intake chunk, or one batch to retry); a retry or a turn
     further off than a moment is enqueued again with `run_after`, so the worker moves on meanwhile."""
-    return delivery.deliver_emails(
+    return delivery.deliver_queued(
         integration_id, entry_ids or [], batch_id=batch_id, slot=slot, hold=hold, waits=waits, later=_later()
     )
 
@@ -68,7 +68,7 @@ ERASURE_SWEEP_ROUNDS = 24  # an email still unsettled after this many leases is 
 def sweep_erased_address(workspace_id: str, digest: str, since: str, in_flight: list | None = None, rounds: int = 1) -> dict:
     """The late sweep of an erasure (email_logs.lifecycle.erasure, step 4): it carries the hash, never the address,
     and runs again a lease later while an email it follows is still being sent."""
-    found = erasure.sweep_erased_address(workspace_id, digest, datetime.fromisoformat(since), in_flight or [])
+    found = erasure.sweep_by_hash(workspace_id, digest, datetime.fromisoformat(since), in_flight or [])
     if found.in_flight and rounds < ERASURE_SWEEP_ROUNDS and task_chain.can_defer(sweep_erased_address):
         again_at = timezone.now() + delivery.lease_length()
         sweep_erased_address.using(run_after=again_at).enqueue(workspace_id, digest, since, found.in_flight, rounds + 1)

@@ -21,7 +21,7 @@ def erase_address(workspace, address, *, actor=None) -> erasure.Erasure:
     """Erase `address` from the workspace's Email Log, events and suppressions (email_logs.lifecycle.erasure), and
     schedule the sweep for rows that raced it, once every send in flight has settled."""
     began = timezone.now()
-    result, digest = erasure.erase_address(workspace, address, actor=actor)
+    result, digest = erasure.erase_now(workspace, address, actor=actor)
     sweep_at = timezone.now() + lease_length()
     since = (began - erasure.RACE_WINDOW).isoformat()
     task_chain.enqueue_at(sweep_erased_address, sweep_at, workspace.pk, digest, since, result.in_flight)

@@ -11,7 +11,7 @@ The order closes the race with sends in flight:
    a sender holds or has already tried cannot be recalled (the provider may have it, and its retry must
    repeat the same send under the same idempotency key): its row is scrubbed and it is left to settle.
 3. Delete its events.
-4. A sweep (`sweep_erased_address`) runs once the sends that may have raced the erasure have settled, and
+4. A sweep (`sweep_by_hash`, the task `sweep_erased_address`) runs once the sends that may have raced the erasure have settled, and
    again while any email of step 2 is still being sent. It knows only the hash: it re-reads the rows and
    events that arrived since shortly before the erasure, and those emails' rows, hashes each address they
    name and scrubs matches: rows committed by a transaction that had checked suppressions before step 1,
@@ -178,7 +178,7 @@ def _keep_suppression_as_hash(workspace, address: str, actor) -> int:
     return 1 if existing is not None and existing.address else 0
 
 
-def erase_address(workspace, address, *, actor=None) -> tuple[Erasure, str]:
+def erase_now(workspace, address, *, actor=None) -> tuple[Erasure, str]:
     """Erase `address` from the workspace's Email Log, events and suppressions (see the module's steps 1-3);
     returns the counts and the address's hash. Raises ValidationError for something that is not an address.
     """
@@ -201,7 +201,7 @@ def erase_address(workspace, address, *, actor=None) -> tuple[Erasure, str]:
     return result, digest
 
 
-def sweep_erased_address(workspace_id, digest: str, since: datetime, in_flight=()) -> Erasure:
+def sweep_by_hash(workspace_id, digest: str, since: datetime, in_flight=()) -> Erasure:
     """Step 4: erase, knowing only its hash, the address from the workspace's rows and events that arrived
     since `since`, and from the rows `in_flight` (emails that were being sent during the erasure, whose
     settling may have written a note naming it). Idempotent. Returns what it found, with the ids of

@@ -41,7 +41,7 @@ from opbox.transactions import run_transaction
 
 from ..events import receiving as events
 from ..events.suppressions import withhold_from_outboxes
-from ..models import EmailLogEntry, EmailStatus, OutboundEmail, SendFailure
+from ..models import MAX_ERROR_LENGTH, EmailLogEntry, EmailStatus, OutboundEmail, SendFailure
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def _settle(results) -> None:
                 status = EmailStatus.FAILED
             elif status != EmailStatus.FAILED and failures[outbox.pk]:
                 status, error = events.failure_outcome(row | {"status": status, "error": error}, failures[outbox.pk])
-            entry.status, entry.message_id, entry.error, entry.attempts = status, message_id, error[:2000], outbox.attempts
+            entry.status, entry.message_id, entry.error, entry.attempts = status, message_id, error[:MAX_ERROR_LENGTH], outbox.attempts
             entry.failure = failure
             changes[entry.pk] = tuple(getattr(entry, name) for name in fields)
         # One statement for every row (opbox.bulk): bulk_update's CASE per field and row would cost more to
@@ -209,7 +209,7 @@ def fail_unsent(error: str, failure: SendFailure, entry_ids=(), batch_id: str = 
 # Sending -----------------------------------------------------------------------------------------
 
 
-def deliver_emails(
+def deliver_queued(
     integration_id, entry_ids=(), *, batch_id="", slot=None, hold=None, waits=0, later: Later | None = None
 ) -> dict:
     """Send queued emails of one integration: those of `entry_ids` (an intake chunk), or the batch `batch_id`
@@ -236,7 +236,7 @@ def deliver_queued_email(entry_id: str, *, later: Later | None = None) -> str:
     if outbox is None:
         return "skipped"
     batch_id, integration_id = outbox
-    counts = deliver_emails(integration_id, [] if batch_id else [entry_id], batch_id=batch_id, later=later)
+    counts = deliver_queued(integration_id, [] if batch_id else [entry_id], batch_id=batch_id, later=later)
     if not counts:
         return "skipped"
     return EmailLogEntry.objects.filter(pk=entry_id).values_list("status", flat=True).get()

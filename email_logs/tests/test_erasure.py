@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from email_logs.events.suppressions import address_hash, record_suppressions, suppressed_among
 from email_logs.lifecycle import entry_points as lifecycle
-from email_logs.lifecycle.erasure import ERASED, sweep_erased_address
+from email_logs.lifecycle.erasure import ERASED, sweep_by_hash
 from email_logs.models import EmailEvent, EmailLogEntry, EmailSource, EmailStatus, OutboundEmail, Suppression
 from email_logs.sending.delivery import settle
 from tables.models import Table
@@ -182,11 +182,11 @@ def test_an_email_being_sent_is_left_to_settle_and_the_sweep_follows_it(workspac
         "[erased], bob@example.com",
         "Not sent to suppressed recipients: [erased]",
     )
-    assert sweep_erased_address(workspace.pk, address_hash(ADA), began, result.in_flight).in_flight == sorted(result.in_flight)
+    assert sweep_by_hash(workspace.pk, address_hash(ADA), began, result.in_flight).in_flight == sorted(result.in_flight)
 
     # The settle writes the row as it is now, not the sender's copy loaded before the erasure.
     settle(sender_copy, EmailStatus.DELIVERED, message_id="m-1")
-    found = sweep_erased_address(workspace.pk, address_hash(ADA), began, result.in_flight)
+    found = sweep_by_hash(workspace.pk, address_hash(ADA), began, result.in_flight)
 
     assert (fresh(sending).status, fresh(sending).error) == ("delivered", "Not sent to suppressed recipients: [erased]")
     assert found.rows == 0 and found.in_flight == [tried.pk]
@@ -201,7 +201,7 @@ def test_the_sweep_reaches_rows_and_events_that_arrived_during_the_erasure_knowi
     late_event = an_event(raced, ADA, 9)
     untouched = a_row(log, to="dan@example.com")
 
-    found = sweep_erased_address(workspace.pk, address_hash(ADA), began - timedelta(minutes=15))
+    found = sweep_by_hash(workspace.pk, address_hash(ADA), began - timedelta(minutes=15))
 
     assert (found.rows, found.events) == (2, 1)
     assert fresh(raced).to == "bob@example.com, [erased]"
@@ -306,7 +306,7 @@ def test_sends_racing_the_erasure_leave_nothing_of_the_address_once_swept(worksp
         stop.set()
         for thread in threads:
             thread.join()
-    sweep_erased_address(workspace.pk, address_hash(ADA), began - RACE_WINDOW)  # its later run, once sends settled
+    sweep_by_hash(workspace.pk, address_hash(ADA), began - RACE_WINDOW)  # its later run, once sends settled
 
     assert errors == [] and len(sent) > 10
     rows = EmailLogEntry.objects.filter(pk__in=sent)

@@ -184,7 +184,7 @@ def test_a_sender_waits_for_an_email_whose_record_another_transaction_holds_inst
     assert other.lock(LOCK_OUTBOX, [entry.pk])
 
     with ThreadPoolExecutor(1) as pool:
-        sending = pool.submit(on_its_own_connection(lambda: delivery.deliver_emails(site_provider_a.pk, [entry.pk])))
+        sending = pool.submit(on_its_own_connection(lambda: delivery.deliver_queued(site_provider_a.pk, [entry.pk])))
         while not (sending.done() or other.waiters()):  # the sender waits for the record (or, skipping it, ends)
             time.sleep(0.02)
         other.commit()
