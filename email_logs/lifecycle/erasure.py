@@ -27,6 +27,7 @@ from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from opbox.bulk import update_each
 from opbox.transactions import run_transaction
 from workspaces.models import AuditEvent
 
@@ -100,26 +101,6 @@ def _withdraw_from_outbox(outbox: OutboundEmail, address: str, now: datetime) ->
     return False
 
 
-def _save_scrubbed(entries: list[EmailLogEntry]) -> None:
-    """Write the scrubbed fields of these rows: on PostgreSQL one UPDATE from arrays, whatever their number
-    (Django's bulk_update builds a CASE per row and field, slow in Python); elsewhere a bulk_update."""
-    if not entries:
-        return
-    if connection.vendor != "postgresql":
-        EmailLogEntry.objects.bulk_update(entries, _SCRUBBED_FIELDS)
-        return
-    quote = connection.ops.quote_name
-    columns = [quote(EmailLogEntry._meta.get_field(name).column) for name in _SCRUBBED_FIELDS]
-    arrays = ", ".join(["%s::varchar[]"] + ["%s::text[]"] * len(columns))
-    sql = (
-        f"UPDATE {quote(EmailLogEntry._meta.db_table)} AS entry SET {', '.join(f'{c} = new.{c}' for c in columns)} "
-        f"FROM unnest({arrays}) AS new(id, {', '.join(columns)}) WHERE entry.id = new.id"
-    )
-    params = [[entry.pk for entry in entries], *([getattr(entry, name) for entry in entries] for name in _SCRUBBED_FIELDS)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
 def scrub_rows(ids, address: str) -> tuple[int, list[str]]:
     """Erase `address` from these rows, their unsent outboxes and their events' text, in one short
     transaction (run again if it loses a deadlock); returns how many rows held it, and the ids of those
@@ -138,7 +119,8 @@ def _scrub_rows(ids, address: str) -> tuple[int, list[str]]:
                 for name, value in changes.items():
                     setattr(entry, name, value)
                 changed.append(entry)
-        _save_scrubbed(changed)
+        # One UPDATE for the batch whatever its size (opbox.bulk), as a settle writes its rows.
+        update_each(EmailLogEntry, list(_SCRUBBED_FIELDS), {entry.pk: tuple(getattr(entry, name) for name in _SCRUBBED_FIELDS) for entry in changed})
         held = [entry.pk for entry in changed]
         # Only a queued row has an outbox (settling a row deletes it in the same transaction). One a sender is
         # claiming right now (its record locked: the claim locks it before the row) is in flight: skipped, not
