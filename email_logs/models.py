@@ -97,6 +97,13 @@ class EmailLogEntry(models.Model):
     def __str__(self):
         return f"{self.subject} -> {self.to} ({self.status})"
 
+    @property
+    def attempts_so_far(self) -> int:
+        """The provider calls made, as the API and the email's page show them: a queued email's count lives on
+        its outbox until the row is final."""
+        outbox = getattr(self, "outbox", None) if self.status == EmailStatus.QUEUED else None
+        return outbox.attempts if outbox is not None else self.attempts
+
 
 class OutboundEmail(models.Model):
     """The outbox: what is needed to (re)send an email, written with its log row before any provider call.
