@@ -12,7 +12,7 @@ from django_tasks import task
 from opbox import task_chain
 
 from .lifecycle import erasure, retention
-from .sending import delivery
+from .sending import claims, delivery
 from .sending.recovery import resolve_inflight_emails
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def sweep_erased_address(workspace_id: str, digest: str, since: str, in_flight: 
     and runs again a lease later while an email it follows is still being sent."""
     found = erasure.sweep_by_hash(workspace_id, digest, datetime.fromisoformat(since), in_flight or [])
     if found.in_flight and rounds < ERASURE_SWEEP_ROUNDS and task_chain.can_defer(sweep_erased_address):
-        again_at = timezone.now() + delivery.lease_length()
+        again_at = timezone.now() + claims.lease_length()
         sweep_erased_address.using(run_after=again_at).enqueue(workspace_id, digest, since, found.in_flight, rounds + 1)
     return {"rows": found.rows, "events": found.events, "inFlight": len(found.in_flight)}
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from opbox import task_chain
 
-from ..sending.delivery import lease_length
+from ..sending.claims import lease_length
 from ..tasks import PURGE_CHAIN, purge_expired_email_logs, sweep_erased_address
 from . import erasure, retention
 

@@ -10,7 +10,8 @@ from integrations import pacing
 from integrations.providers import provider_for_slug
 
 from ..models import EmailStatus, OutboundEmail, SendFailure
-from .delivery import deliver_queued, fail_unsent
+from .delivery import deliver_queued
+from .settling import fail_unsent
 
 CHUNK = 100  # emails handed to one delivery run, so the time limit is checked between them
 INTERRUPTED = "Sending was interrupted; the provider may have accepted it. Check the provider's activity log."

@@ -12,7 +12,7 @@ from email_logs.events.suppressions import address_hash, record_suppressions, su
 from email_logs.lifecycle import entry_points as lifecycle
 from email_logs.lifecycle.erasure import ERASED, sweep_by_hash
 from email_logs.models import EmailEvent, EmailLogEntry, EmailSource, EmailStatus, OutboundEmail, Suppression
-from email_logs.sending.delivery import settle
+from email_logs.sending.settling import settle
 from tables.models import Table
 from workspaces.models import AuditEvent, Role
 

@@ -16,8 +16,8 @@ from email_logs.lifecycle import entry_points as lifecycle
 from email_logs.lifecycle.erasure import ERASED, scrub_rows
 from email_logs.models import EmailLogEntry, EmailSource, EmailStatus, OutboundEmail
 from email_logs.sending import delivery
-from email_logs.sending.delivery import settle_all
 from email_logs.sending.intake import send_email
+from email_logs.sending.settling import settle_all
 from integrations.providers import OutboundMessage
 from opbox.testing import OtherConnection
 from tables.models import Table
