@@ -51,7 +51,7 @@ def parse_args():
 
 FILL = """
 INSERT INTO email_logs_emaillogentry (id, table_id, integration_id, sent_at, created_at, "to", from_address, subject,
-    status, provider, message_id, cc, bcc, template_id, source, error, attachment_count, attempts)
+    status, provider, message_id, cc, bcc, template_id, source, error, attachment_count, attempts, failure)
 SELECT 'b' || lpad(n::text, 24, '0'), %(table)s, %(integration)s, t, t,
     CASE WHEN erase AND kind = 0 THEN %(address)s WHEN erase AND kind = 1 THEN 'client' || n || '@example' || (n %% 997) || '.com, ' || %(address)s
          ELSE 'client' || n || '@example' || (n %% 997) || '.com' END,
@@ -60,7 +60,8 @@ SELECT 'b' || lpad(n::text, 24, '0'), %(table)s, %(integration)s, t, t,
     CASE WHEN n %% 20 = 0 THEN '' ELSE 'msg-' || n END,
     CASE WHEN erase AND kind = 2 THEN %(address)s WHEN n %% 10 = 3 THEN 'assistant' || (n %% 5000) || '@firm.example' ELSE '' END,
     '', '', (ARRAY['Workflow Automation', 'Matter Email Step', 'Form Send', 'Workflow Email'])[n %% 4 + 1],
-    CASE WHEN n %% 20 = 0 THEN 'Mailbox unavailable' ELSE '' END, n %% 3, 1
+    CASE WHEN n %% 20 = 0 THEN 'Mailbox unavailable' ELSE '' END, n %% 3, 1,
+    CASE WHEN n %% 20 = 0 THEN 'provider' ELSE '' END
 FROM (
     SELECT n, n >= %(old)s AND (n - %(old)s) %% %(spread)s = 7 AS erase, (n - %(old)s) / %(spread)s %% 3 AS kind,
         CASE WHEN n < %(old)s THEN %(boundary)s - (%(old)s - n) * interval '1 second'
