@@ -3,8 +3,8 @@ import os
 import pytest
 
 from deliveries.models import Delivery
+from email_logs.events.suppressions import record_suppressions
 from email_logs.models import SuppressionReason
-from email_logs.suppressions import record_suppressions
 from email_logs.tests.factories import add_rows
 from tables.models import SystemType, Table
 from workspaces.models import Role, WorkspaceEvent
