@@ -22,10 +22,12 @@ from integrations.providers import OutboundMessage, provider_for_type
 from integrations.services import site_email_provider
 from opbox.task_queue import enqueue_each
 from tables.models import SystemType, Table
+from workspaces.models import WorkspaceEventType
 
 from ..events.suppressions import address_hash, hashes_in, suppressions_among, withhold
 from ..log_tables import ensure_email_log_table
-from ..models import EmailLogEntry, EmailSource, OutboundEmail, Suppression
+from ..models import EmailLogEntry, EmailSource, EmailStatus, OutboundEmail, Suppression
+from ..outgoing_events import record_email_events
 from ..tasks import deliver_emails
 from .delivery import CALLS_PER_TASK
 
@@ -182,6 +184,8 @@ def send_emails(workspace, messages, *, source: str, integration_id=None) -> lis
     with transaction.atomic():
         EmailLogEntry.objects.bulk_create(entries)
         OutboundEmail.objects.bulk_create(outboxes)
+        # Rows failed at once (every To recipient suppressed) are heard of as email.failed, with this commit.
+        record_email_events([(entry.pk, WorkspaceEventType.EMAIL_FAILED) for entry in entries if entry.status == EmailStatus.FAILED])
         if isinstance(deliver_emails.get_backend(), DatabaseBackend):
             _enqueue_delivery(senders.values(), queued)  # task rows commit with the email rows: one commit, none lost
         else:
