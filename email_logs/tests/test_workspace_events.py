@@ -78,3 +78,18 @@ def test_applied_provider_events_are_recorded_once_each_and_a_row_they_fail_is_e
     assert sorted(kinds) == ["email.bounced", "email.delivered", "email.failed", "email.opened"]
     failed = dict(events())["email.failed"]
     assert failed["id"] == row.pk and failed["values"]["Status"] == "failed" and "Bounced: ada@example.com" in failed["values"]["Error"]
+
+
+def test_the_settle_writes_its_event_in_its_own_transaction_and_a_rollback_takes_both(workspace, site_provider_a, settings):
+    from email_logs.models import OutboundEmail
+    from email_logs.sending.settling import settle
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # queued, not sent
+    entry = send_email(workspace, message(), source=EmailSource.WORKFLOW_EMAIL)
+    outbox = OutboundEmail.objects.select_related("entry").get(entry=entry)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        settle(outbox, "delivered", message_id="re-1")
+        assert [kind for kind, _ in events()] == ["email.sent"]  # written with the row, before any commit
+        raise RuntimeError("the settling transaction rolls back")
+    entry.refresh_from_db()
+    assert entry.status == "queued" and events() == []
