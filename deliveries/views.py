@@ -1,7 +1,7 @@
 """Deliveries API: parse, call a service, render."""
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,8 +32,15 @@ class RedeliverView(APIView):
 
     permission_classes = [IsWorkspaceAdmin]
 
-    @extend_schema(request=inline_serializer("RedeliverRequest", {}), responses={202: DeliverySerializer},
-                   summary="Redeliver a delivery (the same webhook-id)", operation_id="deliveries_redeliver")  # fmt: skip
+    @extend_schema(
+        request=inline_serializer("RedeliverRequest", {}),
+        responses={
+            202: DeliverySerializer,
+            404: OpenApiResponse(description="No such delivery in the caller's workspace."),
+            409: OpenApiResponse(description="The delivery's integration is disabled: enable it first."),
+        },
+        summary="Redeliver a delivery (the same webhook-id, the retry schedule from the start)", operation_id="deliveries_redeliver",
+    )  # fmt: skip
     def post(self, request, delivery_id):
         try:
             delivery = services.delivery_in(request.auth.workspace, delivery_id)
