@@ -160,7 +160,11 @@ def main():
         logged = dict(sent_rows.values_list("id", "status"))
         message_ids = set(sent_rows.filter(status="delivered").values_list("message_id", flat=True))
         outbox_left = OutboundEmail.objects.count()
-        tasks = Counter(DBTaskResult.objects.values_list("status", flat=True))
+        # Only the send tasks are reconciled: the in-flight sweep and the other chains schedule their own next
+        # run, so one READY task of each is there by design, not a miss.
+        sends = DBTaskResult.objects.filter(task_path__in=SEND_TASKS)
+        tasks = Counter(sends.values_list("status", flat=True))
+        chains = Counter(DBTaskResult.objects.exclude(task_path__in=SEND_TASKS).values_list("task_path", "status"))
         provider = requests.get(f"{fake_url}/_sent", timeout=60).json()
     finally:
         stop(*[p for p in (server, *workers) if p is not None], fake)
@@ -168,6 +172,12 @@ def main():
     results = [result for client in clients for result in client.results]
     report(args, results, elapsed, expected_send)
     reconcile(args, accepted, logged, message_ids, outbox_left, tasks, provider, drained_in, log_path)
+    if chains:
+        print("self-scheduled chains (not reconciled: each keeps its next run READY): "
+              + ", ".join(f"{path.rsplit('.', 1)[-1]} {status} x {n}" for (path, status), n in sorted(chains.items())))
+
+
+SEND_TASKS = ("email_logs.tasks.deliver_emails", "email_logs.tasks.deliver_email")
 
 
 def report(args, results, elapsed, expected_send):
@@ -207,9 +217,9 @@ def reconcile(args, accepted, logged, message_ids, outbox_left, tasks, provider,
         ("rows delivered / failed / still queued",
          f"{settled['delivered']:,} / {settled['failed']:,} / {settled['queued']:,}", not settled["queued"]),
         ("outbox records left", f"{outbox_left:,}", not outbox_left),
-        ("tasks SUCCESSFUL / other (database backend)",
+        ("send tasks SUCCESSFUL / other (database backend)",
          f"{tasks.get('SUCCESSFUL', 0):,} / {sum(tasks.values()) - tasks.get('SUCCESSFUL', 0):,}",
-         args.tasks_backend != "database" or tasks.get("SUCCESSFUL", 0) == len(accepted) == sum(tasks.values())),
+         args.tasks_backend != "database" or tasks.get("SUCCESSFUL", 0) == sum(tasks.values()) >= len(accepted)),
         ("provider received (fake /_sent)", f"{len(provider_ids):,}",
          len(provider_ids) == settled["delivered"] and set(provider_ids) == message_ids),
     ]  # fmt: skip
