@@ -16,7 +16,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", template_name="api_docs.html"), name="api-docs"),
     path("", include("workspaces.urls")),
     path("", include("integrations.urls")),
-    path("", include("email_logs.urls")),  # before tables: /api/tables/integration/init
+    path("", include("email_logs.api.urls")),  # before tables: /api/tables/integration/init
     path("", include("tables.urls")),
     # Pages for people (server-rendered).
     path("", RedirectView.as_view(pattern_name="tables:index"), name="home"),

@@ -1,6 +1,4 @@
-"""Email API: send one email (source "Workflow Email"), read one with its events, initialise the Email
-Log tables, and the workspace's suppression list.
-"""
+"""Email API: send one email or a batch of up to 1,000 (source "Workflow Email"), and read one with its events."""
 
 from collections import defaultdict
 
@@ -8,28 +6,18 @@ from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.generics import ListAPIView
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tables.models import Column
 from tables.serializers import RowSerializer
-from workspaces.permissions import IsWorkspaceAdmin, IsWorkspaceMember
+from workspaces.permissions import IsWorkspaceMember
 
-from . import suppressions
-from .log_tables import ensure_email_log_tables
-from .models import EmailLogEntry, EmailSource, EmailStatus, SendFailure, Suppression
-from .pagination import SuppressionPages
-from .selectors import email_in
-from .sending import send_email
-from .serializers import (
-    AddSuppressionSerializer,
-    EmailDetailSerializer,
-    InitResponseSerializer,
-    InitTableSerializer,
-    SendEmailSerializer,
-    SuppressionSerializer,
-)
+from ..models import EmailLogEntry, EmailSource, EmailStatus, SendFailure
+from ..selectors import email_in
+from ..sending.intake import InvalidEmails, send_email, send_emails
+from .serializers import EmailDetailSerializer, SendEmailBatchResultSerializer, SendEmailBatchSerializer, SendEmailSerializer
 
 _STATUS_FOR = {EmailStatus.DELIVERED: status.HTTP_201_CREATED, EmailStatus.QUEUED: status.HTTP_202_ACCEPTED}
 # A failed send answers from why it failed; the provider's refusals and failures (and ours) are a 502.
@@ -91,6 +79,35 @@ class SendEmailView(APIView):
         return Response(row, status=_STATUS_FOR[entry.status], headers={"Location": location})
 
 
+class SendEmailBatchView(APIView):
+    permission_classes = [IsWorkspaceMember]
+
+    @extend_schema(
+        request=SendEmailBatchSerializer,
+        responses={
+            200: OpenApiResponse(SendEmailBatchResultSerializer, description="Sent inline: each email's final row, in order."),
+            202: OpenApiResponse(SendEmailBatchResultSerializer, description="Queued for the workers: the rows, in order."),
+            400: OpenApiResponse(description='Invalid emails, by index: {"emails": {"3": {"to": [...]}}}; nothing written.'),
+            409: OpenApiResponse(description="No usable email provider is configured."),
+        },
+        summary="Send up to 1,000 emails and log each",
+    )
+    def post(self, request):
+        serializer = SendEmailBatchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            entries = send_emails(
+                request.auth.workspace,
+                serializer.messages(),
+                source=EmailSource.WORKFLOW_EMAIL,
+                integration_id=serializer.integration_ids(),
+            )
+        except InvalidEmails as error:
+            raise ValidationError({"emails": {str(index): errors for index, errors in error.by_index.items()}}) from None
+        queued = any(entry.status == EmailStatus.QUEUED for entry in entries)
+        return Response({"results": entry_rows(entries)}, status=status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK)
+
+
 class EmailDetailView(APIView):
     permission_classes = [IsWorkspaceMember]
 
@@ -104,65 +121,3 @@ class EmailDetailView(APIView):
         except EmailLogEntry.DoesNotExist:
             raise Http404 from None
         return Response(EmailDetailSerializer(entry, context={"columns": list(entry.table.columns.all())}).data)
-
-
-class InitEmailLogTablesView(APIView):
-    permission_classes = [IsWorkspaceAdmin]
-
-    @extend_schema(request=None, responses=InitResponseSerializer, summary="Initialize email log tables for active providers")
-    def post(self, request):
-        tables = ensure_email_log_tables(request.auth.workspace)
-        return Response({"success": True, "tables": InitTableSerializer(tables, many=True).data})
-
-
-class SuppressionListView(ListAPIView):
-    """GET: any member reads the list (`q` searches the address). POST: owners and admins add one."""
-
-    serializer_class = SuppressionSerializer
-    pagination_class = SuppressionPages
-
-    def get_permissions(self):
-        return [IsWorkspaceAdmin()] if self.request.method == "POST" else [IsWorkspaceMember()]
-
-    def get_queryset(self):
-        return suppressions.suppressions_for(self.request.auth.workspace, self.request.query_params.get("q", "")[:320])
-
-    @extend_schema(
-        parameters=[OpenApiParameter("q", str, description="Part of an address (case-insensitive).")],
-        summary="List the workspace's suppressed addresses, newest first",
-    )
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    @extend_schema(
-        request=AddSuppressionSerializer,
-        responses={
-            201: OpenApiResponse(SuppressionSerializer, description="Suppressed (reason manual)."),
-            200: OpenApiResponse(SuppressionSerializer, description="Already suppressed: the existing one, unchanged."),
-        },
-        summary="Suppress an address",
-    )
-    def post(self, request):
-        serializer = AddSuppressionSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        suppression, created = suppressions.add_suppression(
-            request.auth.workspace, serializer.validated_data["address"], actor=request.user
-        )
-        return Response(
-            SuppressionSerializer(suppression).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
-
-
-class SuppressionDetailView(APIView):
-    permission_classes = [IsWorkspaceAdmin]
-
-    @extend_schema(
-        responses={204: None, 404: OpenApiResponse(description="The address is not suppressed in this workspace.")},
-        summary="Send to a suppressed address again",
-    )
-    def delete(self, request, address):
-        try:
-            suppressions.remove_suppression(request.auth.workspace, address, actor=request.user)
-        except Suppression.DoesNotExist:
-            raise Http404 from None
-        return Response(status=status.HTTP_204_NO_CONTENT)
