@@ -12,6 +12,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from documents.log_tables import ensure_document_log_tables
 from tables.models import Column
 from tables.serializers import RowSerializer
 from workspaces.permissions import IsWorkspaceAdmin, IsWorkspaceMember
@@ -109,9 +110,10 @@ class EmailDetailView(APIView):
 class InitEmailLogTablesView(APIView):
     permission_classes = [IsWorkspaceAdmin]
 
-    @extend_schema(request=None, responses=InitResponseSerializer, summary="Initialize email log tables for active providers")
+    @extend_schema(request=None, responses=InitResponseSerializer, summary="Initialize the log tables (Email Log, Document Log) of active integrations")
     def post(self, request):
-        tables = ensure_email_log_tables(request.auth.workspace)
+        # The system tables of every active integration that keeps one: Email Logs, then Document Logs.
+        tables = ensure_email_log_tables(request.auth.workspace) + ensure_document_log_tables(request.auth.workspace)
         return Response({"success": True, "tables": InitTableSerializer(tables, many=True).data})
 
 
