@@ -22,7 +22,8 @@ class DocumentsConfig(AppConfig):
                 ordering=("generated_at", "id"),
                 filters=(
                     RowFilter("status", "status", "Status", tuple(DocumentStatus.values)),
-                    RowFilter("format", "format", "Format", tuple(DocumentFormat.values)),
+                    # `format` is DRF's renderer override parameter: the filter takes the name the API gives the value.
+                    RowFilter("convertTo", "format", "Format", tuple(DocumentFormat.values)),
                     RowFilter("source", "source", "Source", tuple(DocumentSource.values)),
                 ),
                 search_fields=("filename", "template_id"),
