@@ -6,9 +6,8 @@ import json
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import FileResponse, Http404
 from django.urls import reverse
-from django.utils.html import format_html
 from django.views.generic import TemplateView
 
 from integrations.pages import IntegrationPageMixin, refusal_text
@@ -124,10 +123,10 @@ class TestDocumentPage(IntegrationPageMixin, TemplateView):
             document = render_document(self.workspace, render, integration=integration)
         except DocumentFailed as failure:
             url = reverse("documents:document", args=[failure.document.table_id, failure.document.pk])
-            messages.error(request, format_html('Test document failed: {} (<a href="{}">see the Document Log</a>)', failure.detail, url))
-            return HttpResponseRedirect(reverse("documents:test-document", args=[integration.pk]))
+            return self.done(messages.ERROR, 'Test document failed: {} (<a href="{}">see the Document Log</a>)', failure.detail, url)
         except (ValidationError, ApplicationError) as error:
-            messages.error(request, format_html("Test document not rendered: {}", refusal_text(error)))
-            return HttpResponseRedirect(reverse("documents:test-document", args=[integration.pk]))
-        messages.success(request, format_html("Rendered {} ({} bytes).", document.filename, f"{document.size:,}"))
-        return HttpResponseRedirect(reverse("documents:document", args=[document.table_id, document.pk]))
+            return self.done(messages.ERROR, "Test document not rendered: {}", refusal_text(error))
+        url = reverse("documents:document", args=[document.table_id, document.pk])
+        return self.done(
+            messages.SUCCESS, 'Rendered {} ({} bytes). <a href="{}">Open it in the Document Log</a>.', document.filename, f"{document.size:,}", url
+        )

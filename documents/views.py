@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from integrations.serializers import EmailTemplateListSerializer
 from workspaces.permissions import IsWorkspaceMember
 
-from .models import Document
+from .models import CONTENT_TYPES, Document
 from .rendering import DocumentFailed, list_document_templates, open_document, render_document
 from .selectors import document_in
 from .serializers import DocumentSerializer, FailedDocumentSerializer, RenderDocumentSerializer
@@ -102,7 +102,10 @@ class DocumentFileView(APIView):
     permission_classes = [IsWorkspaceMember]
     content_negotiation_class = AnyAccept
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY}, summary="Download a document's file")
+    @extend_schema(
+        responses={(200, content_type): OpenApiTypes.BINARY for content_type in CONTENT_TYPES.values()},
+        summary="Download a document's file (its format's Content-Type, as an attachment)",
+    )
     def get(self, request, document_id):
         document = _document_or_404(request, document_id)
         if not document.storage_name:

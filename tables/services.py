@@ -21,7 +21,7 @@ from opbox.api import iso_timestamp
 from opbox.sql import CompiledQuery
 
 from .models import Column, ColumnType, Table
-from .registry import registered_system_types, source_for
+from .registry import all_filters, registered_system_types, source_for
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -192,6 +192,10 @@ def row_query(table: Table, params) -> RowQuery:
         if filters[row_filter.parameter] and filters[row_filter.parameter] not in row_filter.choices:
             allowed = ", ".join(row_filter.choices)
             raise ValidationError({row_filter.parameter: [f"Unknown value. Allowed: {allowed}."]})
+    for parameter, choices in all_filters().items():  # another kind of table's filter: documented, so still checked
+        value = params.get(parameter, "").strip()
+        if parameter not in filters and value and value not in choices:
+            raise ValidationError({parameter: [f"Unknown value. Allowed: {', '.join(choices)}."]})
     return RowQuery(filters=filters, search=params.get("q", "").strip()[:SEARCH_MAX_LENGTH])
 
 
