@@ -10,6 +10,12 @@ from tables.models import Column, SystemType, Table
 from .columns import DOCUMENT_LOG_COLUMNS, DOCUMENT_LOG_TABLE_NAME
 
 
+def document_log_columns() -> list[Column]:
+    """The columns every Document Log has (as `ensure_document_log_table` writes them), unsaved: what a row of a
+    document just rendered needs, without reading its table's."""
+    return [Column(name=name, type=kind, position=position, field=attribute) for position, (name, kind, attribute) in enumerate(DOCUMENT_LOG_COLUMNS)]
+
+
 def ensure_document_log_table(integration: Integration) -> Table:
     """The integration's Document Log table, created if missing; safe when many callers race (the unique
     constraint on (integration, system type) decides, not a check-then-insert)."""

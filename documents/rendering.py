@@ -14,18 +14,18 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import storages
-from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils.text import slugify
 
 from integrations.crypto import EncryptionError
-from integrations.exceptions import CredentialsUnreadable
+from integrations.exceptions import CredentialsUnreadable, EmailProviderNotConfigured
 from integrations.models import Integration
 from integrations.providers import connector_for
 from integrations.providers.exceptions import ProviderError, ProviderRejected
-from integrations.services import template_source
 from integrations.types import IntegrationType
 from opbox.errors import ApplicationError
 from opbox.ids import new_public_id
+from tables.models import SystemType, Table
 
 from .log_tables import ensure_document_log_table
 from .models import Document, DocumentFormat, DocumentSource, DocumentStatus
@@ -86,17 +86,40 @@ def document_filename(filename: str, template_id: str, convert_to: str) -> str:
     return name if name.lower().endswith(f".{convert_to}") else f"{name}.{convert_to}"
 
 
+def _with_log_id(integrations):
+    """Integrations with `document_log_id`, the id of their Document Log (None when it was never made)."""
+    logs = Table.objects.filter(integration=OuterRef("pk"), system_type=SystemType.DOCUMENT_LOG).values("pk")[:1]
+    return integrations.annotate(document_log_id=Subquery(logs))
+
+
 def document_engine(workspace, integration_id: str | None = None) -> Integration:
     """The DOCUMENT_ENGINE integration a render uses: the one named, else the most recently updated enabled one
     with an apiKey (none: 409)."""
     if not integration_id:
-        return template_source(workspace, IntegrationType.DOCUMENT_ENGINE)
-    integration = Integration.objects.for_workspace(workspace).filter(pk=integration_id).first()
+        # One query (the email types' `template_source` also weighs the site provider flag, which engines lack).
+        usable = _with_log_id(Integration.objects.for_workspace(workspace)).filter(
+            type=IntegrationType.DOCUMENT_ENGINE, enabled=True, credential_fingerprints__has_key="apiKey"
+        )
+        integration = usable.order_by("-updated_at", "-id").first()
+        if integration is None:
+            raise EmailProviderNotConfigured(
+                "No enabled DOCUMENT_ENGINE integration with an apiKey: create one (POST /api/integrations with type "
+                '"DOCUMENT_ENGINE", config.baseUrl and credentials.apiKey) or enable an existing one.'
+            )
+        return integration
+    integration = _with_log_id(Integration.objects.for_workspace(workspace)).filter(pk=integration_id).first()
     if integration is None or integration.type != IntegrationType.DOCUMENT_ENGINE:
         raise ValidationError({"integrationId": ["No DOCUMENT_ENGINE integration with this id in this workspace."]})
     if not integration.enabled:
         raise DocumentEngineMissing(f"The document engine {integration.name!r} is disabled: enable it first.")
     return integration
+
+
+def _engine_and_log(workspace, integration: Integration | None, integration_id: str | None) -> tuple[Integration, str]:
+    """The engine a render uses and its Document Log's id: one query when the log exists (it nearly always does)."""
+    integration = integration or document_engine(workspace, integration_id)
+    log_id = getattr(integration, "document_log_id", None) or ensure_document_log_table(integration).pk
+    return integration, log_id
 
 
 def engine_client(integration: Integration):
@@ -148,10 +171,9 @@ def render_document(workspace, request: RenderRequest, *, integration: Integrati
 
     A failure leaves a failed row (nothing stored) and raises `DocumentFailed` carrying it.
     """
-    integration = integration or document_engine(workspace, integration_id)
-    table = ensure_document_log_table(integration)
+    integration, table_id = _engine_and_log(workspace, integration, integration_id)
     document = Document(
-        id=new_public_id(), workspace=workspace, table=table, integration=integration, template_id=request.template_id,
+        id=new_public_id(), workspace=workspace, table_id=table_id, integration=integration, template_id=request.template_id,
         format=request.convert_to, filename=request.final_filename, source=request.source, email_id=email_id,
     )  # fmt: skip
     limit = settings.DOCUMENT_MAX_BYTES
@@ -181,8 +203,7 @@ def _store(document: Document, spool, size: int) -> Document:
     name = storage.save(f"{document.workspace_id}/{document.pk}.{document.format}", File(spool, name=document.filename))
     document.status, document.size, document.storage_name = DocumentStatus.GENERATED, size, name
     try:
-        with transaction.atomic():
-            document.save(force_insert=True)
+        document.save(force_insert=True)  # one statement: atomic by itself
     except BaseException:
         storage.delete(name)  # no row, no file: the bytes never outlive a row that was not written
         raise

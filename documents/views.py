@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from integrations.serializers import EmailTemplateListSerializer
 from workspaces.permissions import IsWorkspaceMember
 
+from .log_tables import document_log_columns
 from .models import CONTENT_TYPES, Document
 from .rendering import DocumentFailed, list_document_templates, open_document, render_document
 from .selectors import document_in
@@ -22,6 +23,11 @@ from .serializers import DocumentSerializer, FailedDocumentSerializer, RenderDoc
 def document_data(document: Document, request) -> dict:
     columns = list(document.table.columns.all())
     return DocumentSerializer(document, context={"columns": columns, "request": request}).data
+
+
+def new_document_data(document: Document, request) -> dict:
+    """A document just written: its table's columns are the Document Log's, known without reading them."""
+    return DocumentSerializer(document, context={"columns": document_log_columns(), "request": request}).data
 
 
 def _document_or_404(request, document_id) -> Document:
@@ -73,11 +79,9 @@ class RenderDocumentView(APIView):
                 workspace, serializer.render_request(), integration_id=serializer.validated_data["integrationId"] or None
             )
         except DocumentFailed as failure:
-            row = document_in(workspace, failure.document.pk)
-            return Response({"detail": failure.detail, "row": document_data(row, request)}, status=failure.http_status)
-        document = document_in(workspace, document.pk)
+            return Response({"detail": failure.detail, "row": new_document_data(failure.document, request)}, status=failure.http_status)
         headers = {"Location": reverse("document-detail", args=[document.pk])}
-        return Response(document_data(document, request), status=status.HTTP_201_CREATED, headers=headers)
+        return Response(new_document_data(document, request), status=status.HTTP_201_CREATED, headers=headers)
 
 
 class DocumentDetailView(APIView):
