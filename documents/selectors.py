@@ -11,7 +11,3 @@ def document_in(workspace, document_id: str) -> Document:
     columns = Prefetch("table__columns", queryset=Column.objects.order_by("position"))
     return Document.objects.select_related("table").prefetch_related(columns).get(workspace=workspace, pk=str(document_id))
 
-
-def documents_of_email(workspace, email_id: str) -> list[Document]:
-    """The documents rendered for an email, oldest first."""
-    return list(Document.objects.filter(workspace=workspace, email_id=email_id).order_by("generated_at", "id"))
