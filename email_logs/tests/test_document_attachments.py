@@ -168,3 +168,29 @@ def test_the_emails_page_links_its_rendered_document_and_the_document_page_links
     assert "letter.pdf" in email_page
     document_page = browser.get(f"/tables/{document.table_id}/documents/{document.pk}/").content.decode()
     assert f"/tables/{row['tableId']}/rows/{row['id']}/" in document_page
+
+
+def test_on_a_worker_a_5xx_and_the_scheduled_retry_render_once(workspace, site_provider_a, engine, provider, settings):
+    from django_tasks_db.models import DBTaskResult
+
+    from email_logs import tasks
+    from email_logs.models import EmailSource
+    from email_logs.sending import send_email
+    from email_logs.serializers import SendEmailSerializer
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    carbone(provider)
+    provider.add(responses.POST, f"{PROVIDER_A}/emails", status=503, json={"message": "unavailable"})
+    provider.add(responses.POST, f"{PROVIDER_A}/emails", json={"id": "m-5"})
+    serializer = SendEmailSerializer(data=EMAIL)
+    assert serializer.is_valid(), serializer.errors
+    entry = send_email(workspace, serializer.message(), source=EmailSource.WORKFLOW_EMAIL)
+    for _ in range(3):  # the first run fails and schedules the retry; let its time come, run again
+        call_command("db_worker", "--batch", "--interval", "0", "--no-startup-delay")
+        DBTaskResult.objects.filter(task_path=tasks.deliver_emails.module_path, status="READY").update(run_after=timezone.now())
+    entry.refresh_from_db()
+    assert entry.status == "delivered"
+    assert renders(provider) == 1
+    first, second = provider_calls(provider)
+    assert first["attachments"] == second["attachments"]
+    assert base64.b64decode(second["attachments"][0]["content"]) == PDF
