@@ -11,9 +11,11 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('integrations', '0006_check_detail_and_oauth_state'),
+        # The earliest migrations that hold what a Document refers to: a schema rolled back past a later
+        # integrations migration (as the Email Log data migration's test does) keeps the documents table.
+        ('integrations', '0001_initial'),
         ('tables', '0002_document_log'),
-        ('workspaces', '0003_workspace_events'),
+        ('workspaces', '0001_initial'),
     ]
 
     operations = [
