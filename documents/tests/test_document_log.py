@@ -125,3 +125,4 @@ def test_workspaces_that_keep_everything_keep_their_documents(workspace, engine,
     Document.objects.update(generated_at=timezone.now() - timedelta(days=4000))
     call_command("purge_documents", stdout=open("/dev/null", "w"))
     assert Document.objects.count() == 1
+
