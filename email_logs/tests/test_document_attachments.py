@@ -194,3 +194,78 @@ def test_on_a_worker_a_5xx_and_the_scheduled_retry_render_once(workspace, site_p
     first, second = provider_calls(provider)
     assert first["attachments"] == second["attachments"]
     assert base64.b64decode(second["attachments"][0]["content"]) == PDF
+
+
+@pytest.mark.postgres
+def test_a_worker_sigkilled_after_the_render_resends_without_rendering_again(workspace, site_provider_a, settings, tmp_path):
+    """A real `db_worker` process renders the document through the fake Carbone, records its attempt, calls a
+    provider that never answers, and is SIGKILLed there. The in-flight sweep resends the email with the stored
+    bytes: Carbone was called once."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import requests
+    from django.conf import settings as django_settings
+
+    from email_logs.models import EmailSource
+    from email_logs.sending import send_email
+    from email_logs.serializers import SendEmailSerializer
+    from scripts.fake_providers import serve_in_thread
+
+    fake, fake_url = serve_in_thread()
+    silent = socket.socket()  # a provider that accepts the connection and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    folder = tmp_path / "shared-documents"
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
+    settings.STORAGES = {**settings.STORAGES, "documents": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(folder)}}}
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    create_integration(workspace, name="Carbone", type="DOCUMENT_ENGINE", config={"baseUrl": f"{fake_url}/carbone"}, credentials={"apiKey": "carbone-kill-key"})
+    db = connection.settings_dict
+    environ = {
+        **os.environ, "DJANGO_SETTINGS_MODULE": "opbox.settings_test", "TASKS_BACKEND": "database",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "EMAIL_PROVIDER_A_API_URL": f"http://127.0.0.1:{silent.getsockname()[1]}", "EMAIL_PROVIDER_TIMEOUT": "120",
+        "OUTBOUND_ALLOW_PRIVATE_NETWORKS": "true", "DOCUMENT_STORAGE_ROOT": str(folder),
+    }  # fmt: skip
+    serializer = SendEmailSerializer(data=EMAIL)
+    assert serializer.is_valid(), serializer.errors
+    entry = send_email(workspace, serializer.message(), source=EmailSource.WORKFLOW_EMAIL)
+    worker = subprocess.Popen([sys.executable, "manage.py", "db_worker", "--interval", "0.1", "--no-startup-delay", "--verbosity", "0"],
+                              cwd=django_settings.BASE_DIR, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:  # rendered, and its attempt recorded: it is in the provider call
+            if Document.objects.filter(email_id=entry.pk).exists() and OutboundEmail.objects.filter(pk=entry.pk, attempts=1).exists():
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the worker never reached the provider call")
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        silent.close()
+    document = Document.objects.get()
+    assert document.status == "generated" and OutboundEmail.objects.get().payload["attachments"][0]["documentId"] == document.pk
+
+    settings.EMAIL_PROVIDER_A_API_URL = PROVIDER_A
+    with responses.RequestsMock() as mock:  # any render now would be an unmatched call, failing the email
+        mock.add(responses.POST, f"{PROVIDER_A}/emails", json={"id": "after-the-kill"})
+        OutboundEmail.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+        EmailLogEntry.objects.update(sent_at=timezone.now() - timedelta(hours=1))
+        call_command("resolve_inflight_emails", "--older-than", "15")
+        (sent,) = provider_calls(mock)
+    renders_made = [call for call in requests.get(f"{fake_url}/_calls", timeout=5).json() if call["path"] == "/carbone/render"]
+    fake.shutdown()
+    fake.server_close()
+    assert len(renders_made) == 1
+    assert base64.b64decode(sent["attachments"][0]["content"]) == (folder / document.storage_name).read_bytes()
+    entry.refresh_from_db()
+    assert (entry.status, entry.message_id) == ("delivered", "after-the-kill")
+    assert Document.objects.count() == 1
