@@ -160,7 +160,7 @@ def statements_per_email(workspace, integration_id: str | None, count: int = 100
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from email_logs.sending import send_emails
+    from email_logs.sending.intake import send_emails
 
     def work():
         call_command("db_worker", "--batch", "--interval", "0", "--no-startup-delay", "--no-reload", "--verbosity", "0")
@@ -179,7 +179,7 @@ def one_send_email(workspace, runs: int = 300) -> tuple[float, int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from email_logs.sending import send_email
+    from email_logs.sending.intake import send_email
 
     send_email(workspace, message(0), source="Workflow Email")  # warm
     with CaptureQueriesContext(connection) as queries:
@@ -209,7 +209,7 @@ def peer(fake: str, provider: str, emails: int, url: str) -> tuple[float, dict]:
 
 def drain(workers, workspace, integration_id, count: int, during=None) -> float:
     """Emails per second the workers settle a queue of `count` emails (queued while they are stopped)."""
-    from email_logs.sending import send_emails
+    from email_logs.sending.intake import send_emails
 
     for worker in workers:
         worker.send_signal(signal.SIGSTOP)
@@ -234,7 +234,7 @@ def noisy_feed(workspace, integration_id, stop_at: float) -> threading.Thread:
     """200 emails a second to the rate-limited integration until `stop_at`, from its own connection."""
     from django.db import connection
 
-    from email_logs.sending import send_emails
+    from email_logs.sending.intake import send_emails
 
     def feed():
         try:

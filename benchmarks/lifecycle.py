@@ -10,8 +10,8 @@ oldest N/10 rows sent more than 30 days ago, the rest within the last 30 days; 5
 (a third as the only recipient, a third beside another To recipient, a third in CC).
 
 Figures, beside their targets:
-- erasure of that address (email_logs.erasure.erase_address: suppress, scrub the rows, delete the events) < 5 s;
-- purge (email_logs.retention.purge_expired, the workspace kept 30 days, the batch size of the settings):
+- erasure of that address (email_logs.lifecycle.erasure.erase_now: suppress, scrub the rows, delete the events) < 5 s;
+- purge (email_logs.lifecycle.retention.purge_expired, the workspace kept 30 days, the batch size of the settings):
   rows/s >= 50,000;
 - while it runs, a writer logs one email (row + outbox, one commit, then settles it) --writer-rate times a
   second and a reader reads the first page --reader-rate times a second, each in its own thread and
@@ -51,7 +51,7 @@ def parse_args():
 
 FILL = """
 INSERT INTO email_logs_emaillogentry (id, table_id, integration_id, sent_at, created_at, "to", from_address, subject,
-    status, provider, message_id, cc, bcc, template_id, source, error, attachment_count, attempts)
+    status, provider, message_id, cc, bcc, template_id, source, error, attachment_count, attempts, failure)
 SELECT 'b' || lpad(n::text, 24, '0'), %(table)s, %(integration)s, t, t,
     CASE WHEN erase AND kind = 0 THEN %(address)s WHEN erase AND kind = 1 THEN 'client' || n || '@example' || (n %% 997) || '.com, ' || %(address)s
          ELSE 'client' || n || '@example' || (n %% 997) || '.com' END,
@@ -60,7 +60,8 @@ SELECT 'b' || lpad(n::text, 24, '0'), %(table)s, %(integration)s, t, t,
     CASE WHEN n %% 20 = 0 THEN '' ELSE 'msg-' || n END,
     CASE WHEN erase AND kind = 2 THEN %(address)s WHEN n %% 10 = 3 THEN 'assistant' || (n %% 5000) || '@firm.example' ELSE '' END,
     '', '', (ARRAY['Workflow Automation', 'Matter Email Step', 'Form Send', 'Workflow Email'])[n %% 4 + 1],
-    CASE WHEN n %% 20 = 0 THEN 'Mailbox unavailable' ELSE '' END, n %% 3, 1
+    CASE WHEN n %% 20 = 0 THEN 'Mailbox unavailable' ELSE '' END, n %% 3, 1,
+    CASE WHEN n %% 20 = 0 THEN 'provider' ELSE '' END
 FROM (
     SELECT n, n >= %(old)s AND (n - %(old)s) %% %(spread)s = 7 AS erase, (n - %(old)s) / %(spread)s %% 3 AS kind,
         CASE WHEN n < %(old)s THEN %(boundary)s - (%(old)s - n) * interval '1 second'
@@ -210,7 +211,7 @@ def main():
     from django.conf import settings
     from django.db import transaction
 
-    from email_logs import erasure, retention
+    from email_logs.lifecycle import erasure, retention
     from email_logs.models import EmailEvent, EmailLogEntry, OutboundEmail
     from tables import services
     from workspaces.services import set_email_log_retention
@@ -221,7 +222,7 @@ def main():
         settings.EMAIL_LOG_PURGE_PAUSE_RATIO = args.pause_ratio
 
     began = time.perf_counter()
-    erased, _ = erasure.erase_address(workspace, ADDRESS)
+    erased, _ = erasure.erase_now(workspace, ADDRESS)
     erase_seconds = time.perf_counter() - began
     assert not EmailLogEntry.objects.filter(to__icontains=ADDRESS).exists()
 

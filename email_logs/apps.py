@@ -7,12 +7,12 @@ class EmailLogsConfig(AppConfig):
 
     def ready(self):
         from django.urls import reverse
-        from django_tasks.signals import task_started
 
         from opbox.logging import mask_address_paths
         from opbox.probes import register_backlog
 
         from .backlog import queued_backlog
+        from .lifecycle.entry_points import keep_purge_scheduled_on_worker
         from .tasks import keep_sweep_scheduled_on_worker
 
         # The routes that carry an address in their path: masked in the access log and Django's request warnings.
@@ -22,8 +22,10 @@ class EmailLogsConfig(AppConfig):
         )
         # /readyz and the Tables page report queued emails without importing this app.
         register_backlog("queuedEmails", queued_backlog)
-        # The in-flight sweep runs on the workers as a self-scheduling chain, started by their first task.
-        task_started.connect(keep_sweep_scheduled_on_worker, dispatch_uid="email_logs.keep_sweep_scheduled")
+        # The in-flight sweep and the retention purge run on the workers as self-scheduling chains, each
+        # checked by a worker's first task, then now and then (opbox.task_chain.WorkerCheck).
+        keep_sweep_scheduled_on_worker.connect()
+        keep_purge_scheduled_on_worker.connect()
 
         from documents.links import register_email_page
         from tables.models import SystemType

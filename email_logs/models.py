@@ -46,6 +46,10 @@ class EmailSource(models.TextChoices):
     MATTER_STEP = "Matter Step"
 
 
+# The longest Error a row keeps: a provider's answer, with the notes of events and suppressions joined to it.
+MAX_ERROR_LENGTH = 2000
+
+
 class EmailLogEntry(models.Model):
     """One outbound email (all its retries included): a row of its integration's Email Log table."""
 
@@ -94,6 +98,13 @@ class EmailLogEntry(models.Model):
 
     def __str__(self):
         return f"{self.subject} -> {self.to} ({self.status})"
+
+    @property
+    def attempts_so_far(self) -> int:
+        """The provider calls made, as the API and the email's page show them: a queued email's count lives on
+        its outbox until the row is final."""
+        outbox = getattr(self, "outbox", None) if self.status == EmailStatus.QUEUED else None
+        return outbox.attempts if outbox is not None else self.attempts
 
 
 def _attachment(item: dict) -> Attachment:

@@ -19,11 +19,11 @@ from opbox.errors import ApplicationError
 from tables.registry import source_for
 from workspaces.pages import WorkspacePageMixin
 
-from . import suppressions
+from .events import suppressions
 from .models import EmailLogEntry, EmailStatus, Suppression
 from .pagination import SuppressionPages
 from .selectors import email_in
-from .sending import send_test_email
+from .sending.intake import send_test_email
 
 
 class TestEmailForm(forms.Form):
@@ -72,15 +72,14 @@ class EmailPage(WorkspacePageMixin, TemplateView):
         except EmailLogEntry.DoesNotExist:
             raise Http404("No such email in this workspace.") from None
         table = entry.table
-        outbox = getattr(entry, "outbox", None)
         return super().get_context_data(
             entry=entry,
             table=table,
             cells=[(column, getattr(entry, column.field)) for column in table.columns.all()],
             failure=source_for(table.system_type).failure_of(entry),
-            attempts=outbox.attempts if entry.status == EmailStatus.QUEUED and outbox else entry.attempts,
+            attempts=entry.attempts_so_far,
             events=list(entry.events.all()),
-            attachments=attachments_of(entry, outbox),
+            attachments=attachments_of(entry, getattr(entry, "outbox", None)),
             **kwargs,
         )
 

@@ -5,13 +5,12 @@ And a workspace given a retention period (or a deploy's migrate) finds the purge
 from django.db import connection
 from django.db.models.signals import post_migrate, post_save
 from django.dispatch import receiver
-from django_tasks.signals import task_started
 
 from integrations.models import Integration
 from opbox.models import TaskChain
 from workspaces.signals import email_log_retention_changed
 
-from .lifecycle import keep_purge_scheduled, keep_purge_scheduled_on_worker
+from .lifecycle.entry_points import keep_purge_scheduled
 from .log_tables import ensure_email_log_table
 
 
@@ -34,5 +33,3 @@ def migrated(sender, app_config=None, **kwargs):
     if ours and TaskChain._meta.db_table in connection.introspection.table_names():
         keep_purge_scheduled()
 
-
-task_started.connect(keep_purge_scheduled_on_worker, dispatch_uid="email_log_purge_on_worker")

@@ -6,15 +6,15 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError
 from django.utils import timezone
 from django_tasks import task
 
 from documents.retention import purge_expired_documents
 from opbox import task_chain
 
-from . import delivery, erasure, retention
-from .recovery import resolve_inflight_emails
+from .lifecycle import erasure, retention
+from .sending import claims, delivery
+from .sending.recovery import resolve_inflight_emails
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ PURGE_CHAIN = "email-log-purge"
 def deliver_emails(integration_id: str, entry_ids: list | None = None, batch_id: str = "", slot=None, hold=None, waits=0) -> dict:
     """Send queued emails of one integration (an intake chunk, or one batch to retry); a retry or a turn
     further off than a moment is enqueued again with `run_after`, so the worker moves on meanwhile."""
-    return delivery.deliver_emails(
+    return delivery.deliver_queued(
         integration_id, entry_ids or [], batch_id=batch_id, slot=slot, hold=hold, waits=waits, later=_later()
     )
 
@@ -71,11 +71,11 @@ ERASURE_SWEEP_ROUNDS = 24  # an email still unsettled after this many leases is 
 
 @task()
 def sweep_erased_address(workspace_id: str, digest: str, since: str, in_flight: list | None = None, rounds: int = 1) -> dict:
-    """The late sweep of an erasure (email_logs.erasure, step 4): it carries the hash, never the address,
+    """The late sweep of an erasure (email_logs.lifecycle.erasure, step 4): it carries the hash, never the address,
     and runs again a lease later while an email it follows is still being sent."""
-    found = erasure.sweep_erased_address(workspace_id, digest, datetime.fromisoformat(since), in_flight or [])
+    found = erasure.sweep_by_hash(workspace_id, digest, datetime.fromisoformat(since), in_flight or [])
     if found.in_flight and rounds < ERASURE_SWEEP_ROUNDS and task_chain.can_defer(sweep_erased_address):
-        again_at = timezone.now() + delivery.lease_length()
+        again_at = timezone.now() + claims.lease_length()
         sweep_erased_address.using(run_after=again_at).enqueue(workspace_id, digest, since, found.in_flight, rounds + 1)
     return {"rows": found.rows, "events": found.events, "inFlight": len(found.in_flight)}
 
@@ -100,18 +100,8 @@ def keep_sweep_scheduled():
     return task_chain.ensure_chain(sweep_inflight_emails, INFLIGHT_SWEEP_CHAIN, lost_after=2 * INFLIGHT_SWEEP_EVERY)
 
 
-_sweep_ensured_at: float | None = None
-
-
-def keep_sweep_scheduled_on_worker(sender=None, **kwargs):
-    """`task_started` receiver: the first task a worker process runs, then one every INFLIGHT_SWEEP_EVERY,
-    makes sure the sweep chain is alive. A process that runs no task has no email to sweep for."""
-    global _sweep_ensured_at
-    now = time.monotonic()
-    if _sweep_ensured_at is not None and now - _sweep_ensured_at < INFLIGHT_SWEEP_EVERY.total_seconds():
-        return
-    _sweep_ensured_at = now
-    try:
-        keep_sweep_scheduled()
-    except DatabaseError:  # never fail the task that triggered it; the next interval tries again
-        logger.exception("Could not check the in-flight sweep chain")
+# The first task a worker process runs, then one every INFLIGHT_SWEEP_EVERY, makes sure the sweep chain is
+# alive (connected in EmailLogsConfig.ready). A process that runs no task has no email to sweep for.
+keep_sweep_scheduled_on_worker = task_chain.WorkerCheck(
+    sweep_inflight_emails, keep_sweep_scheduled, every=INFLIGHT_SWEEP_EVERY, chain=INFLIGHT_SWEEP_CHAIN
+)

@@ -13,11 +13,10 @@ class IntegrationsConfig(AppConfig):
         register_readiness_check("encryptionKeys", checks.missing_key_problem)
 
         from django.db.models.signals import post_migrate
-        from django_tasks.signals import task_started
 
         from .tasks import keep_recheck_scheduled_after_migrate, keep_recheck_scheduled_on_worker
 
         # The periodic re-check runs on the workers as a self-scheduling chain: started by their first task, and
         # after a deploy's migrate.
-        task_started.connect(keep_recheck_scheduled_on_worker, dispatch_uid="integrations.keep_recheck_scheduled")
+        keep_recheck_scheduled_on_worker.connect()
         post_migrate.connect(keep_recheck_scheduled_after_migrate, sender=self, dispatch_uid="integrations.recheck_after_migrate")

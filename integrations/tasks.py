@@ -56,17 +56,8 @@ def keep_recheck_scheduled_after_migrate(**kwargs):
         logger.exception("Could not check the integration re-check chain")
 
 
-_ensured_at: float | None = None
-
-
-def keep_recheck_scheduled_on_worker(sender=None, **kwargs):
-    """`task_started` receiver: the first task a worker process runs, then one an hour, makes sure the chain lives."""
-    global _ensured_at
-    now = time.monotonic()
-    if _ensured_at is not None and now - _ensured_at < RECHECK_EVERY.total_seconds():
-        return
-    _ensured_at = now
-    try:
-        keep_recheck_scheduled()
-    except DatabaseError:  # never fail the task that triggered it; the next hour tries again
-        logger.exception("Could not check the integration re-check chain")
+# The first task a worker process runs, then one an hour, makes sure the chain lives (connected in
+# IntegrationsConfig.ready).
+keep_recheck_scheduled_on_worker = task_chain.WorkerCheck(
+    recheck_integrations, keep_recheck_scheduled, every=RECHECK_EVERY, chain=RECHECK_CHAIN
+)

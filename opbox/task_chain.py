@@ -13,16 +13,24 @@ with it, all in one transaction, and only then works. So:
 
 Backends that cannot defer a task (the inline one used by tests and SQLite first runs) cannot hold a
 chain: `ensure_chain` says so and the work is left to its management command.
+
+Each worker process checks now and then that the chains it knows of are alive: `WorkerCheck`, connected
+to `task_started`, the one way every app does it.
 """
 
+import logging
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
+from django_tasks.signals import task_started
 
 from .models import TaskChain
+
+logger = logging.getLogger(__name__)
 
 
 def can_defer(task) -> bool:
@@ -80,3 +88,30 @@ def ensure_chain(task, name: str, *, lost_after: timedelta, first_run_at: dateti
         if chain.next_run_at < now - lost_after:
             _relink(chain, task, first_run_at or now)
     return chain
+
+
+class WorkerCheck:
+    """A `task_started` receiver that keeps one chain alive from the worker processes: the first task a
+    process runs, then one every `every`, calls `keep` (which starts the chain, or restarts a lost one), so
+    a restart or a lost enqueue never stops the chain for long. Nothing happens where `task` cannot be
+    deferred (no chain there), and a database error is logged, never raised: the task that triggered the
+    check must not fail for it, and the next check tries again.
+    """
+
+    def __init__(self, task, keep: Callable[[], object], *, every: timedelta, chain: str):
+        self.task, self.keep, self.every, self.chain = task, keep, every, chain
+        self.checked_at: float | None = None  # this process's last check (time.monotonic)
+
+    def __call__(self, sender=None, **kwargs) -> None:
+        now = time.monotonic()
+        if not can_defer(self.task) or (self.checked_at is not None and now - self.checked_at < self.every.total_seconds()):
+            return
+        self.checked_at = now
+        try:
+            self.keep()
+        except DatabaseError:
+            logger.exception("Could not check the task chain %s", self.chain)
+
+    def connect(self) -> None:
+        """Check on the workers (call it from `AppConfig.ready`); connecting twice is harmless."""
+        task_started.connect(self, dispatch_uid=f"task_chain.worker_check.{self.chain}")

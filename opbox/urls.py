@@ -17,7 +17,7 @@ urlpatterns = [
     path("", include("workspaces.urls")),
     path("", include("documents.urls")),  # before integrations: /api/integrations/document-engine/templates
     path("", include("integrations.urls")),
-    path("", include("email_logs.urls")),  # before tables: /api/tables/integration/init
+    path("", include("email_logs.api.urls")),  # before tables: /api/tables/integration/init
     path("", include("tables.urls")),
     # Pages for people (server-rendered).
     path("", RedirectView.as_view(pattern_name="tables:index"), name="home"),

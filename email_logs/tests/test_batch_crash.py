@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from email_logs.models import EmailLogEntry, EmailSource, OutboundEmail
-from email_logs.sending import send_emails
+from email_logs.sending.intake import send_emails
 from integrations.providers import OutboundMessage
 
 from .conftest import PROVIDER_A

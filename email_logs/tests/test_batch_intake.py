@@ -7,9 +7,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
 
+from email_logs.events.suppressions import record_suppressions
 from email_logs.models import EmailLogEntry, EmailSource, OutboundEmail, SuppressionReason
-from email_logs.sending import SUPPRESSION_PROBE_LIMIT, send_email
-from email_logs.suppressions import record_suppressions
+from email_logs.sending.intake import SUPPRESSION_PROBE_LIMIT, send_email
 from integrations.providers import OutboundMessage
 
 from .conftest import resend_accepts

@@ -14,8 +14,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from email_logs.delivery import PARALLEL_SINGLES
 from email_logs.models import EmailLogEntry, OutboundEmail
+from email_logs.sending.delivery import PARALLEL_SINGLES
 
 from .conftest import PROVIDER_A, PROVIDER_B
 

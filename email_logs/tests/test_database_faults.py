@@ -10,7 +10,7 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 
 from email_logs.models import EmailLogEntry, EmailSource, OutboundEmail
-from email_logs.sending import send_email
+from email_logs.sending.intake import send_email
 from integrations.providers import OutboundMessage
 
 from .conftest import resend_accepts

@@ -16,10 +16,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from email_logs import delivery, tasks
+from email_logs import tasks
 from email_logs.models import EmailLogEntry, EmailSource, EmailStatus, OutboundEmail, SendFailure
-from email_logs.recovery import resolve_inflight_emails
-from email_logs.sending import send_email, send_emails
+from email_logs.sending import claims, delivery
+from email_logs.sending.intake import send_email, send_emails
+from email_logs.sending.recovery import resolve_inflight_emails
 from integrations.models import Integration, IntegrationPace
 from integrations.providers import OutboundMessage
 
@@ -274,7 +275,7 @@ def crashed_mid_send(settings, workspace, integration):
 def attempted(entry, seconds_ago):
     """Its one attempt was recorded `seconds_ago`, leased as delivery leases it."""
     at = timezone.now() - timedelta(seconds=seconds_ago)
-    OutboundEmail.objects.filter(pk=entry.pk).update(attempts=1, last_attempt_at=at, lease_expires_at=at + delivery.lease_length())
+    OutboundEmail.objects.filter(pk=entry.pk).update(attempts=1, last_attempt_at=at, lease_expires_at=at + claims.lease_length())
 
 
 def test_the_sweep_leaves_a_provider_b_email_under_a_live_lease_then_fails_it_once_expired(settings, workspace, provider_b, provider):
@@ -286,7 +287,7 @@ def test_the_sweep_leaves_a_provider_b_email_under_a_live_lease_then_fails_it_on
     entry.refresh_from_db()
     assert entry.status == EmailStatus.QUEUED and OutboundEmail.objects.filter(pk=entry.pk).exists()
 
-    attempted(entry, seconds_ago=delivery.lease_length().total_seconds() + 5)  # that sender is gone
+    attempted(entry, seconds_ago=claims.lease_length().total_seconds() + 5)  # that sender is gone
 
     assert resolve_inflight_emails() == {"resent": 0, "marked_failed": 1}
     entry.refresh_from_db()
@@ -303,7 +304,7 @@ def test_the_sweep_leaves_a_provider_a_email_under_a_live_lease_then_resends_it_
     assert resolve_inflight_emails() == {"resent": 0, "marked_failed": 0}
     assert not provider.calls
 
-    attempted(entry, seconds_ago=delivery.lease_length().total_seconds() + 5)
+    attempted(entry, seconds_ago=claims.lease_length().total_seconds() + 5)
 
     assert resolve_inflight_emails() == {"resent": 1, "marked_failed": 0}
     entry.refresh_from_db()

@@ -91,9 +91,9 @@ def _die_recording_the_attempt(execute, sql, params, many, context):
 
 
 def test_a_worker_dying_after_the_render_resends_without_rendering_again(workspace, site_provider_a, engine):
+    from email_logs.api.serializers import SendEmailSerializer
     from email_logs.models import EmailSource
-    from email_logs.sending import send_email
-    from email_logs.serializers import SendEmailSerializer
+    from email_logs.sending.intake import send_email
 
     serializer = SendEmailSerializer(data=EMAIL)
     assert serializer.is_valid(), serializer.errors
@@ -174,9 +174,9 @@ def test_on_a_worker_a_5xx_and_the_scheduled_retry_render_once(workspace, site_p
     from django_tasks_db.models import DBTaskResult
 
     from email_logs import tasks
+    from email_logs.api.serializers import SendEmailSerializer
     from email_logs.models import EmailSource
-    from email_logs.sending import send_email
-    from email_logs.serializers import SendEmailSerializer
+    from email_logs.sending.intake import send_email
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     carbone(provider)
@@ -211,9 +211,9 @@ def test_a_worker_sigkilled_after_the_render_resends_without_rendering_again(wor
     import requests
     from django.conf import settings as django_settings
 
+    from email_logs.api.serializers import SendEmailSerializer
     from email_logs.models import EmailSource
-    from email_logs.sending import send_email
-    from email_logs.serializers import SendEmailSerializer
+    from email_logs.sending.intake import send_email
     from scripts.fake_providers import serve_in_thread
 
     fake, fake_url = serve_in_thread()

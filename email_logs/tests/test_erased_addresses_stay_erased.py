@@ -7,10 +7,10 @@ import json
 import pytest
 from django.test import Client
 
-from email_logs import lifecycle
-from email_logs.erasure import ERASED
+from email_logs.events.suppressions import address_hash
+from email_logs.lifecycle import entry_points as lifecycle
+from email_logs.lifecycle.erasure import ERASED
 from email_logs.models import EmailEvent, EmailLogEntry, Suppression
-from email_logs.suppressions import address_hash
 
 from .conftest import resend_accepts
 from .signing import RESEND_SECRET, as_body, resend_event, resend_headers, sendgrid_event

@@ -8,11 +8,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from email_logs import lifecycle
-from email_logs.delivery import settle
-from email_logs.erasure import ERASED, sweep_erased_address
+from email_logs.events.suppressions import address_hash, record_suppressions, suppressed_among
+from email_logs.lifecycle import entry_points as lifecycle
+from email_logs.lifecycle.erasure import ERASED, sweep_by_hash
 from email_logs.models import EmailEvent, EmailLogEntry, EmailSource, EmailStatus, OutboundEmail, Suppression
-from email_logs.suppressions import address_hash, record_suppressions, suppressed_among
+from email_logs.sending.settling import settle
 from tables.models import Table
 from workspaces.models import AuditEvent, Role
 
@@ -182,11 +182,11 @@ def test_an_email_being_sent_is_left_to_settle_and_the_sweep_follows_it(workspac
         "[erased], bob@example.com",
         "Not sent to suppressed recipients: [erased]",
     )
-    assert sweep_erased_address(workspace.pk, address_hash(ADA), began, result.in_flight).in_flight == sorted(result.in_flight)
+    assert sweep_by_hash(workspace.pk, address_hash(ADA), began, result.in_flight).in_flight == sorted(result.in_flight)
 
     # The settle writes the row as it is now, not the sender's copy loaded before the erasure.
     settle(sender_copy, EmailStatus.DELIVERED, message_id="m-1")
-    found = sweep_erased_address(workspace.pk, address_hash(ADA), began, result.in_flight)
+    found = sweep_by_hash(workspace.pk, address_hash(ADA), began, result.in_flight)
 
     assert (fresh(sending).status, fresh(sending).error) == ("delivered", "Not sent to suppressed recipients: [erased]")
     assert found.rows == 0 and found.in_flight == [tried.pk]
@@ -201,7 +201,7 @@ def test_the_sweep_reaches_rows_and_events_that_arrived_during_the_erasure_knowi
     late_event = an_event(raced, ADA, 9)
     untouched = a_row(log, to="dan@example.com")
 
-    found = sweep_erased_address(workspace.pk, address_hash(ADA), began - timedelta(minutes=15))
+    found = sweep_by_hash(workspace.pk, address_hash(ADA), began - timedelta(minutes=15))
 
     assert (found.rows, found.events) == (2, 1)
     assert fresh(raced).to == "bob@example.com, [erased]"
@@ -276,8 +276,8 @@ def test_sends_racing_the_erasure_leave_nothing_of_the_address_once_swept(worksp
     import responses
     from django.db import connections
 
-    from email_logs.erasure import RACE_WINDOW
-    from email_logs.sending import send_email
+    from email_logs.lifecycle.erasure import RACE_WINDOW
+    from email_logs.sending.intake import send_email
     from integrations.providers import OutboundMessage
 
     from .conftest import PROVIDER_A
@@ -306,7 +306,7 @@ def test_sends_racing_the_erasure_leave_nothing_of_the_address_once_swept(worksp
         stop.set()
         for thread in threads:
             thread.join()
-    sweep_erased_address(workspace.pk, address_hash(ADA), began - RACE_WINDOW)  # its later run, once sends settled
+    sweep_by_hash(workspace.pk, address_hash(ADA), began - RACE_WINDOW)  # its later run, once sends settled
 
     assert errors == [] and len(sent) > 10
     rows = EmailLogEntry.objects.filter(pk__in=sent)
@@ -322,7 +322,7 @@ def test_on_postgresql_the_recipients_expression_is_the_indexed_one():
     """The query's expression must stay the index's (migration 0007), or erasure reads the whole log."""
     from django.db import connection, transaction
 
-    from email_logs.erasure import RECIPIENTS_SQL
+    from email_logs.lifecycle.erasure import RECIPIENTS_SQL
 
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")  # an empty table: make the planner show what it can use

@@ -12,9 +12,9 @@ import responses
 from django.db import connections
 from django.test import Client
 
-from email_logs import delivery
 from email_logs.models import EmailEvent, EmailLogEntry, EmailSource, EmailStatus, OutboundEmail, Suppression
-from email_logs.sending import send_email, send_emails
+from email_logs.sending import delivery
+from email_logs.sending.intake import send_email, send_emails
 from integrations.providers import OutboundMessage
 from opbox.testing import race
 
@@ -188,7 +188,7 @@ def test_bounces_racing_the_settles_of_twenty_emails_leave_every_row_failed(work
             body = as_body([bounce(row_id, email, event_id=f"bounce-{n}")])
             assert post_webhook(Client(), webhook_path(hooked_b), body, signer.headers(body)).json()["applied"] == 1
 
-    counts, _ = race([lambda: delivery.deliver_emails(hooked_b.pk, [row.pk for row in rows]), report_bounces])
+    counts, _ = race([lambda: delivery.deliver_queued(hooked_b.pk, [row.pk for row in rows]), report_bounces])
 
     assert counts == {"delivered": 20}  # what the provider said; the events then failed them
     final = EmailLogEntry.objects.filter(pk__in=[row.pk for row in rows]).values_list("to", "status", "error", "message_id")

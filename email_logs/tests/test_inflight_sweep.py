@@ -15,8 +15,8 @@ from django_tasks_db.models import DBTaskResult
 
 from email_logs import tasks
 from email_logs.models import EmailLogEntry, EmailSource, EmailStatus, OutboundEmail
-from email_logs.recovery import resolve_inflight_emails
-from email_logs.sending import send_email
+from email_logs.sending.intake import send_email
+from email_logs.sending.recovery import resolve_inflight_emails
 from email_logs.tasks import INFLIGHT_SWEEP_EVERY, keep_sweep_scheduled, sweep_inflight_emails
 from email_logs.tests.factories import add_rows
 from integrations import pacing
@@ -97,7 +97,7 @@ def test_a_lost_chain_is_started_again(db_backend):
 
 
 def test_the_first_task_a_worker_runs_starts_the_chain(db_backend, member_api, site_provider_a, provider, monkeypatch):
-    monkeypatch.setattr(tasks, "_sweep_ensured_at", None)
+    monkeypatch.setattr(tasks.keep_sweep_scheduled_on_worker, "checked_at", None)
     resend_accepts(provider)
     response = member_api.post("/api/emails", {"to": "a@example.com", "subject": "Hi", "text": "x"}, format="json")
     assert response.status_code == 202

@@ -12,11 +12,12 @@ import pytest
 import responses
 from django.db import connections
 
-from email_logs import delivery, lifecycle
-from email_logs.delivery import settle_all
-from email_logs.erasure import ERASED, scrub_rows
+from email_logs.lifecycle import entry_points as lifecycle
+from email_logs.lifecycle.erasure import ERASED, scrub_rows
 from email_logs.models import EmailLogEntry, EmailSource, EmailStatus, OutboundEmail
-from email_logs.sending import send_email
+from email_logs.sending import delivery
+from email_logs.sending.intake import send_email
+from email_logs.sending.settling import settle_all
 from integrations.providers import OutboundMessage
 from opbox.testing import OtherConnection
 from tables.models import Table
@@ -183,7 +184,7 @@ def test_a_sender_waits_for_an_email_whose_record_another_transaction_holds_inst
     assert other.lock(LOCK_OUTBOX, [entry.pk])
 
     with ThreadPoolExecutor(1) as pool:
-        sending = pool.submit(on_its_own_connection(lambda: delivery.deliver_emails(site_provider_a.pk, [entry.pk])))
+        sending = pool.submit(on_its_own_connection(lambda: delivery.deliver_queued(site_provider_a.pk, [entry.pk])))
         while not (sending.done() or other.waiters()):  # the sender waits for the record (or, skipping it, ends)
             time.sleep(0.02)
         other.commit()

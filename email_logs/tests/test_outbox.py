@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
-from email_logs.delivery import deliver_queued_email
 from email_logs.models import EmailLogEntry, EmailSource, OutboundEmail
-from email_logs.sending import send_email
+from email_logs.sending.delivery import deliver_queued_email
+from email_logs.sending.intake import send_email
 from email_logs.tasks import deliver_email
 from integrations.providers import OutboundMessage
 

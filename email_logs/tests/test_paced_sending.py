@@ -13,7 +13,7 @@ from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
 from email_logs.models import EmailLogEntry, EmailSource
-from email_logs.sending import send_email
+from email_logs.sending.intake import send_email
 from integrations.providers import OutboundMessage
 
 ROOT = Path(__file__).resolve().parents[2]

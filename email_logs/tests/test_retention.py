@@ -12,10 +12,10 @@ from django.core.management import call_command
 from django.db import connections
 from django.utils import timezone
 
-from email_logs.delivery import deliver_queued_email
+from email_logs.lifecycle.retention import purge_expired
 from email_logs.models import EmailEvent, EmailLogEntry, EmailSource, EmailStatus, OutboundEmail, Suppression
-from email_logs.retention import purge_expired
-from email_logs.sending import send_email
+from email_logs.sending.delivery import deliver_queued_email
+from email_logs.sending.intake import send_email
 from email_logs.tests.factories import add_rows
 from integrations.providers import OutboundMessage
 from tables.models import Table
@@ -145,7 +145,7 @@ def test_every_relation_to_a_log_row_is_handled_by_the_batch_delete():
     """A new model pointing at EmailLogEntry must say, through its on_delete, what a purge does to it."""
     from django.db import models
 
-    from email_logs.retention import dependant_relations
+    from email_logs.lifecycle.retention import dependant_relations
 
     assert {relation.related_model for relation in dependant_relations()} >= {EmailEvent, OutboundEmail, Suppression}
     for relation in dependant_relations():

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from email_logs.lifecycle import keep_purge_scheduled
+from email_logs.lifecycle.entry_points import keep_purge_scheduled
 from email_logs.models import EmailLogEntry
 from email_logs.tasks import PURGE_CHAIN, purge_expired_email_logs
 from email_logs.tests.factories import add_rows

@@ -11,10 +11,10 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from email_logs.events.suppressions import record_suppressions
 from email_logs.models import EmailLogEntry, EmailSource, EmailStatus, OutboundEmail, SuppressionReason
-from email_logs.recovery import resolve_inflight_emails
-from email_logs.sending import send_email, send_emails
-from email_logs.suppressions import record_suppressions
+from email_logs.sending.intake import send_email, send_emails
+from email_logs.sending.recovery import resolve_inflight_emails
 from integrations.providers import OutboundMessage
 
 from .conftest import PROVIDER_A, PROVIDER_B

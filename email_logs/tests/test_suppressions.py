@@ -8,8 +8,8 @@ from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from email_logs.events.suppressions import address_hash, record_suppressions, suppressed_among
 from email_logs.models import EmailLogEntry, OutboundEmail, Suppression, SuppressionReason
-from email_logs.suppressions import address_hash, record_suppressions, suppressed_among
 from email_logs.tests.factories import add_rows
 from tables.models import Table
 from workspaces.models import AuditEvent, Role

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from email_logs.models import EmailLogEntry, EmailSource
-from email_logs.sending import send_emails
+from email_logs.sending.intake import send_emails
 from integrations.providers import OutboundMessage
 
 from .conftest import PROVIDER_A

@@ -3,8 +3,8 @@ import os
 import pytest
 
 from documents.tests.factories import add_document
+from email_logs.events.suppressions import record_suppressions
 from email_logs.models import SuppressionReason
-from email_logs.suppressions import record_suppressions
 from email_logs.tests.factories import add_rows
 from tables.models import Table
 from workspaces.models import Role

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, positive_data_acceptance
 
 from documents.tests.factories import add_document
+from email_logs.events.suppressions import record_suppressions
 from email_logs.models import Suppression, SuppressionReason
-from email_logs.suppressions import record_suppressions
 from email_logs.tests.factories import add_rows
 from integrations.models import Integration
 from opbox.tests.conftest import DOCUMENT_ENGINE_URL

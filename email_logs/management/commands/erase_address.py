@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 
-from email_logs.lifecycle import erase_address
+from email_logs.lifecycle.entry_points import erase_address
 from workspaces.management.commands._base import command_error, workspace_or_error
 
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from email_logs.lifecycle import keep_purge_scheduled, purge_now
+from email_logs.lifecycle.entry_points import keep_purge_scheduled, purge_now
 from workspaces.management.commands._base import workspace_or_error
 
 

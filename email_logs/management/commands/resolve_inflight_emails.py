@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 
-from email_logs.recovery import resolve_inflight_emails
+from email_logs.sending.recovery import resolve_inflight_emails
 
 
 class Command(BaseCommand):

@@ -17,11 +17,10 @@ from integrations.providers import OutboundMessage
 from opbox.bulk import update_each
 from workspaces.models import AuditEvent
 
-from .models import EmailLogEntry, EmailStatus, OutboundEmail, SendFailure, Suppression, SuppressionReason
+from ..models import MAX_ERROR_LENGTH, EmailLogEntry, EmailStatus, OutboundEmail, SendFailure, Suppression, SuppressionReason
 
 _HASH_SALT = "opbox.email_logs.suppression-address"
 MAX_ADDRESS_LENGTH = 320
-MAX_ERROR_LENGTH = 2000  # as delivery keeps a provider's answer
 ERASED = "[erased]"  # what stands where an erased address was (SPEC §12); its suppression keeps the hash alone
 LOOKUP_CHUNK = 10_000  # hashes per query where each is a parameter of its own (SQLite; PostgreSQL takes one array)
 

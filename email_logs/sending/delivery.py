@@ -1,6 +1,7 @@
 """Delivery on the worker (SPEC §5, §10): queued emails of one integration go to its provider one call at a
 time (up to the client's `batch_size` emails per call), each call at the integration's shared pace
-(integrations/pacing.py), and their results are written in bulk.
+(integrations/pacing.py), and their results are written in bulk. Leases are taken in `claims`, results
+written in `settling`.
 
 The promises of §5 rest on three rules:
 - an email's attempt is recorded, with its lease, by an UPDATE committed right before the call that
@@ -20,7 +21,6 @@ import logging
 import random
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,21 +28,17 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
-from django_tasks_db.utils import exclusive_transaction
 
 from documents.attachments import render_attachments
 from integrations import pacing
 from integrations.crypto import EncryptionError
 from integrations.models import Integration
 from integrations.providers import ProviderError, ProviderRateLimited, client_for, provider_for_type
-from opbox.bulk import update_each
-from opbox.transactions import run_transaction
 
-from . import events
-from .models import EmailLogEntry, EmailStatus, OutboundEmail, SendFailure
-from .suppressions import withhold_from_outboxes
+from ..models import EmailLogEntry, EmailStatus, OutboundEmail, SendFailure
+from .claims import claim_batch, claim_emails, lease, lease_length, unleased
+from .settling import fail_unsent, settle, settle_all
 
 logger = logging.getLogger(__name__)
 
@@ -52,17 +48,9 @@ PARALLEL_SINGLES = 8  # one-email calls of an unpaced integration a worker makes
 MAX_WAIT_IN_WORKER = 0.25  # a shorter wait for a turn is slept; a longer one frees the worker
 FLUSH_RESULTS, FLUSH_SECONDS = 100, 0.5  # results of single sends are written in bulk at least this often
 INTERNAL_ERROR = "Internal error while sending; see the server log."
-# The order of a call's emails: the order they were logged in (a batch request's), the same on every retry.
-CALL_ORDER = ("entry__created_at", "pk")
 
 # later(when, integration_id, **task_arguments): run the delivery task again at `when` with these arguments.
 Later = Callable[..., None]
-
-
-def lease_length() -> timedelta:
-    """Long enough for every attempt of one email, with its waits, and a margin."""
-    attempts = settings.EMAIL_SEND_MAX_ATTEMPTS
-    return timedelta(seconds=attempts * (settings.EMAIL_PROVIDER_TIMEOUT + settings.EMAIL_SEND_MAX_BACKOFF) + 60)
 
 
 def retry_delay(error: ProviderError, attempts: int) -> float:
@@ -76,141 +64,8 @@ def retry_delay(error: ProviderError, attempts: int) -> float:
     return max(0.0, min(delay, settings.EMAIL_SEND_MAX_BACKOFF))
 
 
-# Claims ------------------------------------------------------------------------------------------
 
-
-def _free(now: datetime, hold: datetime | None = None) -> Q:
-    # A lease that ran out, or the very hold a scheduled retry was given (whatever this node's clock says).
-    free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
-    return free | Q(lease_expires_at=hold) if hold else free
-
-
-def _take(rows: list[OutboundEmail], now: datetime, *, attempt: bool = True, batch_id: str = "") -> list[OutboundEmail]:
-    """Lease `rows` (locked by the caller's transaction), recording the attempt about to be made."""
-    lease = now + lease_length()
-    changes = {"lease_expires_at": lease}
-    if attempt:
-        changes.update(attempts=F("attempts") + 1, last_attempt_at=now)
-    if batch_id:
-        changes["batch_id"] = batch_id
-    OutboundEmail.objects.filter(pk__in=[row.pk for row in rows]).update(**changes)
-    for row in rows:
-        row.lease_expires_at, row.batch_id = lease, batch_id or row.batch_id
-        if attempt:
-            row.attempts, row.last_attempt_at = row.attempts + 1, now
-    return rows
-
-
-def claim_emails(
-    entry_ids, *, limit: int, group: bool, attempt: bool = True, hold=None, workspace_id=None, refused: list | None = None
-) -> list[OutboundEmail]:
-    """Lease up to `limit` of the emails `entry_ids` that are queued, free (no other sender's lease) and in no
-    batch. With `group`, only emails never attempted and without attachments, and several taken together
-    become one batch.
-
-    With `workspace_id`, the workspace's suppressions are applied to the emails never attempted, as intake
-    applies them (a suppression may have come while they waited: a backlog, the pace, a pause); those left
-    with no To recipient are failed unsent, and their ids added to `refused`.
-    """
-    now = timezone.now()
-    rows = OutboundEmail.objects.filter(_free(now, hold), pk__in=list(entry_ids), batch_id="")
-    if group:
-        rows = rows.filter(attempts=0, entry__attachment_count=0)
-    # A record locked by another transaction is waited for, not skipped: the lease says who sends an email, and
-    # a lock may be erasure's, scrubbing it (a skipped email would wait for the in-flight sweep). Claims lock in
-    # one order, and nothing that holds a record waits for a claim, so the wait is short. (SQLite's exclusive
-    # transaction makes the read and the lease one step.)
-    with exclusive_transaction():
-        taken = list(rows.select_related("entry").select_for_update(of=("self",)).order_by(*CALL_ORDER)[:limit])
-        if taken and workspace_id is not None and (unsent := withhold_from_outboxes(taken, workspace_id)):
-            taken = [row for row in taken if row.pk not in unsent]
-            if refused is not None:
-                refused += sorted(unsent)
-        if not taken:
-            return []
-        batch_id = uuid.uuid4().hex if group and len(taken) > 1 else ""
-        return _take(taken, now, attempt=attempt, batch_id=batch_id)
-
-
-def claim_batch(batch_id: str, *, attempt: bool = True, hold=None) -> list[OutboundEmail]:
-    """Lease every email of an existing batch, or none when any is held elsewhere (it is sent whole or not)."""
-    now = timezone.now()
-    with exclusive_transaction():
-        members = list(
-            OutboundEmail.objects.filter(batch_id=batch_id).select_related("entry").select_for_update(of=("self",)).order_by(*CALL_ORDER)
-        )
-        held = [m for m in members if m.lease_expires_at and m.lease_expires_at > now and m.lease_expires_at != hold]
-        if not members or held:
-            return []
-        return _take(members, now, attempt=attempt)
-
-
-# Results -----------------------------------------------------------------------------------------
-
-
-def settle_all(results) -> list[EmailLogEntry]:
-    """Write each (outbox, status, message id, error, failure) as its row's final state and drop the outbox records,
-    in one transaction of four statements whatever their number (run again if it loses a deadlock).
-
-    The rows are read under their locks, not from the sender's copy taken at the claim: a provider event
-    applied meanwhile stays. A row an event already failed stays failed, the provider's answer joining
-    its Error; the row's stored bounces and drops are applied again over the settled state, so partial
-    bounces keep their note and the last recipient to fail still fails the row.
-    """
-    results = list(results)
-    if results:
-        run_transaction(lambda: _settle(results))
-    return [outbox.entry for outbox, *_ in results]
-
-
-def _settle(results) -> None:
-    fields = ["status", "message_id", "error", "attempts", "failure"]
-    with transaction.atomic():
-        rows = events.lock_rows([outbox.pk for outbox, *_ in results])
-        failures = events.stored_failures(rows)
-        changes = {}
-        for outbox, status, message_id, error, failure in results:
-            row, entry = rows.get(outbox.pk), outbox.entry
-            if row is None:  # deleted meanwhile (its workspace, or retention): nothing to write
-                continue
-            # What the row says already (a note written at send time, an event's failure) stays beside the answer.
-            error = "; ".join(part for part in (error if error not in row["error"] else "", row["error"]) if part)
-            if row["status"] == EmailStatus.FAILED:  # an event failed it first: failed stays failed
-                status = EmailStatus.FAILED
-            elif status != EmailStatus.FAILED and failures[outbox.pk]:
-                status, error = events.failure_outcome(row | {"status": status, "error": error}, failures[outbox.pk])
-            entry.status, entry.message_id, entry.error, entry.attempts = status, message_id, error[:2000], outbox.attempts
-            entry.failure = failure
-            changes[entry.pk] = tuple(getattr(entry, name) for name in fields)
-        # One statement for every row (opbox.bulk): bulk_update's CASE per field and row would cost more to
-        # build than the provider call for a batch of 100.
-        update_each(EmailLogEntry, fields, changes)
-        OutboundEmail.objects.filter(pk__in=[outbox.pk for outbox, *_ in results]).delete()
-
-
-def settle(outbox: OutboundEmail, status: str, *, message_id: str = "", error: str = "", failure: str = "") -> EmailLogEntry:
-    """Write one email's final status and drop its outbox record, in one transaction."""
-    return settle_all([(outbox, status, message_id, error, failure)])[0]
-
-
-def fail_unsent(error: str, failure: SendFailure, entry_ids=(), batch_id: str = "") -> dict:
-    """Settle `failed` for the reason `failure`, without any provider call, the free emails of `entry_ids`
-    (in a batch or not) or of the batch `batch_id`."""
-    if batch_id:
-        rows = claim_batch(batch_id, attempt=False)
-    else:
-        now = timezone.now()
-        with exclusive_transaction():
-            free = OutboundEmail.objects.filter(_free(now), pk__in=list(entry_ids)).select_related("entry")
-            rows = _take(list(free.select_for_update(of=("self",)).order_by(*CALL_ORDER)), now, attempt=False)
-    settle_all((row, EmailStatus.FAILED, "", error, failure) for row in rows)
-    return {"failed": len(rows)} if rows else {}
-
-
-# Sending -----------------------------------------------------------------------------------------
-
-
-def deliver_emails(
+def deliver_queued(
     integration_id, entry_ids=(), *, batch_id="", slot=None, hold=None, waits=0, later: Later | None = None
 ) -> dict:
     """Send queued emails of one integration: those of `entry_ids` (an intake chunk), or the batch `batch_id`
@@ -237,7 +92,7 @@ def deliver_queued_email(entry_id: str, *, later: Later | None = None) -> str:
     if outbox is None:
         return "skipped"
     batch_id, integration_id = outbox
-    counts = deliver_emails(integration_id, [] if batch_id else [entry_id], batch_id=batch_id, later=later)
+    counts = deliver_queued(integration_id, [] if batch_id else [entry_id], batch_id=batch_id, later=later)
     if not counts:
         return "skipped"
     return EmailLogEntry.objects.filter(pk=entry_id).values_list("status", flat=True).get()
@@ -311,7 +166,7 @@ class _Sender:
     def _has_work(self, remaining: list[str], batch_id: str, hold) -> bool:
         if self.leased:
             return True
-        free = OutboundEmail.objects.filter(_free(timezone.now(), hold))
+        free = OutboundEmail.objects.filter(unleased(timezone.now(), hold))
         return (free.filter(batch_id=batch_id) if batch_id else free.filter(pk__in=remaining, batch_id="")).exists()
 
     def _claim(self, remaining: list[str], batch_id: str, hold) -> list[list[OutboundEmail]]:
@@ -337,7 +192,7 @@ class _Sender:
             if singles or not self.leased:
                 break
         if singles:
-            self._record_attempt(singles)
+            lease(singles, timezone.now())
         return [[outbox] for outbox in singles]
 
     def _with_documents(self, outboxes: list[OutboundEmail]) -> list[OutboundEmail]:
@@ -432,7 +287,7 @@ class _Sender:
                     if self.later is not None:
                         return self._retry_later(call, delay)
                     time.sleep(delay)
-                    self._record_attempt(call)
+                    lease(call, timezone.now())
                     continue
                 # Ids and the error's class only: the provider's text may echo recipients, and log files are
                 # out of an erasure's reach (the text is on the rows, where erasure finds it).
@@ -453,16 +308,6 @@ class _Sender:
             if call[0].batch_id or len(self.pending) >= FLUSH_RESULTS or time.monotonic() - self.pending_since > FLUSH_SECONDS:
                 self._flush()
             return None
-
-    def _record_attempt(self, call: list[OutboundEmail]) -> None:
-        # Written before the call: after a crash, `attempts` says whether the provider may have it.
-        now = timezone.now()
-        lease = now + lease_length()
-        OutboundEmail.objects.filter(pk__in=[outbox.pk for outbox in call]).update(
-            attempts=F("attempts") + 1, last_attempt_at=now, lease_expires_at=lease
-        )
-        for outbox in call:
-            outbox.attempts, outbox.last_attempt_at, outbox.lease_expires_at = outbox.attempts + 1, now, lease
 
     def _retry_later(self, call: list[OutboundEmail], delay: float) -> None:
         """Schedule exactly that call again `delay` from now, its emails held (leased) until a lease past then."""

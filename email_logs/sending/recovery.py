@@ -9,8 +9,9 @@ from django.utils import timezone
 from integrations import pacing
 from integrations.providers import provider_for_slug
 
-from .delivery import deliver_emails, fail_unsent
-from .models import EmailStatus, OutboundEmail, SendFailure
+from ..models import EmailStatus, OutboundEmail, SendFailure
+from .delivery import deliver_queued
+from .settling import fail_unsent
 
 CHUNK = 100  # emails handed to one delivery run, so the time limit is checked between them
 INTERRUPTED = "Sending was interrupted; the provider may have accepted it. Check the provider's activity log."
@@ -52,7 +53,7 @@ def resolve_inflight_emails(older_than: timedelta = timedelta(minutes=15), *, se
     for integration_id, ids, batch_id in work:
         if time.monotonic() - began > seconds:
             break
-        done = deliver_emails(integration_id, ids, batch_id=batch_id)  # inline: no task to hand retries to
+        done = deliver_queued(integration_id, ids, batch_id=batch_id)  # inline: no task to hand retries to
         counts["resent"] += sum(done.values())
     if unknown:
         counts["marked_failed"] = fail_unsent(INTERRUPTED, SendFailure.INTERRUPTED, unknown).get("failed", 0)

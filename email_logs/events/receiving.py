@@ -21,8 +21,8 @@ from integrations.models import Integration
 from integrations.providers import EmailProvider, WebhookBatch, WebhookError, WebhookEvent, WebhookSignatureError
 from opbox.bulk import insert_ignoring_conflicts, update_each
 
-from .erasure import ADDRESS_LIKE, mention_of
-from .models import EmailEvent, EmailLogEntry, EmailStatus, EventType, SuppressionReason
+from ..addresses import ADDRESS_LIKE, mention_of
+from ..models import MAX_ERROR_LENGTH, EmailEvent, EmailLogEntry, EmailStatus, EventType, SuppressionReason
 from .suppressions import ERASED, record_suppressions, suppressions_among
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,6 @@ logger = logging.getLogger(__name__)
 # Events that mean a recipient will not get the email; every recipient failing fails the row.
 FAILURES = {EventType.BOUNCED: "Bounced", EventType.DROPPED: "Dropped"}
 MAX_EVENTS = 10_000  # per request: far above a provider's batch (SendGrid's are ~1 MB), and bounds one transaction
-MAX_ERROR_LENGTH = 2000  # as delivery keeps it
 _DETAIL_LENGTH = EmailEvent._meta.get_field("detail").max_length
 
 

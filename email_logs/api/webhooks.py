@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from integrations.providers import WebhookError
 from opbox.errors import ApplicationError
 
-from .events import receive_webhook
+from ..events.receiving import receive_webhook
 
 logger = logging.getLogger(__name__)
 

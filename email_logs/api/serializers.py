@@ -10,8 +10,7 @@ from integrations.providers import Attachment, OutboundMessage
 from opbox.api import StrictCharField, StrictSerializer, TimestampField
 from tables.serializers import RowSerializer
 
-from .models import EmailStatus
-from .sending import MAX_BATCH
+from ..sending.intake import MAX_BATCH
 
 
 @extend_schema_field(
@@ -151,13 +150,8 @@ class EmailDetailSerializer(RowSerializer):
     """The row shape of the Email Log plus the table, the provider calls made and the events, oldest first."""
 
     tableId = serializers.CharField(source="table_id")
-    attempts = serializers.SerializerMethodField()
+    attempts = serializers.IntegerField(source="attempts_so_far", read_only=True)
     events = EmailEventSerializer(many=True)
-
-    def get_attempts(self, entry) -> int:
-        # A queued email's count lives on its outbox until the row is final.
-        outbox = getattr(entry, "outbox", None) if entry.status == EmailStatus.QUEUED else None
-        return outbox.attempts if outbox is not None else entry.attempts
 
 
 class SuppressionSerializer(serializers.Serializer):

@@ -1,4 +1,4 @@
-"""Privacy API: answer an erasure request (SPEC §12). Rules live in email_logs.erasure and lifecycle."""
+"""Privacy API: answer an erasure request (SPEC §12). Rules live in email_logs.lifecycle (erasure, entry_points)."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from opbox.api import StrictCharField, StrictSerializer
 from workspaces.permissions import IsWorkspaceOwner
 
-from .lifecycle import erase_address
+from ..lifecycle.entry_points import erase_address
 
 
 class EraseRequestSerializer(StrictSerializer):

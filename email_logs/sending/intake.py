@@ -24,11 +24,11 @@ from integrations.services import site_email_provider
 from opbox.task_queue import enqueue_each
 from tables.models import SystemType, Table
 
+from ..events.suppressions import address_hash, hashes_in, suppressions_among, withhold
+from ..log_tables import ensure_email_log_table
+from ..models import EmailLogEntry, EmailSource, OutboundEmail, Suppression
+from ..tasks import deliver_emails
 from .delivery import CALLS_PER_TASK
-from .log_tables import ensure_email_log_table
-from .models import EmailLogEntry, EmailSource, OutboundEmail, Suppression
-from .suppressions import address_hash, hashes_in, suppressions_among, withhold
-from .tasks import deliver_emails
 
 MAX_RECIPIENTS = 50  # per field: a larger list is a bulk send, which this endpoint is not for
 MAX_BATCH = 1000  # emails per send_emails call (POST /api/emails/batch)
@@ -195,13 +195,13 @@ def send_emails(workspace, messages, *, source: str, integration_id=None) -> lis
 
 
 @dataclass
-class _Sender:
+class _Route:
     integration: Integration
     table: Table
     maybe_suppressed: bool  # False when the lookup saw that none of the batch's addresses is suppressed
 
 
-def _sender(workspace, integration_id: str | None, hashes: list[str] | None) -> _Sender:
+def _sender(workspace, integration_id: str | None, hashes: list[str] | None) -> _Route:
     """The sending integration (the named one, else the site email provider) with its Email Log table: one
     query when both are usable and exist, which also says whether any of `hashes` is suppressed."""
     tables = Table.objects.select_related("integration").defer("integration__credentials")
@@ -218,11 +218,11 @@ def _sender(workspace, integration_id: str | None, hashes: list[str] | None) -> 
     if not usable or "apiKey" not in integration.credential_fingerprints:
         # No usable integration (resolve_sender says why), or its table is still to be made.
         integration = resolve_sender(workspace, integration_id)
-        return _Sender(integration, ensure_email_log_table(integration), maybe_suppressed=True)
-    return _Sender(integration, table, maybe_suppressed=hashes is None or table.suppressed)
+        return _Route(integration, ensure_email_log_table(integration), maybe_suppressed=True)
+    return _Route(integration, table, maybe_suppressed=hashes is None or table.suppressed)
 
 
-def _entry_for(sender: _Sender, message: OutboundMessage, source: str) -> EmailLogEntry:
+def _entry_for(sender: _Route, message: OutboundMessage, source: str) -> EmailLogEntry:
     integration = sender.integration
     message.from_email = integration.config.get("fromEmail", "")
     message.from_name = integration.config.get("fromName", "")

@@ -11,14 +11,13 @@ The order closes the race with sends in flight:
    a sender holds or has already tried cannot be recalled (the provider may have it, and its retry must
    repeat the same send under the same idempotency key): its row is scrubbed and it is left to settle.
 3. Delete its events.
-4. A sweep (`sweep_erased_address`) runs once the sends that may have raced the erasure have settled, and
+4. A sweep (`sweep_by_hash`, the task `sweep_erased_address`) runs once the sends that may have raced the erasure have settled, and
    again while any email of step 2 is still being sent. It knows only the hash: it re-reads the rows and
    events that arrived since shortly before the erasure, and those emails' rows, hashes each address they
    name and scrubs matches: rows committed by a transaction that had checked suppressions before step 1,
    a provider's answer naming it that a settling sender wrote, events that came in meanwhile.
 """
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,11 +27,13 @@ from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from opbox.bulk import update_each
 from opbox.transactions import run_transaction
 from workspaces.models import AuditEvent
 
-from .models import EmailEvent, EmailLogEntry, EmailStatus, OutboundEmail, SendFailure, Suppression, SuppressionReason
-from .suppressions import ERASED, address_hash, record_suppressions, validated_address
+from ..addresses import ADDRESS_LIKE, mention_of
+from ..events.suppressions import ERASED, address_hash, record_suppressions, validated_address
+from ..models import EmailEvent, EmailLogEntry, EmailStatus, OutboundEmail, SendFailure, Suppression, SuppressionReason
 
 BATCH_SIZE = 1000
 # How long before an erasure a racing send may have read "not suppressed" and still commit after it: the
@@ -43,7 +44,6 @@ _SCRUBBED_FIELDS = (*_RECIPIENT_FIELDS, "subject", "error")
 # Every recipient of To, CC and BCC, lower-cased: the expression of the PostgreSQL index `email_log_recipients`
 # (migration 0007 repeats it; the two must stay identical for the index to be used).
 RECIPIENTS_SQL = """regexp_split_to_array(lower("to" || ',' || "cc" || ',' || "bcc"), '\\s*,\\s*')"""
-ADDRESS_LIKE = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 @dataclass
@@ -56,11 +56,6 @@ class Erasure:
 
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
-
-
-def mention_of(address: str) -> re.Pattern:
-    """The address on its own in a text, in any case, not inside a longer one (xada@example.com, ada@example.com.au)."""
-    return re.compile(rf"(?<![\w.!#$%&'*+/=?^`{{|}}~-]){re.escape(address)}(?![\w-]|\.[\w-])", re.IGNORECASE)
 
 
 def scrubbed_fields(entry: EmailLogEntry, address: str) -> dict | None:
@@ -106,26 +101,6 @@ def _withdraw_from_outbox(outbox: OutboundEmail, address: str, now: datetime) ->
     return False
 
 
-def _save_scrubbed(entries: list[EmailLogEntry]) -> None:
-    """Write the scrubbed fields of these rows: on PostgreSQL one UPDATE from arrays, whatever their number
-    (Django's bulk_update builds a CASE per row and field, slow in Python); elsewhere a bulk_update."""
-    if not entries:
-        return
-    if connection.vendor != "postgresql":
-        EmailLogEntry.objects.bulk_update(entries, _SCRUBBED_FIELDS)
-        return
-    quote = connection.ops.quote_name
-    columns = [quote(EmailLogEntry._meta.get_field(name).column) for name in _SCRUBBED_FIELDS]
-    arrays = ", ".join(["%s::varchar[]"] + ["%s::text[]"] * len(columns))
-    sql = (
-        f"UPDATE {quote(EmailLogEntry._meta.db_table)} AS entry SET {', '.join(f'{c} = new.{c}' for c in columns)} "
-        f"FROM unnest({arrays}) AS new(id, {', '.join(columns)}) WHERE entry.id = new.id"
-    )
-    params = [[entry.pk for entry in entries], *([getattr(entry, name) for entry in entries] for name in _SCRUBBED_FIELDS)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
 def scrub_rows(ids, address: str) -> tuple[int, list[str]]:
     """Erase `address` from these rows, their unsent outboxes and their events' text, in one short
     transaction (run again if it loses a deadlock); returns how many rows held it, and the ids of those
@@ -144,7 +119,8 @@ def _scrub_rows(ids, address: str) -> tuple[int, list[str]]:
                 for name, value in changes.items():
                     setattr(entry, name, value)
                 changed.append(entry)
-        _save_scrubbed(changed)
+        # One UPDATE for the batch whatever its size (opbox.bulk), as a settle writes its rows.
+        update_each(EmailLogEntry, list(_SCRUBBED_FIELDS), {entry.pk: tuple(getattr(entry, name) for name in _SCRUBBED_FIELDS) for entry in changed})
         held = [entry.pk for entry in changed]
         # Only a queued row has an outbox (settling a row deletes it in the same transaction). One a sender is
         # claiming right now (its record locked: the claim locks it before the row) is in flight: skipped, not
@@ -184,7 +160,7 @@ def _keep_suppression_as_hash(workspace, address: str, actor) -> int:
     return 1 if existing is not None and existing.address else 0
 
 
-def erase_address(workspace, address, *, actor=None) -> tuple[Erasure, str]:
+def erase_now(workspace, address, *, actor=None) -> tuple[Erasure, str]:
     """Erase `address` from the workspace's Email Log, events and suppressions (see the module's steps 1-3);
     returns the counts and the address's hash. Raises ValidationError for something that is not an address.
     """
@@ -207,7 +183,7 @@ def erase_address(workspace, address, *, actor=None) -> tuple[Erasure, str]:
     return result, digest
 
 
-def sweep_erased_address(workspace_id, digest: str, since: datetime, in_flight=()) -> Erasure:
+def sweep_by_hash(workspace_id, digest: str, since: datetime, in_flight=()) -> Erasure:
     """Step 4: erase, knowing only its hash, the address from the workspace's rows and events that arrived
     since `since`, and from the rows `in_flight` (emails that were being sent during the erasure, whose
     settling may have written a note naming it). Idempotent. Returns what it found, with the ids of

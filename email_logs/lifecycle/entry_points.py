@@ -3,27 +3,25 @@ address (then sweeping for sends that raced it), and keeping the retention purge
 """
 
 import logging
-import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError
 from django.utils import timezone
 
 from opbox import task_chain
 
+from ..sending.claims import lease_length
+from ..tasks import PURGE_CHAIN, purge_expired_email_logs, sweep_erased_address
 from . import erasure, retention
-from .delivery import lease_length
-from .tasks import PURGE_CHAIN, purge_expired_email_logs, sweep_erased_address
 
 logger = logging.getLogger(__name__)
 
 
 def erase_address(workspace, address, *, actor=None) -> erasure.Erasure:
-    """Erase `address` from the workspace's Email Log, events and suppressions (email_logs.erasure), and
+    """Erase `address` from the workspace's Email Log, events and suppressions (email_logs.lifecycle.erasure), and
     schedule the sweep for rows that raced it, once every send in flight has settled."""
     began = timezone.now()
-    result, digest = erasure.erase_address(workspace, address, actor=actor)
+    result, digest = erasure.erase_now(workspace, address, actor=actor)
     sweep_at = timezone.now() + lease_length()
     since = (began - erasure.RACE_WINDOW).isoformat()
     task_chain.enqueue_at(sweep_erased_address, sweep_at, workspace.pk, digest, since, result.in_flight)
@@ -53,19 +51,7 @@ def purge_now(workspace=None, *, dry_run=False) -> list[retention.Purge]:
     return retention.purge_expired(workspace, dry_run=dry_run)
 
 
-WORKER_CHECK_EVERY = 600.0  # seconds between one worker process's checks that the purge chain is alive
-_checked_at: float | None = None
-
-
-def keep_purge_scheduled_on_worker(**kwargs):
-    """`task_started` receiver: the first task a worker process runs, then one every WORKER_CHECK_EVERY
-    seconds, restarts a lost purge chain, so a restart or a lost enqueue never stops retention for long."""
-    global _checked_at
-    now = time.monotonic()
-    if not task_chain.can_defer(purge_expired_email_logs) or (_checked_at is not None and now - _checked_at < WORKER_CHECK_EVERY):
-        return
-    _checked_at = now
-    try:
-        keep_purge_scheduled()
-    except DatabaseError:  # never fail the task that triggered it; the next check tries again
-        logger.exception("Could not check the Email Log purge chain")
+# Each worker process checks now and then that the purge chain is alive (connected in EmailLogsConfig.ready).
+keep_purge_scheduled_on_worker = task_chain.WorkerCheck(
+    purge_expired_email_logs, keep_purge_scheduled, every=timedelta(minutes=10), chain=PURGE_CHAIN
+)

@@ -22,7 +22,7 @@ from django.utils import timezone
 from tables.models import SystemType, Table
 from workspaces.models import Workspace
 
-from .models import EmailEvent, EmailLogEntry, EmailStatus, OutboundEmail
+from ..models import EmailEvent, EmailLogEntry, EmailStatus, OutboundEmail
 
 
 @dataclass

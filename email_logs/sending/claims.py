@@ -1,0 +1,94 @@
+"""Claims on the outbox (SPEC §5): which sender holds which queued email, until when, and how many attempts
+it has had. A claim leases the records under their row locks; the lease says who sends an email, and the
+in-flight sweep takes back only what no lease covers.
+"""
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+from django_tasks_db.utils import exclusive_transaction
+
+from ..events.suppressions import withhold_from_outboxes
+from ..models import OutboundEmail
+
+# The order of a call's emails: the order they were logged in (a batch request's), the same on every retry.
+CALL_ORDER = ("entry__created_at", "pk")
+
+
+def lease_length() -> timedelta:
+    """Long enough for every attempt of one email, with its waits, and a margin."""
+    attempts = settings.EMAIL_SEND_MAX_ATTEMPTS
+    return timedelta(seconds=attempts * (settings.EMAIL_PROVIDER_TIMEOUT + settings.EMAIL_SEND_MAX_BACKOFF) + 60)
+
+
+def unleased(now: datetime, hold: datetime | None = None) -> Q:
+    """Outbox records no sender holds now."""
+    # A lease that ran out, or the very hold a scheduled retry was given (whatever this node's clock says).
+    free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
+    return free | Q(lease_expires_at=hold) if hold else free
+
+
+def lease(rows: list[OutboundEmail], now: datetime, *, attempt: bool = True, batch_id: str = "") -> list[OutboundEmail]:
+    """Hold `rows` (locked by the caller's transaction, or already held by this sender) for one lease from `now`,
+    recording the attempt about to be made (unless `attempt` is False): every claim, and every attempt of an
+    email already held, writes its lease here. Committed before the call, so after a crash `attempts` says
+    whether the provider may have it."""
+    until = now + lease_length()
+    changes = {"lease_expires_at": until}
+    if attempt:
+        changes.update(attempts=F("attempts") + 1, last_attempt_at=now)
+    if batch_id:
+        changes["batch_id"] = batch_id
+    OutboundEmail.objects.filter(pk__in=[row.pk for row in rows]).update(**changes)
+    for row in rows:
+        row.lease_expires_at, row.batch_id = until, batch_id or row.batch_id
+        if attempt:
+            row.attempts, row.last_attempt_at = row.attempts + 1, now
+    return rows
+
+
+def claim_emails(
+    entry_ids, *, limit: int, group: bool, attempt: bool = True, hold=None, workspace_id=None, refused: list | None = None
+) -> list[OutboundEmail]:
+    """Lease up to `limit` of the emails `entry_ids` that are queued, free (no other sender's lease) and in no
+    batch. With `group`, only emails never attempted and without attachments, and several taken together
+    become one batch.
+
+    With `workspace_id`, the workspace's suppressions are applied to the emails never attempted, as intake
+    applies them (a suppression may have come while they waited: a backlog, the pace, a pause); those left
+    with no To recipient are failed unsent, and their ids added to `refused`.
+    """
+    now = timezone.now()
+    rows = OutboundEmail.objects.filter(unleased(now, hold), pk__in=list(entry_ids), batch_id="")
+    if group:
+        rows = rows.filter(attempts=0, entry__attachment_count=0)
+    # A record locked by another transaction is waited for, not skipped: the lease says who sends an email, and
+    # a lock may be erasure's, scrubbing it (a skipped email would wait for the in-flight sweep). Claims lock in
+    # one order, and nothing that holds a record waits for a claim, so the wait is short. (SQLite's exclusive
+    # transaction makes the read and the lease one step.)
+    with exclusive_transaction():
+        taken = list(rows.select_related("entry").select_for_update(of=("self",)).order_by(*CALL_ORDER)[:limit])
+        if taken and workspace_id is not None and (unsent := withhold_from_outboxes(taken, workspace_id)):
+            taken = [row for row in taken if row.pk not in unsent]
+            if refused is not None:
+                refused += sorted(unsent)
+        if not taken:
+            return []
+        batch_id = uuid.uuid4().hex if group and len(taken) > 1 else ""
+        return lease(taken, now, attempt=attempt, batch_id=batch_id)
+
+
+def claim_batch(batch_id: str, *, attempt: bool = True, hold=None) -> list[OutboundEmail]:
+    """Lease every email of an existing batch, or none when any is held elsewhere (it is sent whole or not)."""
+    now = timezone.now()
+    with exclusive_transaction():
+        members = list(
+            OutboundEmail.objects.filter(batch_id=batch_id).select_related("entry").select_for_update(of=("self",)).order_by(*CALL_ORDER)
+        )
+        held = [m for m in members if m.lease_expires_at and m.lease_expires_at > now and m.lease_expires_at != hold]
+        if not members or held:
+            return []
+        return lease(members, now, attempt=attempt)
