@@ -32,8 +32,9 @@ class TablesPage(WorkspacePageMixin, TemplateView):
         if tab not in self.tabs:
             raise Http404("No such tab.")
         if tab == "integrations":
-            services.ensure_system_tables(self.workspace, SystemType.EMAIL_LOG)
-            tables = services.tables_for(self.workspace, SystemType.EMAIL_LOG)
+            services.ensure_all_system_tables(self.workspace)
+            # Every table an integration keeps (its Email Log, Document Log...), kept ones of disabled integrations too.
+            tables = services.tables_for(self.workspace).exclude(system_type="")
         else:
             tables = services.tables_for(self.workspace)
         summaries = services.table_summaries(tables)

@@ -72,6 +72,11 @@ def source_for(system_type: str) -> RowSource:
         raise LookupError(f"No row source is registered for system type {system_type!r}.") from None
 
 
+def registered_system_types() -> list[str]:
+    """Every system type an app registered a row source for, in registration order."""
+    return list(_sources)
+
+
 def all_filters() -> dict[str, tuple[str, ...]]:
     """Every filter parameter of every registered source with its allowed values (for the API docs)."""
     merged: dict[str, tuple[str, ...]] = {}

@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from documents.attachments import render_attachments
 from integrations import pacing
 from integrations.crypto import EncryptionError
 from integrations.models import Integration
@@ -38,7 +39,7 @@ from integrations.providers import ProviderError, ProviderRateLimited, client_fo
 
 from ..models import EmailLogEntry, EmailStatus, OutboundEmail, SendFailure
 from .claims import GROUPABLE, claim_batch, claim_emails, lease, lease_length, unleased
-from .settling import fail_unsent, settle_all
+from .settling import fail_unsent, settle, settle_all
 
 logger = logging.getLogger(__name__)
 
@@ -212,10 +213,35 @@ class _Sender:
                 self.counts[EmailStatus.FAILED.value] += len(refused)
         # Unpaced, on a worker, a few go at once: one write records their attempts, then the calls overlap.
         together = PARALLEL_SINGLES if self.later is not None and self.rate is None else 1
-        singles, self.leased = self.leased[:together], self.leased[together:]
+        while True:
+            singles, self.leased = self.leased[:together], self.leased[together:]
+            singles = self._with_documents(singles)  # an email whose document failed is settled, unsent
+            if singles or not self.leased:
+                break
         if singles:
             lease(singles, timezone.now())
         return [[outbox] for outbox in singles]
+
+    def _with_documents(self, outboxes: list[OutboundEmail]) -> list[OutboundEmail]:
+        """Render the document attachments not rendered yet, before the attempt is recorded and the provider called
+        (documents.attachments): once, whatever retries and resends follow. Those whose render failed are failed."""
+        ready = []
+        for outbox in outboxes:
+            if not outbox.entry.attachment_count:
+                ready.append(outbox)
+                continue
+
+            def save(payload, outbox=outbox):
+                OutboundEmail.objects.filter(pk=outbox.pk).update(payload=payload)
+                outbox.payload = payload
+
+            outcome = render_attachments(self.integration.workspace_id, outbox.pk, outbox.entry.source, outbox.payload, save)
+            if not outcome.failure:
+                ready.append(outbox)
+                continue
+            settle(outbox, EmailStatus.FAILED, error=outcome.failure, failure=SendFailure.DOCUMENT)
+            self.counts[EmailStatus.FAILED.value] += 1
+        return ready
 
     def _hand_on(self, when: datetime, hold: datetime | None = None, **task_arguments) -> None:
         """Run the rest of this delivery at `when`. Emails held for a scheduled retry stay held until then

@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Exists
 from django_tasks_db import DatabaseBackend
 
+from documents.attachments import attachment_problems
 from integrations.exceptions import EmailProviderNotConfigured
 from integrations.models import Integration
 from integrations.providers import OutboundMessage, provider_for_type
@@ -67,6 +68,8 @@ def validate_message(message: OutboundMessage, source: str) -> None:
     if source not in EmailSource.values:
         errors["source"] = [f"Unknown source. Allowed: {', '.join(EmailSource.values)}."]
     for attachment in message.attachments:
+        if problems := attachment_problems(attachment):  # a document to render: its template id, format and data
+            errors.setdefault("attachments", []).extend(problems)
         if any(character in attachment.filename for character in HEADER_BREAKERS):
             errors.setdefault("attachments", []).append(
                 f"{attachment.filename!r}: a filename must not contain line breaks or NUL characters."
