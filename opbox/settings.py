@@ -99,6 +99,13 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # No ping before each request's first query: a connection the database dropped fails that one request,
 # and Django then closes it (it is checked after an error), so the next request reconnects.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Prepared statements: with server-side binding (parameters sent apart from the SQL) psycopg prepares a
+    # query once it has run `prepare_threshold` times on a connection, so the token check and the hot reads
+    # are no longer planned afresh on every request. Django turns both off by default for the sake of
+    # transaction-pooling PgBouncers, which cannot keep them: DATABASE_PREPARED_STATEMENTS=false there.
+    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for a concurrent writer instead of failing at once with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
