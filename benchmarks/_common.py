@@ -123,7 +123,7 @@ def fill(rows: int, slug: str = "bench"):
         table = Table.objects.get(workspace=workspace)
     sources = ["Workflow Automation", "Matter Email Step", "Form Send", "Workflow Email"]
     start = datetime(2024, 1, 1, tzinfo=UTC)
-    columns = "id, table_id, sent_at, created_at, \"to\", from_address, subject, status, provider, message_id, cc, bcc, template_id, source, error, attachment_count, attempts, integration_id"
+    columns = "id, table_id, sent_at, created_at, \"to\", from_address, subject, status, provider, message_id, cc, bcc, template_id, source, error, attachment_count, attempts, integration_id, failure"
     began = time.perf_counter()
     with connection.cursor() as cursor, cursor.copy(f"COPY email_logs_emaillogentry ({columns}) FROM STDIN") as copy:
         for i in range(rows):
@@ -133,6 +133,7 @@ def fill(rows: int, slug: str = "bench"):
                 new_public_id(), table.pk, sent, sent, f"client{i}@example{i % 997}.com", "noreply@bench.example",
                 f"Matter {i % 5000} update {i}", "failed" if failed else "delivered", "email-provider-a",
                 "" if failed else f"msg-{i}", "", "", "", sources[i % 4], "Mailbox unavailable" if failed else "", i % 3, 1, table.integration_id,
+                "provider" if failed else "",
             ))  # fmt: skip
     if rows:
         # One rare recipient for the selective search.

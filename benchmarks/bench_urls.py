@@ -128,8 +128,8 @@ def floor_detail(request, integration_id):
         return _answer({"detail": "Not allowed."}, 403)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {_INTEGRATION_COLUMNS}, last_checked_at, last_check_ok, last_event_at FROM integrations_integration"
-            " WHERE workspace_id = %s AND id = %s",
+            f"SELECT {_INTEGRATION_COLUMNS}, last_checked_at, last_check_ok, last_event_at, last_check_detail"
+            " FROM integrations_integration WHERE workspace_id = %s AND id = %s",
             [caller[1], integration_id],
         )
         row = cursor.fetchone()
@@ -141,7 +141,7 @@ def floor_detail(request, integration_id):
     detail = {key: answer[key] for key in ("id", "name", "type", "config", "enabled")}
     detail["credentialsConfigured"] = all(name in fingerprints for name in required)
     detail.update({key: answer[key] for key in ("isSiteEmailProvider", "createdAt", "updatedAt")})
-    detail.update(lastCheckedAt=_timestamp(row[9]), lastCheckOk=row[10])
+    detail.update(lastCheckedAt=_timestamp(row[9]), lastCheckOk=row[10], lastCheckDetail=row[12] or None)
     slug = _WEBHOOK_SLUGS.get(answer["type"])
     detail["webhookUrl"] = request.build_absolute_uri(f"/api/webhooks/{slug}/{answer['id']}") if slug else None
     detail["lastEventAt"] = _timestamp(row[11])

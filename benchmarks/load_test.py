@@ -154,13 +154,22 @@ def main():
             client.join()
         elapsed = time.perf_counter() - began
         drained_in = drain()
+        # Send tasks whose emails another call carried come back once, after the turns reserved ahead of
+        # them, and end: wait for them too before their statuses are reconciled.
+        deadline = time.monotonic() + 60
+        while DBTaskResult.objects.filter(task_path__in=SEND_TASKS).exclude(status="SUCCESSFUL").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
 
         accepted = [row_id for client in clients for row_id in client.accepted]
         sent_rows = EmailLogEntry.objects.filter(table=table, subject__startswith=SUBJECT)
         logged = dict(sent_rows.values_list("id", "status"))
         message_ids = set(sent_rows.filter(status="delivered").values_list("message_id", flat=True))
         outbox_left = OutboundEmail.objects.count()
-        tasks = Counter(DBTaskResult.objects.values_list("status", flat=True))
+        # Only the send tasks are reconciled: the in-flight sweep and the other chains schedule their own next
+        # run, so one READY task of each is there by design, not a miss.
+        sends = DBTaskResult.objects.filter(task_path__in=SEND_TASKS)
+        tasks = Counter(sends.values_list("status", flat=True))
+        chains = Counter(DBTaskResult.objects.exclude(task_path__in=SEND_TASKS).values_list("task_path", "status"))
         provider = requests.get(f"{fake_url}/_sent", timeout=60).json()
     finally:
         stop(*[p for p in (server, *workers) if p is not None], fake)
@@ -168,6 +177,13 @@ def main():
     results = [result for client in clients for result in client.results]
     report(args, results, elapsed, expected_send)
     reconcile(args, accepted, logged, message_ids, outbox_left, tasks, provider, drained_in, log_path)
+    if chains:
+        print("self-scheduled chains (not reconciled: each keeps its next run READY): "
+              + ", ".join(f"{path.rsplit('.', 1)[-1]} {status} x {n}" for (path, status), n in sorted(chains.items())))
+
+
+DRAIN_TARGET_SECONDS = 10
+SEND_TASKS = ("email_logs.tasks.deliver_emails", "email_logs.tasks.deliver_email")
 
 
 def report(args, results, elapsed, expected_send):
@@ -207,11 +223,12 @@ def reconcile(args, accepted, logged, message_ids, outbox_left, tasks, provider,
         ("rows delivered / failed / still queued",
          f"{settled['delivered']:,} / {settled['failed']:,} / {settled['queued']:,}", not settled["queued"]),
         ("outbox records left", f"{outbox_left:,}", not outbox_left),
-        ("tasks SUCCESSFUL / other (database backend)",
+        ("send tasks SUCCESSFUL / other (database backend)",
          f"{tasks.get('SUCCESSFUL', 0):,} / {sum(tasks.values()) - tasks.get('SUCCESSFUL', 0):,}",
-         args.tasks_backend != "database" or tasks.get("SUCCESSFUL", 0) == len(accepted) == sum(tasks.values())),
+         args.tasks_backend != "database" or tasks.get("SUCCESSFUL", 0) == sum(tasks.values()) >= len(accepted)),
         ("provider received (fake /_sent)", f"{len(provider_ids):,}",
          len(provider_ids) == settled["delivered"] and set(provider_ids) == message_ids),
+        (f"drained after the clients stopped (<= {DRAIN_TARGET_SECONDS} s)", f"{drained_in:.1f} s", drained_in <= DRAIN_TARGET_SECONDS),
     ]  # fmt: skip
     print(f"\nrow reconciliation (the workers drained in {drained_in:.1f} s after the clients stopped)")
     print_table(["check", "value", "ok"], [[name, value, verdict(ok)] for name, value, ok in checks])

@@ -27,6 +27,7 @@ class EmailLogsConfig(AppConfig):
         keep_sweep_scheduled_on_worker.connect()
         keep_purge_scheduled_on_worker.connect()
 
+        from documents.links import register_email_page
         from tables.models import SystemType
         from tables.registry import RowFilter, RowSource, register
 
@@ -34,6 +35,12 @@ class EmailLogsConfig(AppConfig):
         from .log_tables import ensure_email_log_tables
         from .models import EmailLogEntry, EmailSource, EmailStatus
 
+        def email_page(workspace, email_id):
+            # A document's page links the email it went with (documents cannot import this app).
+            table_id = EmailLogEntry.objects.filter(table__workspace=workspace, pk=email_id).values_list("table_id", flat=True).first()
+            return reverse("emails:email", args=[table_id, email_id]) if table_id else None
+
+        register_email_page(email_page)
         register(
             SystemType.EMAIL_LOG,
             RowSource(

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from documents.attachments import DocumentAttachment, attachment_from_payload, is_document, payload_of
 from integrations.models import Integration
 from integrations.providers import Attachment, OutboundMessage
 from opbox.ids import PublicIdField
@@ -29,6 +30,7 @@ class SendFailure(models.TextChoices):
     PROVIDER = "provider"  # the provider refused or failed it (or gave an answer we cannot use)
     INTERRUPTED = "interrupted"  # its sender died after the call: the provider may have it
     INTERNAL = "internal"  # an error of ours while sending
+    DOCUMENT = "document"  # a document attachment could not be rendered: the provider was never called
 
 
 class EmailSource(models.TextChoices):
@@ -105,6 +107,13 @@ class EmailLogEntry(models.Model):
         return outbox.attempts if outbox is not None else self.attempts
 
 
+def _attachment(item: dict) -> Attachment:
+    if not is_document(item):
+        return Attachment(item["filename"], item["content_type"], base64.b64decode(item["content_base64"]))
+    # A rendered document: its stored bytes (the worker renders it before any provider call).
+    return attachment_from_payload(item) if item.get("documentId") else DocumentAttachment.of(item["filename"], item["document"])
+
+
 class OutboundEmail(models.Model):
     """The outbox: what is needed to (re)send an email, written with its log row before any provider call.
 
@@ -135,7 +144,8 @@ class OutboundEmail(models.Model):
         fields = ("to", "cc", "bcc", "subject", "html", "text", "template_id", "template_data", "from_email", "from_name")
         payload = {name: getattr(message, name) for name in fields}
         payload["attachments"] = [
-            {"filename": a.filename, "content_type": a.content_type, "content_base64": a.content_base64}
+            payload_of(a) if isinstance(a, DocumentAttachment)  # rendered in the worker, then its documentId joins it
+            else {"filename": a.filename, "content_type": a.content_type, "content_base64": a.content_base64}
             for a in message.attachments
         ]
         return payload
@@ -158,10 +168,7 @@ class OutboundEmail(models.Model):
             from_email=payload.get("from_email", ""),
             from_name=payload.get("from_name", ""),
             reference=self.entry_id,
-            attachments=[
-                Attachment(a["filename"], a["content_type"], base64.b64decode(a["content_base64"]))
-                for a in payload.get("attachments", [])
-            ],
+            attachments=[_attachment(a) for a in payload.get("attachments", [])],
         )
 
     @property

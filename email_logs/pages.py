@@ -13,6 +13,7 @@ from django.views.generic import TemplateView
 from rest_framework.exceptions import ValidationError as BadQuery
 from rest_framework.request import Request
 
+from documents.attachments import documents_of
 from integrations.pages import IntegrationPageMixin, refusal_text
 from opbox.errors import ApplicationError
 from tables.registry import source_for
@@ -48,6 +49,18 @@ class SendTestEmailPage(IntegrationPageMixin, View):
         return self.done(messages.SUCCESS, 'Test email to {} {}. <a href="{}">See it in the Email Log</a>.', entry.to, outcome, log_url)
 
 
+def attachments_of(entry, outbox) -> list[dict]:
+    """The email's attachments as far as they are known: the outbox's while it waits, and every document rendered
+    for it (linked to its page), by filename."""
+    listed = {}
+    for item in (outbox.payload.get("attachments", []) if outbox is not None else []):
+        listed[item["filename"]] = {"filename": item["filename"], "url": None, "status": "to render" if "document" in item else ""}
+    for document in documents_of(entry.table.workspace_id, entry.pk):
+        url = reverse("documents:document", args=[document.table_id, document.pk])
+        listed[document.filename] = {"filename": document.filename, "url": url, "status": document.status}
+    return list(listed.values())
+
+
 class EmailPage(WorkspacePageMixin, TemplateView):
     """One email of an Email Log: its 13 values, why it failed, and the provider's events, oldest first."""
 
@@ -66,6 +79,7 @@ class EmailPage(WorkspacePageMixin, TemplateView):
             failure=source_for(table.system_type).failure_of(entry),
             attempts=entry.attempts_so_far,
             events=list(entry.events.all()),
+            attachments=attachments_of(entry, getattr(entry, "outbox", None)),
             **kwargs,
         )
 

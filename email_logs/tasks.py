@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 
+from documents.retention import purge_expired_documents
 from opbox import task_chain
 
 from .lifecycle import erasure, retention
@@ -54,11 +55,15 @@ def purge_expired_email_logs(token: str) -> dict:
     next_token = task_chain.advance(purge_expired_email_logs, PURGE_CHAIN, token, next_run_at, needed=needed)
     if next_token is None:  # superseded, or no workspace deletes old rows any more: the chain ends
         return {"ran": False}
-    reports = retention.purge_expired(deadline=time.monotonic() + settings.EMAIL_LOG_PURGE_RUN_SECONDS)
-    finished = all(report.finished for report in reports)
+    deadline = time.monotonic() + settings.EMAIL_LOG_PURGE_RUN_SECONDS
+    reports = retention.purge_expired(deadline=deadline)
+    # The Document Log keeps the same retention period: its rows and stored files go in the same run.
+    documents = purge_expired_documents(deadline=deadline)
+    finished = all(report.finished for report in [*reports, *documents])
     if not finished:
         task_chain.advance(purge_expired_email_logs, PURGE_CHAIN, next_token, timezone.now())
-    return {"ran": True, "rows": sum(r.rows for r in reports), "events": sum(r.events for r in reports), "finished": finished}
+    return {"ran": True, "rows": sum(r.rows for r in reports), "events": sum(r.events for r in reports),
+            "documents": sum(r.rows for r in documents), "finished": finished}  # fmt: skip
 
 
 ERASURE_SWEEP_ROUNDS = 24  # an email still unsettled after this many leases is left to the in-flight sweep

@@ -14,6 +14,7 @@ pool of its own, and knows no pause: a 429's Retry-After for every worker is the
 matters most. A row per integration under the app's own migrations and connection does both.
 """
 
+import math
 import random
 from datetime import datetime, timedelta
 
@@ -82,6 +83,22 @@ def reserve(integration_id: str, rate: float) -> datetime:
     with exclusive_transaction():
         IntegrationPace.objects.filter(pk=integration_id).update(next_slot_at=slot + interval)
         return IntegrationPace.objects.values_list("next_slot_at", flat=True).get(pk=integration_id) - interval
+
+
+def turns_ahead(integration_id: str, rate: float) -> tuple[int, datetime | None]:
+    """(how many turns senders have reserved and not yet reached, when the first turn nobody reserved is),
+    read without reserving anything, on the database's clock. A sender whose calls carry other senders'
+    emails too (a batch) asks this before reserving a turn that those already reserved would make needless.
+    """
+    interval = _interval(rate)
+    pace = IntegrationPace.objects.filter(pk=integration_id).annotate(database_now=DatabaseNow()).first()
+    if pace is None:
+        return 0, None
+    now = pace.database_now
+    first_free = max(filter(None, [now, pace.next_slot_at, pace.paused_until]))
+    reserved = pace.next_slot_at - interval if pace.next_slot_at else None
+    ahead = math.ceil((reserved - now) / interval) if reserved and reserved > now else 0
+    return ahead, first_free
 
 
 def paused_integrations():

@@ -1,17 +1,20 @@
-"""Two bulk statements the ORM does not offer, for a webhook batch of a thousand events in one statement each.
+"""Bulk statements the ORM does not offer, for a webhook batch of a thousand events in one statement each, and
+for a send's rows in one round trip.
 
 - an insert that skips rows conflicting with a unique constraint *and* says which rows it inserted
   (`bulk_create(ignore_conflicts=True)` cannot: it returns nothing on conflict-ignoring inserts);
+- inserts into several tables in one statement (`bulk_create` makes one statement, and round trip, each);
 - an update of different values per row.
 
-On PostgreSQL both pass all the rows as one JSON parameter read back with `json_populate_recordset` (the
+On PostgreSQL they pass all the rows as one JSON parameter read back with `json_populate_recordset` (the
 table's own row type gives each column its type): one parameter whatever the number of rows, cheap to
 build and to send. Elsewhere an INSERT ... VALUES in chunks, and bulk_update.
 """
 
 import json
+import uuid
 
-from django.db import connection
+from django.db import connection, transaction
 
 CHUNK = 500  # rows per statement where every value is its own parameter (SQLite)
 
@@ -46,6 +49,47 @@ def insert_ignoring_conflicts(model, names: list[str], rows: list[tuple], *, con
             cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values} {on_conflict} {back}", [v for row in chunk for v in row])
             inserted += [value for (value,) in cursor.fetchall()]
         return inserted
+
+
+def insert_together(*groups: tuple) -> None:
+    """Insert each group's `(model, instances)`, in order, in one statement on PostgreSQL: a chain of
+    data-modifying CTEs, each table's rows one JSON parameter. One statement is atomic on its own, so a
+    caller in autocommit needs no transaction around it (no BEGIN and COMMIT round trips), and foreign keys
+    between the groups hold at its end. Elsewhere, one `bulk_create` per group in one transaction.
+
+    Instances get what the ORM's insert would give them first (`pre_save`: defaults already set, auto
+    timestamps), and must carry their primary keys (this project's ids are made in Python).
+    """
+    groups = [(model, list(instances)) for model, instances in groups if instances]
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            for model, instances in groups:
+                model.objects.bulk_create(instances)
+        return
+    quote, statements, parameters = connection.ops.quote_name, [], []
+    for model, instances in groups:
+        fields = model._meta.concrete_fields
+        table = quote(model._meta.db_table)
+        columns = ", ".join(quote(field.column) for field in fields)
+        rows = [tuple(_json_value(field, field.pre_save(instance, True)) for field in fields) for instance in instances]
+        statements.append(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s)")
+        parameters.append(_records(fields, rows))
+    *first, last = statements
+    chained = ", ".join(f"insert_{n} AS ({statement})" for n, statement in enumerate(first))
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {chained} {last}" if chained else last, parameters)
+    for _, instances in groups:
+        for instance in instances:
+            instance._state.adding, instance._state.db = False, connection.alias
+
+
+def _json_value(field, value):
+    """A field's value as json_populate_recordset reads it into the column (a JSON column keeps its structure)."""
+    if value is None or isinstance(value, bool | int | float | str | dict | list):
+        return value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return field.get_prep_value(value)
 
 
 def update_each(model, names: list[str], changes: dict) -> None:

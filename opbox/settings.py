@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "workspaces",
     "integrations",
     "tables",
+    "documents",
     "email_logs",
     "deliveries",
 ]
@@ -99,6 +100,13 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # No ping before each request's first query: a connection the database dropped fails that one request,
 # and Django then closes it (it is checked after an error), so the next request reconnects.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Prepared statements: with server-side binding (parameters sent apart from the SQL) psycopg prepares a
+    # query once it has run `prepare_threshold` times on a connection, so the token check and the hot reads
+    # are no longer planned afresh on every request. Django turns both off by default for the sake of
+    # transaction-pooling PgBouncers, which cannot keep them: DATABASE_PREPARED_STATEMENTS=false there.
+    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for a concurrent writer instead of failing at once with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
@@ -122,8 +130,17 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+MEDIA_URL = "media/"  # never served: documents are downloaded through the app, which checks the workspace
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Rendered documents' bytes. Any Django storage backend (S3, GCS...) by settings alone:
+    # DOCUMENT_STORAGE_BACKEND and DOCUMENT_STORAGE_OPTIONS (a JSON object of the backend's options).
+    "documents": {
+        "BACKEND": env.str("DOCUMENT_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env.json("DOCUMENT_STORAGE_OPTIONS", default={})
+        or {"location": env.str("DOCUMENT_STORAGE_ROOT", default=str(MEDIA_ROOT / "documents")), "base_url": None},
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -196,6 +213,9 @@ GOOGLE_OAUTH_CLIENT_SECRET = env.str("GOOGLE_OAUTH_CLIENT_SECRET", default="")
 # The site's absolute URL, for links in messages that workers send (no request to build it from).
 OPBOX_BASE_URL = env.str("OPBOX_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Seconds to wait for any of those services (checks now; deliveries, SPEC §15, later).
+# Documents (SPEC §14): a rendered file larger than this is refused while it is read, and not stored.
+DOCUMENT_MAX_BYTES = env.int("DOCUMENT_MAX_BYTES", default=25 * 1024 * 1024)
+
 INTEGRATION_REQUEST_TIMEOUT = env.float("INTEGRATION_REQUEST_TIMEOUT", default=15.0)
 # URLs users type (a webhook, a document engine's or Airtable's base URL) never reach loopback, private,
 # link-local or reserved addresses, at write and at connect time; true lifts both (local fakes only).

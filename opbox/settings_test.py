@@ -4,6 +4,7 @@ DATABASE_URL passes through, so the same suite runs on SQLite and on PostgreSQL.
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 # Two throwaway keys (the first encrypts). Tests that rotate keys override this setting.
@@ -24,6 +25,8 @@ os.environ.setdefault("GOOGLE_OAUTH_CLIENT_SECRET", "test-client-secret-CANARY")
 os.environ.setdefault("OPBOX_BASE_URL", "https://opbox.test")
 # Unpaced: a test about pacing sets its rate; the others should not wait half a second between sends.
 os.environ.setdefault("EMAIL_PROVIDER_A_REQUESTS_PER_SECOND", "0")
+# Rendered documents go to a throwaway folder, never into the checkout's media/.
+os.environ.setdefault("DOCUMENT_STORAGE_ROOT", tempfile.mkdtemp(prefix="opbox-test-documents-"))
 
 from .settings import *  # noqa: E402,F403
 

@@ -17,9 +17,22 @@ def _marker(slot: int) -> str:
     return f"\x00opbox-parameter-{slot}\x00"
 
 
+def model_fields(model, names=None) -> tuple[str, ...]:
+    """`names` (default: all) of the model's concrete fields, as attnames in the model's field order: the
+    order `instance_from_row` expects."""
+    return tuple(f.attname for f in model._meta.concrete_fields if names is None or f.attname in names)
+
+
+def instance_from_row(model, names: tuple[str, ...], values):
+    """A model instance from a row of `names`' values. Fields not read stay deferred: reading one later loads
+    it, so a partial instance is never wrong."""
+    return model.from_db(DEFAULT_DB_ALIAS, list(names), list(values))
+
+
 class CompiledQuery:
-    """`build(*parameters)` returns a `values_list()` queryset filtered by exact lookups on those parameters;
-    `rows(*values)` runs its SQL, compiled on first use per connection, with `values` in their places.
+    """`build(*parameters)` returns a `values_list()` queryset filtered by exact lookups on those parameters
+    (or holding one as a raw SQL parameter); `rows(*values)` runs its SQL, compiled on first use per
+    connection, with `values` in their places.
     """
 
     def __init__(self, build: Callable[..., QuerySet], parameters: int = 1):

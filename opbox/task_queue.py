@@ -15,15 +15,22 @@ def enqueue_each(task, argument_lists) -> None:
     """Enqueue `task(*arguments)` for each of `argument_lists`: one INSERT for all on the database backend
     (its rows as its own enqueue writes them), one enqueue each elsewhere."""
     argument_lists = [list(arguments) for arguments in argument_lists]
-    backend = task.get_backend()
-    if not isinstance(backend, DatabaseBackend):
+    if not isinstance(task.get_backend(), DatabaseBackend):
         for arguments in argument_lists:
             task.enqueue(*arguments)
         return
+    rows = DBTaskResult.objects.bulk_create(task_rows(task, argument_lists))
+    announce(task, rows)
+
+
+def task_rows(task, argument_lists) -> list[DBTaskResult]:
+    """The database backend's rows for `task(*arguments)` of each of `argument_lists`, not saved yet: for a
+    caller that writes them with other rows (then `announce` them)."""
+    backend = task.get_backend()
     backend.validate_task(task)
-    rows = DBTaskResult.objects.bulk_create(
+    return [
         DBTaskResult(
-            args_kwargs=json.loads(json.dumps({"args": arguments, "kwargs": {}})),
+            args_kwargs=json.loads(json.dumps({"args": list(arguments), "kwargs": {}})),
             priority=task.priority,
             task_path=task.module_path,
             queue_name=task.queue_name,
@@ -31,9 +38,13 @@ def enqueue_each(task, argument_lists) -> None:
             backend_name=backend.alias,
         )
         for arguments in argument_lists
-    )
+    ]
+
+
+def announce(task, rows: list[DBTaskResult]) -> None:
+    """Send the backend's `task_enqueued` signal for rows written by a bulk insert, as its enqueue would."""
     for row in rows:
-        task_enqueued.send(type(backend), task_result=row.task_result)
+        task_enqueued.send(type(task.get_backend()), task_result=row.task_result)
 
 
 def is_waiting(task) -> bool:

@@ -15,6 +15,7 @@ urlpatterns = [
     # Our own page around Swagger UI: its setup is a static script (no inline script under the CSP).
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", template_name="api_docs.html"), name="api-docs"),
     path("", include("workspaces.urls")),
+    path("", include("documents.urls")),  # before integrations: /api/integrations/document-engine/templates
     path("", include("integrations.urls")),
     path("", include("deliveries.urls")),
     path("", include("email_logs.api.urls")),  # before tables: /api/tables/integration/init
@@ -25,6 +26,7 @@ urlpatterns = [
     path("", include("tables.page_urls")),
     path("", include("integrations.page_urls")),
     path("", include("email_logs.page_urls")),
+    path("", include("documents.page_urls")),
     path("", include("deliveries.page_urls")),
 ]
 

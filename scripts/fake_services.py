@@ -1,7 +1,9 @@
 """The fakes of the services other than email (mixed into scripts/fake_providers.py's handler), answering in each
 service's documented shapes, so every integration type can be added and checked offline:
 
-    /carbone   Carbone API v5 (DOCUMENT_ENGINE baseUrl http://127.0.0.1:8025/carbone)
+    /carbone   Carbone API v5 (DOCUMENT_ENGINE baseUrl http://127.0.0.1:8025/carbone): templates, and
+               `POST /render/{templateId}?download=true` answering a 100 KiB file at once (a template id
+               `bytes-N` answers N bytes; one containing `missing` is Carbone's 404)
     /slack/api Slack Web API (SLACK_API_URL); /slack/hooks/... a Slack incoming webhook
     /airtable  Airtable (EXTERNAL_DATABASE baseUrl http://127.0.0.1:8025/airtable)
     /hubspot   HubSpot (HUBSPOT_API_URL): every token belongs to portal 12345678
@@ -28,6 +30,13 @@ CARBONE_TEMPLATES = [
     {"id": "tpl-engagement-letter", "versionId": "3f1c9a", "name": "Engagement letter", "createdAt": 1767949200, "type": "docx", "size": 18452},
     {"id": "tpl-invoice", "versionId": "8b2e4d", "name": "Invoice", "createdAt": 1768035600, "type": "odt", "size": 9210},
 ]
+RENDERED_BYTES = 100 * 1024  # what a render answers: a 100 KiB document
+RENDERED_BLOCK = (b"%PDF-1.7\n" + bytes(range(256)) * 256)[: 64 * 1024]
+CARBONE_FORMATS = {
+    "pdf": "application/pdf", "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "odt": "application/vnd.oasis.opendocument.text", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "html": "text/html",
+}
 AIRTABLE_TABLES = [
     {"id": "tblEmailLog", "name": "Email Log", "primaryFieldId": "fldEmailId", "views": [{"id": "viwGrid", "name": "Grid view", "type": "grid"}],
      "fields": [{"id": "fldEmailId", "name": "Email ID", "type": "singleLineText"}, {"id": "fldTo", "name": "To", "type": "singleLineText"},
@@ -52,7 +61,9 @@ class ServiceFakes:
             ("google", "POST", "token"): self._google_token,
         }.get((service, method, rest))
         if route is None:
-            if service == "slack" and method == "POST" and rest.startswith("hooks/"):
+            if service == "carbone" and method == "POST" and rest.startswith("render/"):
+                route = self._carbone_render
+            elif service == "slack" and method == "POST" and rest.startswith("hooks/"):
                 route = self._slack_webhook
             elif service == "hooks" and method == "POST":
                 route = self._webhook_receiver
@@ -95,6 +106,31 @@ class ServiceFakes:
         page = CARBONE_TEMPLATES[:limit]
         more = len(CARBONE_TEMPLATES) > limit
         self._answer("/carbone/templates", 200, {"success": True, "data": page, "hasMore": more, "nextCursor": page[-1]["id"] if more else None})
+
+    def _carbone_render(self, rest, query):
+        refused = self._refusal(401, {"success": False, "error": "Unauthorized, please provide a valid API key on the \"Authorization\" header"})
+        if refused:
+            return self._answer("/carbone/render", *refused)
+        template_id = unquote(rest.removeprefix("render/"))
+        body = self._body()
+        if "missing" in template_id:
+            return self._answer("/carbone/render", 404, {"success": False, "error": f"Template not found: {template_id}"})
+        if not isinstance(body, dict) or not isinstance(body.get("data"), dict | list):
+            return self._answer("/carbone/render", 400, {"success": False, "error": "Missing data in the request body"})
+        size = int(template_id[6:]) if template_id.startswith("bytes-") and template_id[6:].isdigit() else RENDERED_BYTES
+        content_type = CARBONE_FORMATS.get(body.get("convertTo") or "pdf", "application/octet-stream")
+        with self.state.lock:
+            self.state.calls.append({"at": time.time(), "path": "/carbone/render", "status": 200, "key": ""})
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(size))
+        self.send_header("Content-Disposition", f'attachment; filename="{template_id}.{body.get("convertTo") or "pdf"}"')
+        self.end_headers()
+        left = size
+        while left > 0:  # written a block at a time: a large file is never built whole
+            block = RENDERED_BLOCK[: min(left, len(RENDERED_BLOCK))]
+            self.wfile.write(block)
+            left -= len(block)
 
     # Slack ---------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from workspaces.pages import WorkspacePageMixin
 
 from . import services
 from .models import SystemType, Table
-from .registry import registered_types, source_for
+from .registry import source_for
 
 
 def stale_backlogs(workspace) -> dict:
@@ -32,10 +32,9 @@ class TablesPage(WorkspacePageMixin, TemplateView):
         if tab not in self.tabs:
             raise Http404("No such tab.")
         if tab == "integrations":
-            # Every kind of table integrations keep (Email Logs, Delivery Logs...), created on the visit if missing.
-            for system_type in registered_types():
-                services.ensure_system_tables(self.workspace, system_type)
-            tables = services.tables_for(self.workspace).filter(system_type__in=registered_types())
+            services.ensure_all_system_tables(self.workspace)
+            # Every table an integration keeps (its Email Log, Document Log...), kept ones of disabled integrations too.
+            tables = services.tables_for(self.workspace).exclude(system_type="")
         else:
             tables = services.tables_for(self.workspace)
         summaries = services.table_summaries(tables)

@@ -72,8 +72,8 @@ def source_for(system_type: str) -> RowSource:
         raise LookupError(f"No row source is registered for system type {system_type!r}.") from None
 
 
-def registered_types() -> list[str]:
-    """The system types whose rows some app keeps, in the order they were registered."""
+def registered_system_types() -> list[str]:
+    """Every system type an app registered a row source for, in registration order."""
     return list(_sources)
 
 

@@ -21,7 +21,7 @@ from opbox.api import iso_timestamp
 from opbox.sql import CompiledQuery
 
 from .models import Column, ColumnType, Table
-from .registry import all_filters, source_for
+from .registry import all_filters, registered_system_types, source_for
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -73,6 +73,13 @@ def ensure_system_tables(workspace, system_type: str) -> None:
     ensure_tables = source_for(system_type).ensure_tables
     if ensure_tables is not None:
         ensure_tables(workspace)
+
+
+def ensure_all_system_tables(workspace) -> list[Table]:
+    """Every system table the workspace's integrations keep (Email Logs, Document Logs...), created if missing."""
+    for system_type in registered_system_types():
+        ensure_system_tables(workspace, system_type)
+    return list(tables_for(workspace).exclude(system_type="").filter(integration__isnull=False, integration__enabled=True))
 
 
 @dataclass(frozen=True)
@@ -185,8 +192,7 @@ def row_query(table: Table, params) -> RowQuery:
         if filters[row_filter.parameter] and filters[row_filter.parameter] not in row_filter.choices:
             allowed = ", ".join(row_filter.choices)
             raise ValidationError({row_filter.parameter: [f"Unknown value. Allowed: {allowed}."]})
-    # Another kind of table's filter does not apply here, but its value must still be one the API documents.
-    for parameter, choices in all_filters().items():
+    for parameter, choices in all_filters().items():  # another kind of table's filter: documented, so still checked
         value = params.get(parameter, "").strip()
         if parameter not in filters and value and value not in choices:
             raise ValidationError({parameter: [f"Unknown value. Allowed: {', '.join(choices)}."]})

@@ -6,25 +6,18 @@ Both put the caller's `Membership` in `request.auth`, so every view knows the wo
 import hmac
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS
 from rest_framework import authentication, exceptions
 
 from opbox import ratelimit
-from opbox.sql import CompiledQuery
+from opbox.sql import CompiledQuery, instance_from_row, model_fields
 
 from .models import LOOKUP_LENGTH, TOKEN_PREFIX, ApiToken, Membership, User, Workspace, token_digest
 from .services import session_membership, touch_token
 
-
-def _fields(model, names=None) -> tuple[str, ...]:
-    """`names` (default: all) in the model's field order, the order `Model.from_db` expects."""
-    return tuple(f.attname for f in model._meta.concrete_fields if names is None or f.attname in names)
-
-
-_TOKEN_FIELDS = _fields(ApiToken, {"id", "digest", "last_used_at"})
-_MEMBERSHIP_FIELDS = _fields(Membership)
-_USER_FIELDS = _fields(User, {"id", "email", "is_active"})
-_WORKSPACE_FIELDS = _fields(Workspace)
+_TOKEN_FIELDS = model_fields(ApiToken, {"id", "digest", "last_used_at"})
+_MEMBERSHIP_FIELDS = model_fields(Membership)
+_USER_FIELDS = model_fields(User, {"id", "email", "is_active"})
+_WORKSPACE_FIELDS = model_fields(Workspace)
 
 # One indexed query per request, compiled once per process: the active token with its membership, its
 # (active) user and its workspace, and only the columns a request reads. Nothing is cached between
@@ -41,11 +34,6 @@ _TOKEN_QUERY = CompiledQuery(
 )
 
 
-def _instance(model, names: tuple[str, ...], values):
-    # Fields not read stay deferred: reading one later loads it, so a partial instance is never wrong.
-    return model.from_db(DEFAULT_DB_ALIAS, list(names), list(values))
-
-
 def token_for(plaintext: str) -> ApiToken | None:
     """The active token matching `plaintext` (compared in constant time) of an active user, with its
     membership, user and workspace attached, or None."""
@@ -56,7 +44,7 @@ def token_for(plaintext: str) -> ApiToken | None:
         return None
     values = iter(rows[0])
     token, membership, user, workspace = (
-        _instance(model, names, [next(values) for _ in names])
+        instance_from_row(model, names, [next(values) for _ in names])
         for model, names in (
             (ApiToken, _TOKEN_FIELDS), (Membership, _MEMBERSHIP_FIELDS), (User, _USER_FIELDS), (Workspace, _WORKSPACE_FIELDS)
         )

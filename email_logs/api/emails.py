@@ -26,6 +26,7 @@ _REFUSED_WITH = {
     SendFailure.ERASED: status.HTTP_422_UNPROCESSABLE_ENTITY,
     SendFailure.UNAVAILABLE: status.HTTP_409_CONFLICT,  # as for an integration disabled before the request
     SendFailure.CREDENTIALS: status.HTTP_503_SERVICE_UNAVAILABLE,  # a deploy to fix, as everywhere keys are unreadable
+    SendFailure.DOCUMENT: status.HTTP_422_UNPROCESSABLE_ENTITY,  # a document attachment could not be rendered
 }
 _FailedSend = inline_serializer("FailedSend", {"detail": serializers.CharField(), "row": RowSerializer()})
 

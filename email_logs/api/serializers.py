@@ -4,6 +4,8 @@ import binascii
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from documents.attachments import DocumentAttachment
+from documents.serializers import RenderFields
 from integrations.providers import Attachment, OutboundMessage
 from opbox.api import StrictCharField, StrictSerializer, TimestampField
 from tables.serializers import RowSerializer
@@ -43,9 +45,17 @@ class Base64Field(StrictCharField):
 
 
 class AttachmentSerializer(StrictSerializer):
+    """A file given as base64 `content`, or a `document` rendered from a template when the email is sent."""
+
     filename = StrictCharField(max_length=255)
     contentType = StrictCharField(max_length=255, required=False, default="application/octet-stream")
-    content = Base64Field(trim_whitespace=False, help_text="The file, base64-encoded.")
+    content = Base64Field(trim_whitespace=False, required=False, help_text="The file, base64-encoded.")
+    document = RenderFields(required=False, help_text="Rendered by the document engine when the email is sent (SPEC §14).")
+
+    def validate(self, attrs):
+        if ("content" in attrs) == ("document" in attrs):
+            raise serializers.ValidationError("Give either content (base64) or document ({templateId, data, convertTo}).")
+        return attrs
 
 
 class SendEmailSerializer(StrictSerializer):
@@ -75,7 +85,10 @@ class SendEmailSerializer(StrictSerializer):
             text=data["text"],
             template_id=data["templateId"],
             template_data=data["templateData"] or None,
-            attachments=[Attachment(a["filename"], a["contentType"], a["content"]) for a in data["attachments"]],
+            attachments=[
+                DocumentAttachment.of(a["filename"], a["document"]) if "document" in a else Attachment(a["filename"], a["contentType"], a["content"])
+                for a in data["attachments"]
+            ],
         )
 
 

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django_tasks_db.utils import exclusive_transaction
 
@@ -50,27 +50,51 @@ def lease(rows: list[OutboundEmail], now: datetime, *, attempt: bool = True, bat
     return rows
 
 
+# Emails that may share a batch: in none yet, never attempted (one already tried alone is retried alone, under
+# its own key), without attachments.
+GROUPABLE = Q(batch_id="", attempts=0, entry__attachment_count=0)
+
+
+def groupable(integration_id: str, now: datetime) -> QuerySet:
+    """The integration's free queued emails that may share a batch."""
+    return OutboundEmail.objects.filter(GROUPABLE, unleased(now), entry__integration_id=integration_id)
+
+
 def claim_emails(
-    entry_ids, *, limit: int, group: bool, attempt: bool = True, hold=None, workspace_id=None, refused: list | None = None
-) -> list[OutboundEmail]:
+    entry_ids, *, limit: int, group: bool, attempt: bool = True, hold=None, workspace_id=None, refused: list | None = None,
+    coalesce: str | None = None,
+) -> list[OutboundEmail]:  # fmt: skip
     """Lease up to `limit` of the emails `entry_ids` that are queued, free (no other sender's lease) and in no
     batch. With `group`, only emails never attempted and without attachments, and several taken together
     become one batch.
+
+    With `coalesce` (an integration id, with `group`), the batch is first filled with that integration's
+    oldest groupable emails, whichever request queued them, so singles queued one per request share a call;
+    their own tasks find them taken and end. Records another claim has locked are skipped there; only when
+    that finds nothing are `entry_ids` claimed as usual.
 
     With `workspace_id`, the workspace's suppressions are applied to the emails never attempted, as intake
     applies them (a suppression may have come while they waited: a backlog, the pace, a pause); those left
     with no To recipient are failed unsent, and their ids added to `refused`.
     """
     now = timezone.now()
+    if coalesce and group:
+        oldest = groupable(coalesce, now).select_for_update(of=("self",), skip_locked=True)
+        if taken := _lease_locked(oldest, now, limit, True, attempt, workspace_id, refused):
+            return taken
     rows = OutboundEmail.objects.filter(unleased(now, hold), pk__in=list(entry_ids), batch_id="")
     if group:
-        rows = rows.filter(attempts=0, entry__attachment_count=0)
+        rows = rows.filter(GROUPABLE)
     # A record locked by another transaction is waited for, not skipped: the lease says who sends an email, and
     # a lock may be erasure's, scrubbing it (a skipped email would wait for the in-flight sweep). Claims lock in
     # one order, and nothing that holds a record waits for a claim, so the wait is short. (SQLite's exclusive
     # transaction makes the read and the lease one step.)
+    return _lease_locked(rows.select_for_update(of=("self",)), now, limit, group, attempt, workspace_id, refused)
+
+
+def _lease_locked(rows, now, limit, group, attempt, workspace_id, refused) -> list[OutboundEmail]:
     with exclusive_transaction():
-        taken = list(rows.select_related("entry").select_for_update(of=("self",)).order_by(*CALL_ORDER)[:limit])
+        taken = list(rows.select_related("entry").order_by(*CALL_ORDER)[:limit])
         if taken and workspace_id is not None and (unsent := withhold_from_outboxes(taken, workspace_id)):
             taken = [row for row in taken if row.pk not in unsent]
             if refused is not None:

@@ -28,16 +28,18 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
+from documents.attachments import render_attachments
 from integrations import pacing
 from integrations.crypto import EncryptionError
 from integrations.models import Integration
 from integrations.providers import ProviderError, ProviderRateLimited, client_for, provider_for_type
 
 from ..models import EmailLogEntry, EmailStatus, OutboundEmail, SendFailure
-from .claims import claim_batch, claim_emails, lease, lease_length, unleased
-from .settling import fail_unsent, settle_all
+from .claims import GROUPABLE, claim_batch, claim_emails, lease, lease_length, unleased
+from .settling import fail_unsent, settle, settle_all
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +125,8 @@ class _Sender:
                     break
                 if self.rate and slot is None and not self._has_work(remaining, batch_id, hold):
                     break  # its emails were settled elsewhere: no turn is taken, or reserved, for nothing
+                if self._left_to_turns_ahead(remaining, batch_id, slot, hold):
+                    break
                 # An unpaced integration only checks for a pause, once per run.
                 when = pacing.take_turn(self.integration.pk, self.rate, reserved=slot is not None) if self.rate or not calls else None
                 if when is not None:
@@ -169,6 +173,27 @@ class _Sender:
         free = OutboundEmail.objects.filter(unleased(timezone.now(), hold))
         return (free.filter(batch_id=batch_id) if batch_id else free.filter(pk__in=remaining, batch_id="")).exists()
 
+    def _left_to_turns_ahead(self, remaining: list[str], batch_id: str, slot, hold) -> bool:
+        """Whether this run leaves its emails to the turns other senders have reserved, and comes back after
+        them without reserving one of its own (it ends then if they carried its emails).
+
+        Each turn of a batching integration carries up to `batch_size` of its oldest groupable emails, so
+        when those turns can carry every such email queued now, one more reservation would only go unused
+        and push every later send back by one interval. Emails that go singly, and a scheduled retry (its
+        emails held for it), always take their own turns.
+        """
+        if not (self.rate and self.later and remaining and not batch_id and slot is None and hold is None and self.client.batch_size > 1):
+            return False
+        ahead, first_free = pacing.turns_ahead(self.integration.pk, self.rate)
+        if not ahead:
+            return False
+        queued = OutboundEmail.objects.filter(unleased(timezone.now()), entry__integration_id=self.integration.pk)
+        counts = queued.aggregate(groupable=Count("pk", filter=GROUPABLE), mine_alone=Count("pk", filter=Q(pk__in=remaining) & ~GROUPABLE))
+        if counts["mine_alone"] or counts["groupable"] > ahead * self.client.batch_size:
+            return False
+        self._hand_on(first_free, entry_ids=remaining)
+        return True
+
     def _claim(self, remaining: list[str], batch_id: str, hold) -> list[list[OutboundEmail]]:
         """The provider calls to make now: one batch, or one or more emails that go singly."""
         if batch_id:
@@ -176,7 +201,10 @@ class _Sender:
         size, refused = self.client.batch_size, []
         checked = {"workspace_id": self.integration.workspace_id, "refused": refused}  # suppressions apply at the claim
         try:
-            if size > 1 and not self.leased and (call := claim_emails(remaining, limit=size, group=True, hold=hold, **checked)):
+            # On a worker a batch carries the integration's oldest groupable emails, this run's or not
+            # (claims.claim_emails). Inline, a request sends only its own.
+            coalesce = self.integration.pk if self.later is not None else None
+            if size > 1 and not self.leased and (call := claim_emails(remaining, limit=size, group=True, hold=hold, coalesce=coalesce, **checked)):
                 return [call]
             if not self.leased:
                 # The emails that go singly are leased together; each one's attempt is recorded before its call.
@@ -186,10 +214,35 @@ class _Sender:
                 self.counts[EmailStatus.FAILED.value] += len(refused)
         # Unpaced, on a worker, a few go at once: one write records their attempts, then the calls overlap.
         together = PARALLEL_SINGLES if self.later is not None and self.rate is None else 1
-        singles, self.leased = self.leased[:together], self.leased[together:]
+        while True:
+            singles, self.leased = self.leased[:together], self.leased[together:]
+            singles = self._with_documents(singles)  # an email whose document failed is settled, unsent
+            if singles or not self.leased:
+                break
         if singles:
             lease(singles, timezone.now())
         return [[outbox] for outbox in singles]
+
+    def _with_documents(self, outboxes: list[OutboundEmail]) -> list[OutboundEmail]:
+        """Render the document attachments not rendered yet, before the attempt is recorded and the provider called
+        (documents.attachments): once, whatever retries and resends follow. Those whose render failed are failed."""
+        ready = []
+        for outbox in outboxes:
+            if not outbox.entry.attachment_count:
+                ready.append(outbox)
+                continue
+
+            def save(payload, outbox=outbox):
+                OutboundEmail.objects.filter(pk=outbox.pk).update(payload=payload)
+                outbox.payload = payload
+
+            outcome = render_attachments(self.integration.workspace_id, outbox.pk, outbox.entry.source, outbox.payload, save)
+            if not outcome.failure:
+                ready.append(outbox)
+                continue
+            settle(outbox, EmailStatus.FAILED, error=outcome.failure, failure=SendFailure.DOCUMENT)
+            self.counts[EmailStatus.FAILED.value] += 1
+        return ready
 
     def _hand_on(self, when: datetime, hold: datetime | None = None, **task_arguments) -> None:
         """Run the rest of this delivery at `when`. Emails held for a scheduled retry stay held until then

@@ -7,20 +7,25 @@ sends nothing and logs nothing, and a crash mid-send leaves a `queued` row that 
 """
 
 from collections import defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
-from django.db.models import Exists
+from django.db.models import Exists, OuterRef
 from django_tasks_db import DatabaseBackend
+from django_tasks_db.models import DBTaskResult
 
+from documents.attachments import attachment_problems
 from integrations.exceptions import EmailProviderNotConfigured
 from integrations.models import Integration
 from integrations.providers import OutboundMessage, provider_for_type
 from integrations.services import site_email_provider
-from opbox.task_queue import enqueue_each
+from opbox.bulk import insert_together
+from opbox.sql import CompiledQuery, instance_from_row, model_fields
+from opbox.task_queue import announce, enqueue_each, task_rows
 from tables.models import SystemType, Table
 from workspaces.models import WorkspaceEventType
 
@@ -69,6 +74,8 @@ def validate_message(message: OutboundMessage, source: str) -> None:
     if source not in EmailSource.values:
         errors["source"] = [f"Unknown source. Allowed: {', '.join(EmailSource.values)}."]
     for attachment in message.attachments:
+        if problems := attachment_problems(attachment):  # a document to render: its template id, format and data
+            errors.setdefault("attachments", []).extend(problems)
         if any(character in attachment.filename for character in HEADER_BREAKERS):
             errors.setdefault("attachments", []).append(
                 f"{attachment.filename!r}: a filename must not contain line breaks or NUL characters."
@@ -134,10 +141,12 @@ def send_emails(workspace, messages, *, source: str, integration_id=None) -> lis
     """Log and send emails of the workspace from `source`, all or none; returns their rows in order.
 
     Every message is validated first: any invalid one raises `InvalidEmails` naming it by index, and
-    nothing is written. Then one transaction writes every row and outbox record with bulk statements,
+    nothing is written. Then every row and outbox record is written at once (opbox.bulk.insert_together),
     and delivery is enqueued as one task per provider call's worth of emails of each integration (SPEC
-    §10): in that same transaction on the database task backend, else once it commits. `integration_id` names the sending integration, or gives one per message
-    (None: the site email provider). With the inline task backend the rows come back final.
+    §10): on the database task backend its task rows are written with them, one statement and one commit
+    on PostgreSQL; elsewhere the tasks are enqueued once the rows commit. `integration_id` names the
+    sending integration, or gives one per message (None: the site email provider). With the inline task
+    backend the rows come back final.
     """
     messages = list(messages)
     if not 1 <= len(messages) <= MAX_BATCH:
@@ -181,15 +190,19 @@ def send_emails(workspace, messages, *, source: str, integration_id=None) -> lis
             outboxes.append(OutboundEmail(entry=entry, payload=OutboundEmail.payload_for(message)))
             queued[sender.integration.pk].append(entry)
         entries.append(entry)
-    with transaction.atomic():
-        EmailLogEntry.objects.bulk_create(entries)
-        OutboundEmail.objects.bulk_create(outboxes)
-        # Rows failed at once (every To recipient suppressed) are heard of as email.failed, with this commit.
-        record_email_events([(entry.pk, WorkspaceEventType.EMAIL_FAILED) for entry in entries if entry.status == EmailStatus.FAILED])
-        if isinstance(deliver_emails.get_backend(), DatabaseBackend):
-            _enqueue_delivery(senders.values(), queued)  # task rows commit with the email rows: one commit, none lost
-        else:
-            transaction.on_commit(lambda: _enqueue_delivery(senders.values(), queued))
+    deliveries = _deliveries(senders.values(), queued)
+    # Rows failed at once (every To recipient suppressed) are heard of as email.failed, with this commit.
+    failed_now = [(entry.pk, WorkspaceEventType.EMAIL_FAILED) for entry in entries if entry.status == EmailStatus.FAILED]
+    on_database = isinstance(deliver_emails.get_backend(), DatabaseBackend)
+    # On the database task backend the task rows are written with the email rows: one commit, none lost. Alone,
+    # those inserts are one statement on PostgreSQL, atomic without a transaction around it.
+    tasks = task_rows(deliver_emails, deliveries) if on_database else []
+    with transaction.atomic() if failed_now or not on_database else nullcontext():
+        insert_together((EmailLogEntry, entries), (OutboundEmail, outboxes), (DBTaskResult, tasks))
+        record_email_events(failed_now)
+        if not on_database:
+            transaction.on_commit(lambda: enqueue_each(deliver_emails, deliveries))
+    announce(deliver_emails, tasks)
     if queued and not transaction.get_connection().in_atomic_block and not deliver_emails.get_backend().supports_defer:
         _refresh(entries)  # the sends ran inline at the commit: answer with their final state
     return entries
@@ -202,25 +215,63 @@ class _Route:
     maybe_suppressed: bool  # False when the lookup saw that none of the batch's addresses is suppressed
 
 
+_TABLE_FIELDS = model_fields(Table)
+_INTEGRATION_FIELDS = tuple(name for name in model_fields(Integration) if name != "credentials")  # never read here
+
+
+def _route_query(by_id: bool, probe: bool) -> CompiledQuery:
+    """The sending integration's Email Log table with its integration, the named one (`by_id`) or the site
+    email provider; with `probe`, whether any of the hashes is suppressed. Parameters: the workspace id, the
+    integration id (`by_id`), the hashes as one array (`probe`, PostgreSQL)."""
+
+    def build(workspace_id, *rest):
+        rest = list(rest)
+        tables = Table.objects.filter(workspace_id=workspace_id, system_type=SystemType.EMAIL_LOG)
+        tables = tables.filter(integration_id=rest.pop(0)) if by_id else tables.filter(integration__is_site_email_provider=True)
+        suppressed = []
+        if probe:
+            hashes = hashes_in(rest.pop(0))  # PostgreSQL: one array parameter
+            tables = tables.annotate(suppressed=Exists(Suppression.objects.filter(workspace_id=OuterRef("workspace_id"), address_hash__in=hashes)))
+            suppressed = ["suppressed"]
+        return tables.values_list(*_TABLE_FIELDS, *(f"integration__{name}" for name in _INTEGRATION_FIELDS), *suppressed)[:1]
+
+    return CompiledQuery(build, parameters=1 + by_id + probe)
+
+
+# The lookup of every send, compiled once per connection (opbox.sql): building it cost more than running it.
+_ROUTE_QUERIES = {(by_id, probe): _route_query(by_id, probe) for by_id in (False, True) for probe in (False, True)}
+
+
 def _sender(workspace, integration_id: str | None, hashes: list[str] | None) -> _Route:
     """The sending integration (the named one, else the site email provider) with its Email Log table: one
     query when both are usable and exist, which also says whether any of `hashes` is suppressed."""
-    tables = Table.objects.select_related("integration").defer("integration__credentials")
-    tables = tables.filter(workspace=workspace, system_type=SystemType.EMAIL_LOG)
-    if integration_id:
-        tables = tables.filter(integration_id=integration_id)
-    else:
-        tables = tables.filter(integration__is_site_email_provider=True)
-    if hashes is not None:
-        tables = tables.annotate(suppressed=Exists(Suppression.objects.filter(workspace=workspace, address_hash__in=hashes_in(hashes))))
-    table = next(iter(tables[:1]), None)
+    table, suppressed = _route(workspace, integration_id, hashes)
     integration = table.integration if table is not None else None
     usable = integration is not None and integration.enabled and integration.is_email_provider
     if not usable or "apiKey" not in integration.credential_fingerprints:
         # No usable integration (resolve_sender says why), or its table is still to be made.
         integration = resolve_sender(workspace, integration_id)
         return _Route(integration, ensure_email_log_table(integration), maybe_suppressed=True)
-    return _Route(integration, table, maybe_suppressed=hashes is None or table.suppressed)
+    return _Route(integration, table, maybe_suppressed=hashes is None or suppressed)
+
+
+def _route(workspace, integration_id: str | None, hashes: list[str] | None) -> tuple[Table | None, bool]:
+    """(the table with its integration attached, whether a hash is suppressed) of `_route_query`, or (None, True)."""
+    if hashes is not None and connection.vendor != "postgresql":  # a list of parameters: not compiled
+        tables = Table.objects.select_related("integration").defer("integration__credentials")
+        tables = tables.filter(workspace=workspace, system_type=SystemType.EMAIL_LOG)
+        tables = tables.filter(integration_id=integration_id) if integration_id else tables.filter(integration__is_site_email_provider=True)
+        tables = tables.annotate(suppressed=Exists(Suppression.objects.filter(workspace=workspace, address_hash__in=hashes_in(hashes))))
+        table = next(iter(tables), None)
+        return table, table is None or table.suppressed
+    parameters = [workspace.pk, *([integration_id] if integration_id else []), *([hashes] if hashes is not None else [])]
+    rows = _ROUTE_QUERIES[(bool(integration_id), hashes is not None)].rows(*parameters)
+    if not rows:
+        return None, True
+    values = iter(rows[0])
+    table = instance_from_row(Table, _TABLE_FIELDS, [next(values) for _ in _TABLE_FIELDS])
+    table.integration = instance_from_row(Integration, _INTEGRATION_FIELDS, [next(values) for _ in _INTEGRATION_FIELDS])
+    return table, next(values, False)
 
 
 def _entry_for(sender: _Route, message: OutboundMessage, source: str) -> EmailLogEntry:
@@ -242,9 +293,9 @@ def _entry_for(sender: _Route, message: OutboundMessage, source: str) -> EmailLo
     )
 
 
-def _enqueue_delivery(senders, queued: dict[str, list[EmailLogEntry]]) -> None:
-    """One task per provider call's worth: a batch of plain emails where the client batches, else up to
-    CALLS_PER_TASK emails sent one by one (attachments always go singly)."""
+def _deliveries(senders, queued: dict[str, list[EmailLogEntry]]) -> list[tuple]:
+    """The delivery tasks' arguments, one task per provider call's worth: a batch of plain emails where the
+    client batches, else up to CALLS_PER_TASK emails sent one by one (attachments always go singly)."""
     by_id = {sender.integration.pk: sender.integration for sender in senders}
     tasks = []
     for integration_id, entries in queued.items():
@@ -254,7 +305,7 @@ def _enqueue_delivery(senders, queued: dict[str, list[EmailLogEntry]]) -> None:
         chunks = [plain[i : i + size] for i in range(0, len(plain), size)]
         chunks += [single[i : i + CALLS_PER_TASK] for i in range(0, len(single), CALLS_PER_TASK)]
         tasks += [(integration_id, chunk) for chunk in chunks]
-    enqueue_each(deliver_emails, tasks)  # one statement for all on the database backend
+    return tasks
 
 
 def _refresh(entries: list[EmailLogEntry]) -> None:

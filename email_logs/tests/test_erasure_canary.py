@@ -38,6 +38,7 @@ def _plant(owner_api, workspace):
     """Emails naming the canary in every field, a provider refusal echoing it, its event and its suppression."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as provider:
         provider.add(responses.POST, f"{PROVIDER_A}/emails", json={"id": "m-1"})
+        provider.add(responses.POST, f"{PROVIDER_A}/emails/batch", json={"data": [{"id": "m-1"}, {"id": "m-2"}]})  # the two share a call
         for body in (
             {"to": CANARY, "subject": f"For {CANARY}: your papers", "text": "x"},
             {"to": ["bob@example.com", CANARY.upper()], "cc": CANARY, "bcc": [CANARY], "subject": "Hearing", "text": "x"},

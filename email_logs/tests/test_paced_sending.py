@@ -14,7 +14,7 @@ from django_tasks_db.models import DBTaskResult
 
 from email_logs.models import EmailLogEntry, EmailSource
 from email_logs.sending.intake import send_email
-from integrations.providers import OutboundMessage
+from integrations.providers import Attachment, OutboundMessage
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,8 +56,14 @@ def workers(fake_provider, settings):
 
 
 def send_singly(workspace, count):
-    for n in range(count):  # one task each: the two workers take them side by side
-        send_email(workspace, OutboundMessage(to=[f"client{n}@example.com"], subject=f"Hi {n}", text="x"), source=EmailSource.FORM_SEND)
+    """`count` emails that each take a call (and so a turn) of their own: one task each, which the two workers
+    take side by side, and an attachment each, since plain singles would share a batch call."""
+    for n in range(count):
+        message = OutboundMessage(
+            to=[f"client{n}@example.com"], subject=f"Hi {n}", text="x",
+            attachments=[Attachment(filename=f"note-{n}.txt", content_type="text/plain", content=b"note")],
+        )  # fmt: skip
+        send_email(workspace, message, source=EmailSource.FORM_SEND)
 
 
 def settled(count, timeout=60):

@@ -96,7 +96,7 @@ def test_a_run_with_rows_left_hands_its_turn_straight_on(db_backend, workspace, 
 
     result = purge_expired_email_logs.call(chain_token())
 
-    assert result == {"ran": True, "rows": 2, "events": 0, "finished": False}
+    assert result == {"ran": True, "rows": 2, "events": 0, "documents": 0, "finished": False}
     (live,) = live_runs()
     assert live.run_after <= timezone.now()  # the interval's run is superseded
 
@@ -126,3 +126,21 @@ def test_where_tasks_run_inline_there_is_no_chain_and_the_command_does_the_work(
     set_email_log_retention(workspace, 30)  # TASKS_BACKEND=immediate, as on a SQLite first run
 
     assert keep_purge_scheduled() is None and not TaskChain.objects.exists()
+
+
+def test_a_run_purges_expired_documents_with_their_files(db_backend, workspace, expired, make_integration, tmp_path, settings):
+    from documents.models import Document
+    from documents.tests.factories import add_document
+
+    settings.STORAGES = {**settings.STORAGES, "documents": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                                                            "OPTIONS": {"location": str(tmp_path)}}}  # fmt: skip
+    engine = make_integration("DOCUMENT_ENGINE", config={"baseUrl": "https://carbone.acme.example"}, credentials={"apiKey": "k-0123456789"})
+    old, new = add_document(engine), add_document(engine)
+    Document.objects.filter(pk=old.pk).update(generated_at=timezone.now() - timedelta(days=40))
+    set_email_log_retention(workspace, 30)
+
+    result = purge_expired_email_logs.call(chain_token())
+
+    assert result["documents"] == 1
+    assert list(Document.objects.values_list("pk", flat=True)) == [new.pk]
+    assert not (tmp_path / old.storage_name).exists() and (tmp_path / new.storage_name).exists()

@@ -4,14 +4,20 @@ Every call sends `Authorization: Bearer <apiKey>` and `carbone-version: 5`. Answ
 `{"success": true, "data": ...}`; a refusal is `{"success": false, "error": "<text>"}` (also with a 200).
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from urllib.parse import quote
 
-from .base import ProviderTemplate
-from .client import CheckResult, ServiceClient
+from .base import MAX_PAGES, ProviderTemplate
+from .client import CheckResult, ServiceClient, _json_or_none
 from .exceptions import MissingSetting
 
 CLOUD_URL = "https://api.carbone.io"
 API_VERSION = "5"
+PAGE_SIZE = 100  # the most Carbone's `GET /templates` returns per page
+CHUNK_BYTES = 64 * 1024  # a rendered file is read this much at a time, never whole
+MAX_ERROR_BYTES = 64 * 1024  # of a JSON refusal to a render
 
 
 class CarboneClient(ServiceClient):
@@ -44,6 +50,47 @@ class CarboneClient(ServiceClient):
         templates = [self._template(item) for item in page["data"]]
         listed = f" (first: {templates[0].name or templates[0].id})" if templates else " (none uploaded yet)"
         return CheckResult(f"Carbone at {self.base_url} accepts the API key and lists its templates{listed}.", templates)
+
+    def list_templates(self) -> list[ProviderTemplate]:
+        """Every template, page by page: `GET /templates?limit=100[&cursor=]` while `hasMore`, following `nextCursor`."""
+        templates, cursor = [], None
+        for _ in range(MAX_PAGES):
+            params = {"limit": PAGE_SIZE, **({"cursor": cursor} if cursor else {})}
+            page = self._json(self._request("GET", "/templates", params=params))
+            if page.get("success") is not True or not isinstance(page.get("data"), list):
+                raise self._bad_response("a template list without `success: true` and a `data` list")
+            templates.extend(self._template(item) for item in page["data"])
+            cursor = page.get("nextCursor")
+            if page.get("hasMore") is not True:
+                return templates
+            if not isinstance(cursor, str) or not cursor:
+                raise self._bad_response("`hasMore` without a `nextCursor`")
+        raise self._bad_response(f"more than {MAX_PAGES} pages of templates")
+
+    @contextmanager
+    def render(self, template_id: str, data: dict, convert_to: str) -> Iterator[Iterator[bytes]]:
+        """`POST /render/{templateId}?download=true` with `{"data", "convertTo"}`: Carbone answers the file's bytes.
+
+        Yields an iterator of the body's chunks, read from the connection as the caller consumes them (the
+        connection is released on exit). A refusal raises a `ProviderError` before anything is yielded: Carbone's
+        400/404 for the template or data is a `ProviderRejected` carrying its message.
+        """
+        response = self._request(
+            "POST", f"/render/{quote(template_id, safe='')}", params={"download": "true"},
+            json={"data": data, "convertTo": convert_to}, stream=True, idempotent=True, checks_flag=False,
+        )  # fmt: skip
+        try:
+            if response.headers.get("Content-Type", "").split(";")[0].strip() == "application/json":
+                # A JSON answer to a download is Carbone's refusal (`{"success": false, "error"}`), even with a 200.
+                body = response.raw.read(MAX_ERROR_BYTES, decode_content=True)
+                response._content = body
+                payload = _json_or_none(response)
+                if isinstance(payload, dict) and payload.get(self.success_flag) is False:
+                    raise self._error_for(response, payload)
+                raise self._bad_response("a JSON body where the rendered file was expected")
+            yield response.iter_content(CHUNK_BYTES)
+        finally:
+            response.close()
 
     def _template(self, item) -> ProviderTemplate:
         """`{"id", "versionId", "name", "createdAt": <Unix seconds>}`; a template stored without versioning has no id."""

@@ -202,12 +202,13 @@ class ServiceClient:
         return f"{'' if self.unsaved else 'stored '}{self.credential_label}"
 
     def _request(self, method: str, path: str = "", *, idempotent: bool | None = None, guarded: bool | None = None,
-                 authenticated: bool = True, **kwargs) -> requests.Response:  # fmt: skip
+                 authenticated: bool = True, checks_flag: bool = True, **kwargs) -> requests.Response:  # fmt: skip
         """One HTTP call; returns a 2xx response (that the service did not refuse) or raises a `ProviderError`.
 
         `path` is relative to `base_url`, or an absolute URL on the same origin. `idempotent` (default: true
         for GET) says whether a call that may have reached the service is safe to repeat. `guarded` (default:
-        the class's) applies the outbound-URL guard.
+        the class's) applies the outbound-URL guard. `checks_flag=False` leaves a 2xx body unread (a streamed
+        download: the caller reads it, and the service's `success_flag` refusal, itself).
         """
         if idempotent is None:
             idempotent = method.upper() in ("GET", "HEAD")
@@ -238,7 +239,7 @@ class ServiceClient:
         )  # fmt: skip
         if not 200 <= response.status_code < 300:
             raise self._error_for(response)
-        if self.success_flag:
+        if self.success_flag and checks_flag:
             payload = _json_or_none(response)
             if isinstance(payload, dict) and payload.get(self.success_flag) is False:
                 raise self._error_for(response, payload)

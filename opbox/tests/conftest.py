@@ -3,6 +3,7 @@ import os
 import pytest
 
 from deliveries.models import Delivery
+from documents.tests.factories import add_document
 from email_logs.events.suppressions import record_suppressions
 from email_logs.models import SuppressionReason
 from email_logs.tests.factories import add_rows
@@ -11,6 +12,8 @@ from workspaces.models import Role, WorkspaceEvent
 from workspaces.services import add_member, create_workspace
 
 from .browser import CHROMIUM, PASSWORD
+
+DOCUMENT_ENGINE_URL = "https://carbone.acme.example"  # the test engine's baseUrl (mocked with `responses`)
 
 
 @pytest.fixture
@@ -22,6 +25,10 @@ def objects(make_integration, other_workspace):
     own = make_integration("EMAIL_PROVIDER", set_as_site_email_provider=True)
     make_integration("EMAIL_PROVIDER_ALT")
     other = make_integration("EMAIL_PROVIDER", in_workspace=other_workspace, set_as_site_email_provider=True)
+    engines = {
+        whose: make_integration("DOCUMENT_ENGINE", in_workspace=ws, config={"baseUrl": DOCUMENT_ENGINE_URL}, credentials={"apiKey": "carbone_test_key"})
+        for whose, ws in (("own", own.workspace), ("other", other_workspace))
+    }
     ids = {}
     for whose, integration in (("own", own), ("other", other)):
         table = Table.objects.get(integration=integration)
@@ -29,7 +36,9 @@ def objects(make_integration, other_workspace):
         # An email row (its page is keyed by table and row) and a suppressed address, distinct per workspace.
         address = f"{whose}-bounced@example.com"
         record_suppressions(table.workspace_id, [(address, SuppressionReason.BOUNCED, email.pk)])
-        ids[whose] = {"integration": integration.pk, "table": table.pk, "email": email.pk, "row": email.pk, "suppression": address}
+        document = add_document(engines[whose], email_id=email.pk)
+        ids[whose] = {"integration": integration.pk, "table": table.pk, "email": email.pk, "row": email.pk, "suppression": address,
+                      "document": document.pk, "document_table": document.table_id, "engine": engines[whose].pk}  # fmt: skip
         # A webhook (so a Delivery Log table) with one failed delivery of an email.failed event.
         webhook = make_integration("WEBHOOK", in_workspace=table.workspace)
         event = WorkspaceEvent.objects.create(workspace=table.workspace, type="email.failed", data={"id": email.pk, "tableId": table.pk})

@@ -7,6 +7,7 @@ examples) is part of every test run; `-m slow` runs 100+ cases per operation (.c
 """
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from itertools import count
 
@@ -21,10 +22,12 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, positive_data_acceptance
 
 from deliveries.models import Delivery
+from documents.tests.factories import add_document
 from email_logs.events.suppressions import record_suppressions
 from email_logs.models import Suppression, SuppressionReason
 from email_logs.tests.factories import add_rows
 from integrations.models import Integration
+from opbox.tests.conftest import DOCUMENT_ENGINE_URL
 from opbox.wsgi import application
 from tables.models import Table
 from tables.services import row_page, row_query
@@ -56,6 +59,7 @@ def tokens(db, workspace, make_integration, api_as, settings):
     make_integration("EMAIL_PROVIDER", set_as_site_email_provider=True)
     make_integration("EMAIL_PROVIDER_ALT")
     make_integration("WEBHOOK")
+    make_integration("DOCUMENT_ENGINE", config={"baseUrl": DOCUMENT_ENGINE_URL}, credentials={"apiKey": "carbone_fuzz_key"})
     return {role: api_as(role)._credentials["HTTP_AUTHORIZATION"] for role in (Role.MEMBER, Role.ADMIN, Role.OWNER)}
 
 
@@ -68,6 +72,7 @@ def real(tokens, workspace, make_integration):
     record_suppressions(workspace, [(f"bounced{i}@example.com", SuppressionReason.BOUNCED, emails[i].pk) for i in range(3)])
     # From the service: a test-client request would hook close_old_connections back up (see above).
     cursor = row_page(table, row_query(table, {}), page_size=2).next_cursor
+    document = add_document(Integration.objects.get(workspace=workspace, type="DOCUMENT_ENGINE"))
     turn = count()
 
     def ids():
@@ -93,6 +98,7 @@ def real(tokens, workspace, make_integration):
             "cursor": cursor,
             "email_id": emails[0].pk,
             "address": address,
+            "document_id": document.pk,
         }
 
     return ids
@@ -104,6 +110,8 @@ def _fake_providers():
     mock.add(responses.GET, "https://provider-b.test/v3/templates", json={"result": [], "_metadata": {}})
     mock.add(responses.POST, "https://provider-a.test/emails", json={"id": "fuzz-message"})
     mock.add(responses.POST, "https://provider-b.test/v3/mail/send", status=202, headers={"X-Message-Id": "fuzz-b"})
+    mock.add(responses.GET, f"{DOCUMENT_ENGINE_URL}/templates", json={"success": True, "data": [], "hasMore": False})
+    mock.add(responses.POST, re.compile(rf"{re.escape(DOCUMENT_ENGINE_URL)}/render/.*"), body=b"%PDF-1.7", content_type="application/pdf")
     return mock
 
 

@@ -111,6 +111,7 @@ def _check_traffic(admin_api, provider, keep):
                  json={"error": {"code": 401, "message": f"token {s['DRIVE_ACCESS']} invalid", "errors": [{"reason": "authError"}]}})
     provider.add(responses.POST, "https://oauth.test/token", status=400,
                  json={"error": "invalid_grant", "error_description": f"{s['DRIVE_REFRESH']} revoked; client test-client-secret-CANARY"})
+    failed_engine = None
     made = [
         {"name": "Docs", "type": "DOCUMENT_ENGINE", "config": {"baseUrl": "https://carbone.acme.example"}, "credentials": {"apiKey": s["CARBONE"]}},
         {"name": "Slack", "type": "SLACK", "config": {"channel": "C1"}, "credentials": {"botToken": s["SLACK"]}},
@@ -121,8 +122,18 @@ def _check_traffic(admin_api, provider, keep):
     ]
     for body in made:
         integration = keep(admin_api.post("/api/integrations", body, format="json")).json()
+        failed_engine = failed_engine if body["type"] != "DOCUMENT_ENGINE" else integration["id"]
         keep(admin_api.post(f"/api/integrations/{integration['id']}/check"))
         keep(admin_api.get(f"/api/integrations/{integration['id']}"))
+    # Documents: the templates list and a render refused by a Carbone that echoes the key, the failed row's
+    # API answer, its Document Log (rows, CSV), its page and the "Render a test document" page.
+    provider.add(responses.POST, "https://carbone.acme.example/render/tpl-leak", status=401, json={"success": False, "error": f"bad key {s['CARBONE']}"})
+    keep(admin_api.get("/api/integrations/document-engine/templates"))
+    failed = keep(admin_api.post("/api/documents", {"templateId": "tpl-leak", "data": {}}, format="json")).json()["row"]
+    assert "[redacted]" in failed["values"]["Error"]  # the echo was scrubbed, not dropped
+    keep(admin_api.get(f"/api/documents/{failed['id']}"))
+    for path in (f"/api/tables/{failed['tableId']}/rows", f"/api/tables/{failed['tableId']}/rows.csv"):
+        keep(admin_api.get(path))
     crm = made[3] | {"credentials": {"accessToken": s["UNSAVED"]}}
     keep(admin_api.post("/api/integrations/check", crm, format="json"))
     from workspaces.models import User
@@ -130,6 +141,9 @@ def _check_traffic(admin_api, provider, keep):
     browser = BrowserClient()
     browser.force_login(User.objects.get(email__startswith="admin"))
     keep(browser.get("/settings/integrations/"))
+    keep(browser.get(f"/tables/{failed['tableId']}/documents/{failed['id']}/"))
+    keep(browser.get(f"/tables/{failed['tableId']}/"))
+    keep(browser.get(f"/settings/integrations/{failed_engine}/test-document/"))
     keep(browser.post("/settings/integrations/new/test/?type=CRM_PLATFORM", {
         "name": "CRM", "enabled": "on", "config_portalId": "1", "credential_accessToken": s["UNSAVED"]}))  # fmt: skip
 

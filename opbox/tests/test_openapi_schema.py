@@ -21,6 +21,8 @@ def test_every_api_path_is_documented_without_a_trailing_slash(schema):
         "/api/webhooks/email-provider-a/{integration_id}", "/api/webhooks/email-provider-b/{integration_id}",
         "/api/emails/{email_id}", "/api/suppressions", "/api/suppressions/{address}", "/api/emails/batch",
         "/api/workspace", "/api/privacy/erase", "/api/integrations/{integration_id}/check", "/api/integrations/check",
+        "/api/integrations/document-engine/templates", "/api/documents", "/api/documents/{document_id}",
+        "/api/documents/{document_id}/file",
         "/api/deliveries/{delivery_id}/redeliver",
     }  # fmt: skip
 

@@ -9,6 +9,7 @@ import responses
 from django.contrib.messages import SUCCESS, get_messages
 from django.urls import reverse
 
+from opbox.tests.conftest import DOCUMENT_ENGINE_URL
 from opbox.tests.routes import routes
 from workspaces.models import Role
 
@@ -39,9 +40,13 @@ PAGES = {
     "emails:suppression-add": {"POST": (ADMIN, 302)},
     "emails:suppression-remove": {"POST": (ADMIN, 302)},
     "workspace-settings": {"GET": (MEMBER, 200), "POST": (OWNER, 302)},
+    "documents:document": {"GET": (MEMBER, 200)},
+    "documents:download": {"GET": (MEMBER, 200)},
+    "documents:test-document": {"GET": (ADMIN, 200), "POST": (ADMIN, 302)},
     "deliveries:delivery": {"GET": (MEMBER, 200)},
     "deliveries:redeliver": {"POST": (ADMIN, 302)},
 }
+FILES = {"documents:download"}  # answers a file, not a page (the accessibility test skips it)
 OBJECT_PAGES = {
     "tables:table": "table",
     "integration-settings:edit": "integration",
@@ -53,10 +58,14 @@ OBJECT_PAGES = {
     "integration-settings:test": "integration",
     "emails:email": ("table", "row"),
     "emails:suppression-remove": "suppression",
+    "documents:document": ("document_table", "document"),
+    "documents:download": "document",
+    "documents:test-document": "engine",
     "deliveries:delivery": ("delivery_table", "delivery"),
     "deliveries:redeliver": ("delivery_table", "delivery"),
 }
-URL_KWARGS = {"suppression": "address", "delivery_table": "table_id", "delivery": "row_id"}  # an object's URL argument, when it is not "<kind>_id"
+# An object's URL argument, when it is not "<kind>_id".
+URL_KWARGS = {"suppression": "address", "document_table": "table_id", "engine": "integration_id", "delivery_table": "table_id", "delivery": "row_id"}
 # Where a change redirects, when not to the integrations list.
 REDIRECTS = {
     "emails:suppression-add": "emails:suppressions", "emails:suppression-remove": "emails:suppressions",
@@ -64,7 +73,7 @@ REDIRECTS = {
 }  # fmt: skip
 FORM = {
     "name": "Renamed", "enabled": "on", "config_fromEmail": "noreply@acme.example", "to": "ada@example.com",
-    "address": "new@example.com",
+    "address": "new@example.com", "template_id": "tpl-letter", "convert_to": "pdf", "data": '{"name": "Ada"}',
 }  # fmt: skip
 
 
@@ -84,6 +93,8 @@ def _call(client, method, path):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as provider:
         provider.add(responses.GET, "https://provider-a.test/templates", json={"data": [], "has_more": False})
         provider.add(responses.POST, "https://provider-a.test/emails", json={"id": "m-1"})
+        provider.add(responses.GET, f"{DOCUMENT_ENGINE_URL}/templates", json={"success": True, "data": [], "hasMore": False})
+        provider.add(responses.POST, f"{DOCUMENT_ENGINE_URL}/render/tpl-letter", body=b"%PDF-1.7", content_type="application/pdf")
         return client.post(path, FORM) if method == "POST" else client.get(path)
 
 

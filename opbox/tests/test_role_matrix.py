@@ -6,6 +6,7 @@ The routes come from the URL conf: a new /api/ route missing from MATRIX fails `
 import pytest
 import responses
 
+from opbox.tests.conftest import DOCUMENT_ENGINE_URL
 from opbox.tests.routes import routes
 from workspaces.models import Role
 
@@ -38,6 +39,10 @@ MATRIX = {
     "suppression-detail": {"DELETE": (ADMIN, 204)},
     "workspace": {"GET": (MEMBER, 200), "PATCH": (OWNER, 200)},
     "privacy-erase": {"POST": (OWNER, 200)},
+    "document-engine-templates": {"GET": (MEMBER, 200)},
+    "document-render": {"POST": (MEMBER, 201)},
+    "document-detail": {"GET": (MEMBER, 200)},
+    "document-file": {"GET": (MEMBER, 200)},
     "delivery-redeliver": {"POST": (ADMIN, 202)},  # queued again: its attempt waits for a commit, which never comes here
 }
 OBJECT_ROUTES = {
@@ -49,6 +54,8 @@ OBJECT_ROUTES = {
     "table-rows-csv": "table",
     "email-detail": "email",
     "suppression-detail": "suppression",
+    "document-detail": "document",
+    "document-file": "document",
     "delivery-redeliver": "delivery",
 }
 URL_KWARGS = {"suppression": "address"}  # an object's URL argument, when it is not "<kind>_id"
@@ -63,6 +70,7 @@ BODIES = {
     ("suppression-list", "POST"): {"address": "new@example.com"},
     ("workspace", "PATCH"): {"emailLogRetentionDays": 30},
     ("privacy-erase", "POST"): {"address": "a@example.com"},
+    ("document-render", "POST"): {"templateId": "tpl-letter", "data": {"name": "Ada"}},
 }
 
 
@@ -90,6 +98,8 @@ def _call(client, method, path, body):
         provider.add(responses.GET, "https://provider-b.test/v3/templates", json={"result": [], "_metadata": {}})
         provider.add(responses.POST, "https://provider-a.test/emails", json={"id": "m-1"})
         provider.add(responses.POST, "https://hooks.example/x", json={"received": True})
+        provider.add(responses.GET, f"{DOCUMENT_ENGINE_URL}/templates", json={"success": True, "data": [], "hasMore": False})
+        provider.add(responses.POST, f"{DOCUMENT_ENGINE_URL}/render/tpl-letter", body=b"%PDF-1.7", content_type="application/pdf")
         return getattr(client, method.lower())(path, body, format="json") if body else getattr(client, method.lower())(path)
 
 
