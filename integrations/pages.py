@@ -17,6 +17,7 @@ from opbox.errors import ApplicationError
 from workspaces.pages import WorkspacePageMixin
 
 from . import connection_checks, services
+from .cards import card_facts
 from .forms import IntegrationForm
 from .models import Integration
 from .providers import connector_for
@@ -97,7 +98,9 @@ class IntegrationListPage(WorkspacePageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         integrations = list(services.integrations_for(self.workspace))
+        facts = card_facts(integrations)
         for integration in integrations:
+            integration.card_facts = facts.get(integration.pk, [])
             integration.settings = [
                 (field.label, integration.config[field.name])
                 for field in integration.definition.config_fields

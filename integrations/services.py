@@ -376,3 +376,16 @@ def reencrypt_all_credentials(batch_size: int = 500) -> dict:
             else:
                 counts["already_current"] += 1
     return counts
+
+
+def disable_gone_integration(integration: Integration, detail: str) -> bool:
+    """Disable an integration whose endpoint said it is gone (a webhook's 410), audited as a change by no person;
+    `detail` is shown on its settings page. False when it was already disabled."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Integration.objects.filter(pk=integration.pk, enabled=True).update(
+            enabled=False, last_check_ok=False, last_check_detail=detail[:1000], last_checked_at=now, updated_at=now
+        )
+        if changed:
+            _record(integration, None, AuditAction.UPDATED, ["enabled"])
+    return bool(changed)

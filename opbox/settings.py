@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "tables",
     "documents",
     "email_logs",
+    "deliveries",
 ]
 
 MIDDLEWARE = [
@@ -228,6 +229,13 @@ DELIVERY_EXTERNAL_DATABASE_REQUESTS_PER_SECOND = env.float("DELIVERY_EXTERNAL_DA
 DELIVERY_CLOUD_STORAGE_REQUESTS_PER_SECOND = env.float("DELIVERY_CLOUD_STORAGE_REQUESTS_PER_SECOND", default=10.0) or None
 DELIVERY_WEBHOOK_REQUESTS_PER_SECOND = env.float("DELIVERY_WEBHOOK_REQUESTS_PER_SECOND", default=0.0) or None
 DELIVERY_WEBHOOK_PLATFORM_REQUESTS_PER_SECOND = env.float("DELIVERY_WEBHOOK_PLATFORM_REQUESTS_PER_SECOND", default=0.0) or None
+# Seconds between a delivery's attempts (SPEC §15, the Standard Webhooks schedule): the first is at once, then
+# 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; after the last, the delivery is failed.
+DELIVERY_RETRY_SCHEDULE = env.list("DELIVERY_RETRY_SCHEDULE", cast=float, default=[0, 5, 300, 1800, 7200, 18000, 36000, 36000])
+# How long an attempt may hold its deliveries before the sweep takes them to have been left by a dead worker,
+# and how often the sweep looks for them (and for events or retries whose task was lost).
+DELIVERY_LEASE_SECONDS = env.float("DELIVERY_LEASE_SECONDS", default=120.0)
+DELIVERY_SWEEP_SECONDS = env.float("DELIVERY_SWEEP_SECONDS", default=60.0)
 
 # Outbound email runs as a Django task. On PostgreSQL by default on `manage.py db_worker` processes
 # (TASKS_BACKEND=database: django-tasks-db, no extra service); inline on SQLite first runs

@@ -45,3 +45,13 @@ def announce(task, rows: list[DBTaskResult]) -> None:
     """Send the backend's `task_enqueued` signal for rows written by a bulk insert, as its enqueue would."""
     for row in rows:
         task_enqueued.send(type(task.get_backend()), task_result=row.task_result)
+
+
+def is_waiting(task) -> bool:
+    """Whether a run of `task` waits in the database queue, not started yet (always False on other backends).
+
+    A caller that needs one run after its commit may skip enqueueing when one waits: it starts after the commit
+    and so sees what the caller wrote."""
+    if not isinstance(task.get_backend(), DatabaseBackend):
+        return False
+    return DBTaskResult.objects.ready().filter(task_path=task.module_path).exists()

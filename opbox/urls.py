@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("workspaces.urls")),
     path("", include("documents.urls")),  # before integrations: /api/integrations/document-engine/templates
     path("", include("integrations.urls")),
+    path("", include("deliveries.urls")),
     path("", include("email_logs.api.urls")),  # before tables: /api/tables/integration/init
     path("", include("tables.urls")),
     # Pages for people (server-rendered).
@@ -26,6 +27,7 @@ urlpatterns = [
     path("", include("integrations.page_urls")),
     path("", include("email_logs.page_urls")),
     path("", include("documents.page_urls")),
+    path("", include("deliveries.page_urls")),
 ]
 
 

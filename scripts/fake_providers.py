@@ -203,6 +203,9 @@ class Handler(ServiceFakes, BaseHTTPRequestHandler):
     def do_POST(self):
         self._route("POST")
 
+    def do_PATCH(self):
+        self._route("PATCH")
+
     # Provider A: Resend --------------------------------------------------------------------------
 
     def _resend_templates(self, query):

@@ -54,6 +54,9 @@ class ServiceFakes:
             ("carbone", "GET", "templates"): self._carbone_templates,
             ("slack", "POST", "api/auth.test"): self._slack_auth_test,
             ("slack", "GET", "api/conversations.info"): self._slack_conversation,
+            ("slack", "POST", "api/chat.postMessage"): self._slack_post_message,
+            ("hubspot", "POST", "crm/v3/objects/contacts"): self._hubspot_create_contact,
+            ("hubspot", "POST", "crm/v3/objects/emails"): self._hubspot_email,
             ("hubspot", "GET", "account-info/v3/details"): self._hubspot_details,
             ("google", "POST", "token"): self._google_token,
         }.get((service, method, rest))
@@ -66,6 +69,10 @@ class ServiceFakes:
                 route = self._webhook_receiver
             elif service == "airtable" and method == "GET" and rest.startswith("v0/meta/bases/") and rest.endswith("/tables"):
                 route = self._airtable_tables
+            elif service == "airtable" and method == "PATCH" and rest.startswith("v0/"):
+                route = self._airtable_upsert
+            elif service == "hubspot" and method == "GET" and rest.startswith("crm/v3/objects/contacts/"):
+                route = self._hubspot_contact
             elif service == "drive" and method == "GET" and rest.startswith("drive/v3/files/"):
                 route = self._drive_file
             else:
@@ -152,7 +159,24 @@ class ServiceFakes:
 
     def _slack_webhook(self, rest, query):
         status, text = (404, b"no_service") if "revoked" in rest else (200, b"ok")
+        if status == 200:
+            self._keep("slack", f"/slack/{rest}")
         self._plain(f"/slack/{rest}", status, text)
+
+    def _slack_post_message(self, rest, query):
+        refused = self._slack_refusal()
+        body = json.loads(self._raw or b"{}")
+        channel = str(body.get("channel") or "")
+        if refused or "MISSING" in channel:
+            return self._answer("/slack/api/chat.postMessage", 200, refused or {"ok": False, "error": "channel_not_found"})
+        self._keep("slack", "/slack/api/chat.postMessage")
+        self._answer("/slack/api/chat.postMessage", 200, {"ok": True, "channel": channel, "ts": f"{time.time():.6f}", "message": {"text": body.get("text")}})
+
+    def _keep(self, service: str, path: str):
+        """Record what a delivery brought (GET /_sent lists it), without its Authorization header."""
+        headers = {name: value for name, value in self.headers.items() if name.lower() != "authorization"}
+        with self.state.lock:
+            self.state.sent.append({"provider": service, "path": path, "headers": headers, "body": json.loads(self._raw or b"{}"), "at": time.time()})
 
     # Airtable, HubSpot ---------------------------------------------------------------------------
 
@@ -204,6 +228,30 @@ class ServiceFakes:
             return self._answer("/google/token", 400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
         self._answer("/google/token", 200, {"access_token": f"ya29.fake-{int(time.time() * 1000)}", "expires_in": 3599,
                                             "scope": "https://www.googleapis.com/auth/drive", "token_type": "Bearer"})  # fmt: skip
+
+    def _airtable_upsert(self, rest, query):
+        refused = self._refusal(401, {"error": {"type": "AUTHENTICATION_REQUIRED", "message": "Authentication required"}})
+        if refused:
+            return self._answer(f"/airtable/{rest}", *refused)
+        records = json.loads(self._raw or b"{}").get("records") or []
+        if len(records) > 10:
+            return self._answer(f"/airtable/{rest}", 422, {"error": {"type": "INVALID_RECORDS", "message": "At most 10 records"}})
+        self._keep("airtable", f"/airtable/{rest}")
+        made = [{"id": f"rec{n:014d}", "createdTime": "2026-12-05T09:00:00.000Z", "fields": r.get("fields", {})} for n, r in enumerate(records)]
+        self._answer(f"/airtable/{rest}", 200, {"records": made, "createdRecords": [r["id"] for r in made], "updatedRecords": []})
+
+    def _hubspot_contact(self, rest, query):
+        refused = self._refusal(401, {"status": "error", "message": "Authentication credentials not found.", "category": "INVALID_AUTHENTICATION"})
+        if refused:
+            return self._answer(f"/hubspot/{rest}", *refused)
+        self._answer(f"/hubspot/{rest}", 404, {"status": "error", "message": "Object not found.", "category": "OBJECT_NOT_FOUND"})
+
+    def _hubspot_create_contact(self, rest, query):
+        self._answer(f"/hubspot/{rest}", 201, {"id": "501", "properties": json.loads(self._raw or b"{}").get("properties", {})})
+
+    def _hubspot_email(self, rest, query):
+        self._keep("hubspot", f"/hubspot/{rest}")
+        self._answer(f"/hubspot/{rest}", 201, {"id": "9001", "properties": json.loads(self._raw or b"{}").get("properties", {})})
 
     # A webhook receiver --------------------------------------------------------------------------
 

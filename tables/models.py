@@ -16,6 +16,7 @@ from workspaces.models import Workspace
 class SystemType(models.TextChoices):
     EMAIL_LOG = "EMAIL_LOG", "Email log"
     DOCUMENT_LOG = "DOCUMENT_LOG", "Document log"
+    DELIVERY_LOG = "DELIVERY_LOG", "Delivery log"
 
 
 class ColumnType(models.TextChoices):

@@ -201,10 +201,16 @@ class WorkspaceEvent(models.Model):
     type = models.CharField(max_length=40, choices=WorkspaceEventType.choices)
     data = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # When the deliveries' fan-out made this event's deliveries (null: not yet); the partial index below is
+    # the fan-out's queue, so it never scans the events already fanned out.
+    fanned_out_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["created_at", "id"], name="workspace_event_in_order")]
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="workspace_event_in_order"),
+            models.Index(fields=["created_at", "id"], condition=models.Q(fanned_out_at__isnull=True), name="workspace_event_to_fan_out"),
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(type__in=WorkspaceEventType.values), name="workspace_event_type_is_known"),
         ]

@@ -20,9 +20,11 @@ from integrations.crypto import EncryptionError
 from integrations.models import Integration
 from integrations.providers import EmailProvider, WebhookBatch, WebhookError, WebhookEvent, WebhookSignatureError
 from opbox.bulk import insert_ignoring_conflicts, update_each
+from workspaces.models import WorkspaceEventType
 
 from ..addresses import ADDRESS_LIKE, mention_of
 from ..models import MAX_ERROR_LENGTH, EmailEvent, EmailLogEntry, EmailStatus, EventType, SuppressionReason
+from ..outgoing_events import PROVIDER_EVENTS, record_email_events
 from .suppressions import ERASED, record_suppressions, suppressions_among
 
 logger = logging.getLogger(__name__)
@@ -101,8 +103,11 @@ def _apply(integration: Integration, batch: WebhookBatch) -> dict:
     inserted = _insert_new(integration, matched, rows)
     new = [event for event in matched if event.event_id in inserted]
     counts["applied"], counts["duplicates"] = len(new), counts["duplicates"] + len(matched) - len(new)
-    _settle_failures(locked, {rows[event.event_id] for event in new if event.type in FAILURES})
+    failed = _settle_failures(locked, {rows[event.event_id] for event in new if event.type in FAILURES})
     _suppress(integration.workspace_id, new, rows)
+    # The workspace's subscribers hear of each applied event, and of each row it failed, with this commit.
+    heard = [(rows[event.event_id], PROVIDER_EVENTS[event.type]) for event in sorted(new, key=lambda e: e.occurred_at) if event.type in PROVIDER_EVENTS]
+    record_email_events(heard + [(row_id, WorkspaceEventType.EMAIL_FAILED) for row_id in sorted(failed)])
     return counts
 
 
@@ -184,11 +189,12 @@ def _insert_new(integration: Integration, events: list[WebhookEvent], rows: dict
     return set(insert_ignoring_conflicts(EmailEvent, names, values, conflict=["integration", "provider_event_id"], returning="provider_event_id"))
 
 
-def _settle_failures(locked: dict[str, dict], row_ids: set[str]) -> None:
-    """Recompute Status and Error of the rows that got a new bounce or drop, from all their stored failures."""
+def _settle_failures(locked: dict[str, dict], row_ids: set[str]) -> set[str]:
+    """Recompute Status and Error of the rows that got a new bounce or drop, from all their stored failures;
+    returns the rows that became failed."""
     row_ids = {row_id for row_id in row_ids if locked[row_id]["status"] != EmailStatus.FAILED}  # failed stays failed
     if not row_ids:
-        return
+        return set()
     failures = stored_failures(row_ids)
     changed = {}
     for row_id in sorted(row_ids):
@@ -197,6 +203,7 @@ def _settle_failures(locked: dict[str, dict], row_ids: set[str]) -> None:
         if outcome != (row["status"], row["error"]):
             changed[row_id] = outcome
     update_each(EmailLogEntry, ["status", "error"], changed)
+    return {row_id for row_id, (status, _) in changed.items() if status == EmailStatus.FAILED}
 
 
 def failure_outcome(row: dict, failures: list[tuple[str, str, str]]) -> tuple[str, str]:

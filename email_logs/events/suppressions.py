@@ -15,9 +15,10 @@ from django.utils.crypto import salted_hmac
 
 from integrations.providers import OutboundMessage
 from opbox.bulk import update_each
-from workspaces.models import AuditEvent
+from workspaces.models import AuditEvent, WorkspaceEventType
 
 from ..models import MAX_ERROR_LENGTH, EmailLogEntry, EmailStatus, OutboundEmail, SendFailure, Suppression, SuppressionReason
+from ..outgoing_events import record_email_events
 
 _HASH_SALT = "opbox.email_logs.suppression-address"
 MAX_ADDRESS_LENGTH = 320
@@ -236,6 +237,7 @@ def withhold_from_outboxes(outboxes: list[OutboundEmail], workspace_id) -> set[s
     update_each(EmailLogEntry, list(_WITHHELD_FIELDS), {pk: tuple(getattr(e, name) for name in _WITHHELD_FIELDS) for pk, e in entries.items()})
     update_each(OutboundEmail, ["payload"], {pk: (payload,) for pk, payload in payloads.items()})
     OutboundEmail.objects.filter(pk__in=unsent).delete()
+    record_email_events([(pk, WorkspaceEventType.EMAIL_FAILED) for pk in sorted(unsent)])  # withheld whole: failed
     return unsent
 
 

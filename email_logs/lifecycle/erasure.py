@@ -18,6 +18,7 @@ The order closes the race with sends in flight:
    a provider's answer naming it that a settling sender wrote, events that came in meanwhile.
 """
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,7 +30,7 @@ from django.utils import timezone
 
 from opbox.bulk import update_each
 from opbox.transactions import run_transaction
-from workspaces.models import AuditEvent
+from workspaces.models import AuditEvent, WorkspaceEvent
 
 from ..addresses import ADDRESS_LIKE, mention_of
 from ..events.suppressions import ERASED, address_hash, record_suppressions, validated_address
@@ -160,6 +161,16 @@ def _keep_suppression_as_hash(workspace, address: str, actor) -> int:
     return 1 if existing is not None and existing.address else 0
 
 
+def _scrub_workspace_events(workspace, address: str) -> int:
+    """Erase `address` from the workspace's recorded events (SPEC §15: their data is the email's row), so a
+    delivery not made yet carries `[erased]`; returns how many held it. One read, one UPDATE."""
+    mention = mention_of(address)
+    held = WorkspaceEvent.objects.filter(workspace_id=workspace.pk, data__icontains=address).values_list("pk", "data")
+    changed = {pk: (json.loads(mention.sub(ERASED, json.dumps(data))),) for pk, data in held}
+    update_each(WorkspaceEvent, ["data"], changed)
+    return len(changed)
+
+
 def erase_now(workspace, address, *, actor=None) -> tuple[Erasure, str]:
     """Erase `address` from the workspace's Email Log, events and suppressions (see the module's steps 1-3);
     returns the counts and the address's hash. Raises ValidationError for something that is not an address.
@@ -172,6 +183,7 @@ def erase_now(workspace, address, *, actor=None) -> tuple[Erasure, str]:
         result.rows += rows
         result.in_flight += in_flight
     result.events = EmailEvent.objects.filter(entry__table__workspace_id=workspace.pk, recipient__iexact=address).delete()[0]
+    _scrub_workspace_events(workspace, address)
     digest = address_hash(address)
     AuditEvent.objects.create(
         workspace_id=workspace.pk,

@@ -7,6 +7,7 @@ sends nothing and logs nothing, and a crash mid-send leaves a `queued` row that 
 """
 
 from collections import defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -26,10 +27,12 @@ from opbox.bulk import insert_together
 from opbox.sql import CompiledQuery, instance_from_row, model_fields
 from opbox.task_queue import announce, enqueue_each, task_rows
 from tables.models import SystemType, Table
+from workspaces.models import WorkspaceEventType
 
 from ..events.suppressions import address_hash, hashes_in, suppressions_among, withhold
 from ..log_tables import ensure_email_log_table
-from ..models import EmailLogEntry, EmailSource, OutboundEmail, Suppression
+from ..models import EmailLogEntry, EmailSource, EmailStatus, OutboundEmail, Suppression
+from ..outgoing_events import record_email_events
 from ..tasks import deliver_emails
 from .delivery import CALLS_PER_TASK
 
@@ -188,15 +191,18 @@ def send_emails(workspace, messages, *, source: str, integration_id=None) -> lis
             queued[sender.integration.pk].append(entry)
         entries.append(entry)
     deliveries = _deliveries(senders.values(), queued)
-    if isinstance(deliver_emails.get_backend(), DatabaseBackend):
-        # The task rows are written with the email rows, in one statement on PostgreSQL: one commit, none lost.
-        tasks = task_rows(deliver_emails, deliveries)
+    # Rows failed at once (every To recipient suppressed) are heard of as email.failed, with this commit.
+    failed_now = [(entry.pk, WorkspaceEventType.EMAIL_FAILED) for entry in entries if entry.status == EmailStatus.FAILED]
+    on_database = isinstance(deliver_emails.get_backend(), DatabaseBackend)
+    # On the database task backend the task rows are written with the email rows: one commit, none lost. Alone,
+    # those inserts are one statement on PostgreSQL, atomic without a transaction around it.
+    tasks = task_rows(deliver_emails, deliveries) if on_database else []
+    with transaction.atomic() if failed_now or not on_database else nullcontext():
         insert_together((EmailLogEntry, entries), (OutboundEmail, outboxes), (DBTaskResult, tasks))
-        announce(deliver_emails, tasks)
-    else:
-        with transaction.atomic():
-            insert_together((EmailLogEntry, entries), (OutboundEmail, outboxes))
+        record_email_events(failed_now)
+        if not on_database:
             transaction.on_commit(lambda: enqueue_each(deliver_emails, deliveries))
+    announce(deliver_emails, tasks)
     if queued and not transaction.get_connection().in_atomic_block and not deliver_emails.get_backend().supports_defer:
         _refresh(entries)  # the sends ran inline at the commit: answer with their final state
     return entries

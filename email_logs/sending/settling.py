@@ -11,6 +11,7 @@ from opbox.transactions import run_transaction
 
 from ..events import receiving
 from ..models import MAX_ERROR_LENGTH, EmailLogEntry, EmailStatus, OutboundEmail, SendFailure
+from ..outgoing_events import SETTLED, record_email_events
 from .claims import CALL_ORDER, claim_batch, lease, unleased
 
 
@@ -34,7 +35,7 @@ def _settle(results) -> None:
     with transaction.atomic():
         rows = receiving.lock_rows([outbox.pk for outbox, *_ in results])
         failures = receiving.stored_failures(rows)
-        changes = {}
+        changes, settled = {}, []
         for outbox, status, message_id, error, failure in results:
             row, entry = rows.get(outbox.pk), outbox.entry
             if row is None:  # deleted meanwhile (its workspace, or retention): nothing to write
@@ -48,9 +49,12 @@ def _settle(results) -> None:
             entry.status, entry.message_id, entry.error, entry.attempts = status, message_id, error[:MAX_ERROR_LENGTH], outbox.attempts
             entry.failure = failure
             changes[entry.pk] = tuple(getattr(entry, name) for name in fields)
+            if status != row["status"] and status in SETTLED:  # the row became delivered (accepted) or failed
+                settled.append((entry.pk, SETTLED[status]))
         # One statement for every row (opbox.bulk): bulk_update's CASE per field and row would cost more to
         # build than the provider call for a batch of 100.
         update_each(EmailLogEntry, fields, changes)
+        record_email_events(settled)  # email.sent / email.failed, committed with the rows or not at all
         OutboundEmail.objects.filter(pk__in=[outbox.pk for outbox, *_ in results]).delete()
 
 

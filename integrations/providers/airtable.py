@@ -8,12 +8,15 @@ token may not see; 404 `NOT_FOUND`; 429 asks for 30 seconds of quiet.
 from urllib.parse import quote
 
 from .client import CheckResult, ServiceClient
+from .events import email_values
 from .exceptions import MissingSetting, ProviderAuthError, ProviderResourceError
 
 API_URL = "https://api.airtable.com"
 DEFAULT_TABLE = "Email Log"
 MERGE_FIELD = "Email ID"  # the upsert of SPEC §15 merges on it
 RATE_LIMIT_PAUSE = 30.0  # seconds: Airtable's documented wait after a 429
+RECORDS_PER_REQUEST = 10  # Airtable's limit for one create/update/upsert request
+MIRRORED_FIELDS = ("Sent At", "To", "Subject", "Status", "Provider", "Message ID", "Source", "Error")
 
 
 class AirtableClient(ServiceClient):
@@ -26,6 +29,8 @@ class AirtableClient(ServiceClient):
         "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND": ProviderResourceError,
         "NOT_FOUND": ProviderResourceError,
     }
+    default_events = ("email.sent", "email.failed", "email.bounced")
+    delivery_batch = RECORDS_PER_REQUEST
     check_proves = f"Airtable accepts the token, and the base has the configured table with an {MERGE_FIELD!r} field."
 
     def __init__(self, *args, base_id: str = "", table_name: str = "", **kwargs):
@@ -72,3 +77,18 @@ class AirtableClient(ServiceClient):
         if MERGE_FIELD not in fields:
             raise self._resource_error(f"Table {self.table_name!r} has no {MERGE_FIELD!r} field: add it (emails are upserted on it).")
         return CheckResult(f"Table {self.table_name!r} in base {self.base_id} is ready: emails will be upserted on its {MERGE_FIELD!r} field.")
+
+    def deliver(self, events) -> str:
+        """Upsert one record per email (merged on "Email ID", so a retry rewrites the same record), up to 10 a
+        request; the latest event of an email wins."""
+        records = {}
+        for event in events:
+            values = email_values(event)
+            fields = {MERGE_FIELD: str(event.data.get("id") or "")}
+            fields.update({name: values.get(name) for name in MIRRORED_FIELDS if values.get(name) not in (None, "")})
+            if event.type == "email.bounced":
+                fields["Status"] = "bounced"
+            records[fields[MERGE_FIELD]] = {"fields": fields}
+        body = {"performUpsert": {"fieldsToMergeOn": [MERGE_FIELD]}, "records": list(records.values())[:RECORDS_PER_REQUEST], "typecast": True}
+        path = f"/v0/{quote(self.base_id, safe='')}/{quote(self.table_name, safe='')}"
+        return str(self._request("PATCH", path, json=body, idempotent=True).status_code)

@@ -121,6 +121,13 @@ class ServiceClient:
     check_proves = ""
     check_posts = False
     refreshes_tokens = False
+    # Receiving workspace events (SPEC §15; see events.py): the event types taken when the integration's config
+    # names none (() : not a receiver), how many events one `deliver` call takes, whether any refusal but a 410
+    # is worth retrying (an endpoint's own 4xx may be temporary), and whether a 410 means the endpoint is gone.
+    default_events: tuple[str, ...] = ()
+    delivery_batch = 1
+    retries_any_refusal = False
+    gone_disables = False
 
     def __init__(self, credential: str = "", *, base_url: str, timeout: float, session: requests.Session | None = None,
                  secrets: tuple[str, ...] = (), unsaved: bool = False):  # fmt: skip
@@ -154,6 +161,11 @@ class ServiceClient:
 
     def check(self) -> CheckResult:
         """Prove the credential and the resource the integration points at; raise a `ProviderError` naming what failed."""
+        raise NotImplementedError
+
+    def deliver(self, events: list) -> str:
+        """Deliver `events` (at most `delivery_batch` `OutgoingEvent`s); returns what the service answered (an HTTP
+        status or its code) or raises a `ProviderError`."""
         raise NotImplementedError
 
     # Hooks for client modules --------------------------------------------------------------------
@@ -305,7 +317,7 @@ class ServiceClient:
         }.get(cls, f"{name} refused the request ({where}).")
         if cls is ProviderRateLimited and retry_after is not None:
             message = message[:-1] + f"; retry after {retry_after:g} s."
-        return self._error(cls, message, status_code=status, retry_after=retry_after)
+        return self._error(cls, message, status_code=status, retry_after=retry_after, code=code)
 
     def _error(self, cls: type[ProviderError], message: str, **kwargs) -> ProviderError:
         return cls(self._scrub(message), provider=self.provider_name, credential=self.credential_name, **kwargs)

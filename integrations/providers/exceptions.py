@@ -25,8 +25,10 @@ class ProviderError(ApplicationError):
         retry_after: float | None = None,
         retryable: bool | None = None,
         credential: str = "apiKey",
+        code: str = "",
     ):
         super().__init__(message)
+        self.code = code  # the service's own error code ("channel_not_found"), when it gave one
         self.message = message
         self.provider = provider
         self.credential = credential  # the integration's credential a refusal concerns

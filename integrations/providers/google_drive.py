@@ -7,6 +7,8 @@ refresh token is expired or revoked. Which token a call uses, and the one refres
 are the token source's business (integrations/oauth.py); this module only speaks HTTP.
 """
 
+import json
+import uuid
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote
@@ -19,6 +21,7 @@ from .exceptions import (
     MissingSetting,
     OAuthNotConfigured,
     ProviderAuthError,
+    ProviderError,
     ProviderQuotaExceeded,
     ProviderRateLimited,
     ProviderResourceError,
@@ -26,6 +29,7 @@ from .exceptions import (
 
 FOLDER = "application/vnd.google-apps.folder"
 FOLDER_FIELDS = "id,name,mimeType,trashed,capabilities/canAddChildren"
+DOCUMENT_PROPERTY = "opboxDocumentId"  # the appProperty an upload carries, looked for before a retry
 
 
 class TokenSource(Protocol):
@@ -108,6 +112,7 @@ class GoogleDriveClient(ServiceClient):
         "dailyLimitExceeded": ProviderQuotaExceeded,
     }
     check_proves = "Drive accepts the token (refreshed when due), and the root folder exists, is not trashed and can take new files."
+    default_events = ("document.generated",)
 
     def __init__(self, tokens: TokenSource, *, folder_id: str = "", **kwargs):
         super().__init__("", **kwargs)
@@ -167,3 +172,36 @@ class GoogleDriveClient(ServiceClient):
         if (answer.get("capabilities") or {}).get("canAddChildren") is not True:
             raise self._resource_error(f"Folder {name!r} cannot take new files with this account: share it with edit rights.")
         return CheckResult(f"Folder {name!r} can take new files.")
+
+    def deliver(self, events) -> str:
+        """Upload the document into the root folder (multipart: metadata with `appProperties.opboxDocumentId`, then
+        the bytes). A retry first looks for an earlier upload of it (its attempt may have reached Drive before
+        the answer was lost), so nothing is uploaded twice."""
+        (event,) = events
+        document_id = str(event.data.get("id") or "")
+        if event.document is None or not document_id:
+            raise self._error(ProviderError, "The document's file is not stored (or the event names no document): nothing to upload.")
+        if event.attempt > 1 and (found := self._earlier_upload(document_id)):
+            return f"found {found}"
+        metadata = {"name": event.document.filename, "parents": [self.folder_id], "appProperties": {DOCUMENT_PROPERTY: document_id}}
+        boundary = f"opbox-{uuid.uuid4().hex}"
+        body = b"".join([
+            f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(), json.dumps(metadata).encode(),
+            f"\r\n--{boundary}\r\nContent-Type: {event.document.content_type}\r\n\r\n".encode(), event.document.read(),
+            f"\r\n--{boundary}--\r\n".encode(),
+        ])  # fmt: skip
+        response = self._authorized(
+            "POST", "/upload/drive/v3/files", params={"uploadType": "multipart", "supportsAllDrives": "true", "fields": "id"},
+            data=body, headers={"Content-Type": f"multipart/related; boundary={boundary}"}, idempotent=False,
+        )  # fmt: skip
+        return str(response.status_code)
+
+    def _earlier_upload(self, document_id: str) -> str:
+        """The id of a file in the root folder uploaded for this document, or ""."""
+        quoted = document_id.replace("\\", "\\\\").replace("'", "\\'")
+        query = f"appProperties has {{ key='{DOCUMENT_PROPERTY}' and value='{quoted}' }} and trashed = false"
+        answer = self._json(self._authorized("GET", "/drive/v3/files", params={
+            "q": query, "supportsAllDrives": "true", "includeItemsFromAllDrives": "true", "fields": "files(id,name)", "pageSize": "1",
+        }))  # fmt: skip
+        files = answer.get("files") if isinstance(answer.get("files"), list) else []
+        return str(files[0].get("id") or "") if files and isinstance(files[0], dict) else ""

@@ -4,8 +4,16 @@ Errors are `{"status": "error", "message", "correlationId", "category"}`; a 429 
 `DAILY`, a quota that waiting seconds will not lift).
 """
 
+import re
+from email.utils import getaddresses
+from urllib.parse import quote
+
 from .client import CheckResult, ServiceClient
-from .exceptions import MissingSetting, ProviderAuthError, ProviderQuotaExceeded, ProviderRateLimited
+from .events import email_values
+from .exceptions import MissingSetting, ProviderAuthError, ProviderError, ProviderQuotaExceeded, ProviderRateLimited
+
+EMAIL_TO_CONTACT = 198  # HUBSPOT_DEFINED association type: email -> contact
+_EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
 
 
 class HubSpotClient(ServiceClient):
@@ -20,6 +28,7 @@ class HubSpotClient(ServiceClient):
         "DAILY": ProviderQuotaExceeded,
     }
     check_proves = "HubSpot accepts the access token, and the token belongs to the configured portal."
+    default_events = ("email.sent",)
 
     def __init__(self, *args, portal_id: str = "", **kwargs):
         super().__init__(*args, **kwargs)
@@ -52,3 +61,43 @@ class HubSpotClient(ServiceClient):
             )
         pin = "" if self.portal_id else f"; set portalId to {portal} to pin it"
         return CheckResult(f"The access token works for HubSpot portal {portal}{pin}.")
+
+    def deliver(self, events) -> str:
+        """Log a sent email on each To recipient's contact (found, or created): an email engagement associated
+        to it. Returns the last engagement call's status."""
+        (event,) = events
+        values = email_values(event)
+        recipients = [address for _, address in getaddresses([values.get("To") or ""]) if address]
+        if not recipients:
+            raise self._error(ProviderError, "The email has no To recipient to log on a HubSpot contact.")
+        properties = {
+            "hs_timestamp": values.get("Sent At") or event.timestamp.isoformat(),
+            "hs_email_direction": "EMAIL",
+            "hs_email_status": "SENT",
+            "hs_email_subject": values.get("Subject") or "",
+            "hs_email_text": f"Sent from Opbox (email {event.data.get('id', '')}). {event.link}".strip(),
+        }
+        status = ""
+        for address in recipients:
+            contact_id = self._contact_id(address)
+            association = {"to": {"id": contact_id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": EMAIL_TO_CONTACT}]}
+            response = self._request("POST", "/crm/v3/objects/emails", json={"properties": properties, "associations": [association]})
+            status = str(response.status_code)
+        return status
+
+    def _contact_id(self, address: str) -> str:
+        """The id of the contact with this email address: looked up, or created (a 409 names the existing one)."""
+        try:
+            found = self._json(self._request("GET", f"/crm/v3/objects/contacts/{quote(address, safe='@')}", params={"idProperty": "email"}))
+            return str(found["id"])
+        except ProviderError as error:
+            if error.status_code != 404:
+                raise
+        try:
+            created = self._json(self._request("POST", "/crm/v3/objects/contacts", json={"properties": {"email": address}}))
+            return str(created["id"])
+        except ProviderError as error:
+            existing = _EXISTING_ID.search(str(error)) if error.status_code == 409 else None
+            if existing is None:
+                raise
+            return existing.group(1)

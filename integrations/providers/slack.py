@@ -7,6 +7,7 @@ or a 4xx whose plain-text body is the reason (`invalid_token`, `no_service`, `ch
 """
 
 from .client import CheckResult, ServiceClient
+from .events import sentence
 from .exceptions import (
     MissingSetting,
     ProviderAuthError,
@@ -55,6 +56,7 @@ class SlackClient(ServiceClient):
         "not_in_channel": ProviderResourceError,
         "is_archived": ProviderResourceError,
     }
+    default_events = ("email.failed", "email.complained", "integration.check_failed", "integration.reconnect_needed")
     check_proves = (
         "With a bot token: Slack accepts it (auth.test), finds the channel, and the bot may post there (it is a member, "
         "or the channel is public and the token has chat:write.public). Without one: the incoming webhook takes a test message."
@@ -84,6 +86,17 @@ class SlackClient(ServiceClient):
             return "", ""
         needed = f"needs the {payload['needed']} scope" if payload.get("needed") else ""
         return str(payload["error"]), needed
+
+    def deliver(self, events) -> str:
+        """One message: a sentence and the link. `chat.postMessage` with the bot token, else the incoming webhook."""
+        (event,) = events
+        text = sentence(event)
+        if not self._credential.value:
+            return str(self.webhook.post(text).status_code)
+        if not self.channel:
+            raise MissingSetting("The Slack integration has a bot token but no channel to post in: set its channel (C...).")
+        self._request("POST", "/chat.postMessage", json={"channel": self.channel, "text": text}, idempotent=False)
+        return "ok"
 
     def check(self) -> CheckResult:
         if not self._credential.value:

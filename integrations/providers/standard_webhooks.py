@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from standardwebhooks import Webhook
 
 from .client import CheckResult, ServiceClient
+from .events import ALL_EVENTS
 from .exceptions import MissingSetting
 
 TEST_EVENT = "webhook.test"
@@ -39,6 +40,9 @@ class EventPoster(ServiceClient):
     guarded = True
     check_posts = True
     url_field = "url"
+    default_events = ALL_EVENTS
+    retries_any_refusal = True  # SPEC §15: any non-2xx but 410 is retried
+    gone_disables = True
 
     def __init__(self, *args, identity: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -63,11 +67,18 @@ class EventPoster(ServiceClient):
         return {}
 
     def post_event(self, event_type: str, data: dict, *, message_id: str, timestamp: datetime | None = None):
-        """One POST of `{"type", "timestamp", "data"}`; a 2xx answer is returned, anything else raised."""
-        timestamp = timestamp or datetime.now(UTC)
+        """One POST of `{"type", "timestamp", "data"}` (`timestamp`: when the event happened); a 2xx answer is
+        returned, anything else raised. The signature's timestamp is the attempt's: verifiers refuse old ones."""
+        sent_at = datetime.now(UTC)
+        timestamp = timestamp or sent_at
         body = json.dumps({"type": event_type, "timestamp": timestamp.isoformat().replace("+00:00", "Z"), "data": data})
-        headers = {"Content-Type": "application/json", **self._signature_headers(message_id, timestamp, body)}
+        headers = {"Content-Type": "application/json", **self._signature_headers(message_id, sent_at, body)}
         return self._request("POST", "", data=body.encode(), headers=headers, idempotent=False)
+
+    def deliver(self, events) -> str:
+        (event,) = events
+        response = self.post_event(event.type, event.data, message_id=event.message_id, timestamp=event.timestamp)
+        return str(response.status_code)
 
     def _post_test_event(self):
         data = {

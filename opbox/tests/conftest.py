@@ -2,12 +2,13 @@ import os
 
 import pytest
 
+from deliveries.models import Delivery
 from documents.tests.factories import add_document
 from email_logs.events.suppressions import record_suppressions
 from email_logs.models import SuppressionReason
 from email_logs.tests.factories import add_rows
-from tables.models import Table
-from workspaces.models import Role
+from tables.models import SystemType, Table
+from workspaces.models import Role, WorkspaceEvent
 from workspaces.services import add_member, create_workspace
 
 from .browser import CHROMIUM, PASSWORD
@@ -38,6 +39,15 @@ def objects(make_integration, other_workspace):
         document = add_document(engines[whose], email_id=email.pk)
         ids[whose] = {"integration": integration.pk, "table": table.pk, "email": email.pk, "row": email.pk, "suppression": address,
                       "document": document.pk, "document_table": document.table_id, "engine": engines[whose].pk}  # fmt: skip
+        # A webhook (so a Delivery Log table) with one failed delivery of an email.failed event.
+        webhook = make_integration("WEBHOOK", in_workspace=table.workspace)
+        event = WorkspaceEvent.objects.create(workspace=table.workspace, type="email.failed", data={"id": email.pk, "tableId": table.pk})
+        delivery = Delivery.objects.create(
+            workspace=table.workspace, integration=webhook, event=event, event_type=event.type, email_id=email.pk,
+            status="failed", attempts=1, round_attempts=1, response="500", error="HTTP 500",
+        )  # fmt: skip
+        log = Table.objects.get(integration=webhook, system_type=SystemType.DELIVERY_LOG)
+        ids[whose].update({"delivery_table": log.pk, "delivery": delivery.pk})
     return ids
 
 

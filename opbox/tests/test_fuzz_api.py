@@ -21,6 +21,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, positive_data_acceptance
 
+from deliveries.models import Delivery
 from documents.tests.factories import add_document
 from email_logs.events.suppressions import record_suppressions
 from email_logs.models import Suppression, SuppressionReason
@@ -30,7 +31,7 @@ from opbox.tests.conftest import DOCUMENT_ENGINE_URL
 from opbox.wsgi import application
 from tables.models import Table
 from tables.services import row_page, row_query
-from workspaces.models import Role
+from workspaces.models import Role, WorkspaceEvent
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
 
@@ -82,7 +83,16 @@ def real(tokens, workspace, make_integration):
         if address is None:
             address = "again@example.com"
             record_suppressions(workspace, [(address, SuppressionReason.MANUAL, None)])
+        # A fuzzed DELETE of its webhook takes a delivery with it: then a new webhook, event and delivery.
+        delivery = Delivery.objects.filter(workspace=workspace).values_list("pk", flat=True).first()
+        if delivery is None:
+            webhook = Integration.objects.filter(workspace=workspace, type="WEBHOOK").first() or make_integration("WEBHOOK")
+            event = WorkspaceEvent.objects.create(workspace=workspace, type="email.failed", data={"id": emails[0].pk})
+            delivery = Delivery.objects.create(
+                workspace=workspace, integration=webhook, event=event, event_type=event.type, status="failed", attempts=1, round_attempts=1
+            ).pk
         return {
+            "delivery_id": delivery,
             "integration_id": integrations[next(turn) % len(integrations)],
             "table_id": table.pk,
             "cursor": cursor,

@@ -23,6 +23,7 @@ def test_every_api_path_is_documented_without_a_trailing_slash(schema):
         "/api/workspace", "/api/privacy/erase", "/api/integrations/{integration_id}/check", "/api/integrations/check",
         "/api/integrations/document-engine/templates", "/api/documents", "/api/documents/{document_id}",
         "/api/documents/{document_id}/file",
+        "/api/deliveries/{delivery_id}/redeliver",
     }  # fmt: skip
 
 
@@ -38,6 +39,8 @@ def test_error_answers_are_documented(schema):
     assert {"200", "400", "401", "403", "404", "409", "502", "503", "504"} <= set(check)
     unsaved = schema["paths"]["/api/integrations/check"]["post"]["responses"]
     assert {"200", "400", "401", "403", "409", "502", "503", "504"} <= set(unsaved)
+    redeliver = schema["paths"]["/api/deliveries/{delivery_id}/redeliver"]["post"]["responses"]
+    assert {"202", "401", "403", "404", "409"} <= set(redeliver)
 
 
 def test_the_webhook_receivers_are_documented_as_signed_not_token_authenticated(schema):

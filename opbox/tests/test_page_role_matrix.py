@@ -43,6 +43,8 @@ PAGES = {
     "documents:document": {"GET": (MEMBER, 200)},
     "documents:download": {"GET": (MEMBER, 200)},
     "documents:test-document": {"GET": (ADMIN, 200), "POST": (ADMIN, 302)},
+    "deliveries:delivery": {"GET": (MEMBER, 200)},
+    "deliveries:redeliver": {"POST": (ADMIN, 302)},
 }
 FILES = {"documents:download"}  # answers a file, not a page (the accessibility test skips it)
 OBJECT_PAGES = {
@@ -59,12 +61,15 @@ OBJECT_PAGES = {
     "documents:document": ("document_table", "document"),
     "documents:download": "document",
     "documents:test-document": "engine",
+    "deliveries:delivery": ("delivery_table", "delivery"),
+    "deliveries:redeliver": ("delivery_table", "delivery"),
 }
-URL_KWARGS = {"suppression": "address", "document_table": "table_id", "engine": "integration_id"}  # an object's URL argument, when it is not "<kind>_id"
+# An object's URL argument, when it is not "<kind>_id".
+URL_KWARGS = {"suppression": "address", "document_table": "table_id", "engine": "integration_id", "delivery_table": "table_id", "delivery": "row_id"}
 # Where a change redirects, when not to the integrations list.
 REDIRECTS = {
     "emails:suppression-add": "emails:suppressions", "emails:suppression-remove": "emails:suppressions",
-    "workspace-settings": "workspace-settings",
+    "workspace-settings": "workspace-settings", "deliveries:redeliver": "deliveries:delivery",
 }  # fmt: skip
 FORM = {
     "name": "Renamed", "enabled": "on", "config_fromEmail": "noreply@acme.example", "to": "ada@example.com",
@@ -112,7 +117,7 @@ def test_each_role_gets_what_it_may(route, method, lowest, status, role, pages_a
 
     assert response.status_code == (status if allowed else 403), response.content[:300]
     if allowed and status == 302:
-        assert response["Location"] == reverse(REDIRECTS.get(route, "integration-settings:list"))
+        assert response["Location"] == _path(REDIRECTS.get(route, "integration-settings:list"), objects, "own")
         assert [m.level for m in get_messages(response.wsgi_request)] == [SUCCESS]
 
 

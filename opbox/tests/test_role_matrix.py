@@ -43,6 +43,7 @@ MATRIX = {
     "document-render": {"POST": (MEMBER, 201)},
     "document-detail": {"GET": (MEMBER, 200)},
     "document-file": {"GET": (MEMBER, 200)},
+    "delivery-redeliver": {"POST": (ADMIN, 202)},  # queued again: its attempt waits for a commit, which never comes here
 }
 OBJECT_ROUTES = {
     "integration-detail": "integration",
@@ -55,6 +56,7 @@ OBJECT_ROUTES = {
     "suppression-detail": "suppression",
     "document-detail": "document",
     "document-file": "document",
+    "delivery-redeliver": "delivery",
 }
 URL_KWARGS = {"suppression": "address"}  # an object's URL argument, when it is not "<kind>_id"
 ROLES = [Role.MEMBER, Role.ADMIN, Role.OWNER]
