@@ -22,6 +22,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
+QUIET_LOAD = 1.5  # a one-minute load average under this when a run starts: the machine is quiet
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_report.lua"
 
 
@@ -76,6 +77,9 @@ def setup_django(url: str, *, environ: dict | None = None, fresh: bool = False) 
     Without `environ` the test settings are used (fixed keys): right for in-process figures whose filled
     data should survive between runs. With it, this process shares the servers' settings and keys.
     """
+    one, five, fifteen = os.getloadavg()
+    quiet = "quiet" if one < QUIET_LOAD else f"NOT quiet (>= {QUIET_LOAD}): figures are the neighbours' as much as ours"
+    print(f"load average at start: {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores: {quiet}")
     create_database(url, fresh=fresh)
     if environ is None:
         os.environ["DATABASE_URL"] = url
