@@ -22,6 +22,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
+BLACKHOLE = "http://127.0.0.1:9"  # the discard port: nothing listens, a connection is refused at once
+# Every service stays on loopback: the integrations that add_integrations makes receive workspace events
+# (deliveries) and may be checked, and a benchmark must never call out of the machine. The guard lets typed
+# loopback URLs through for these runs only.
+LOOPBACK_SERVICES = {
+    **dict.fromkeys(("SLACK_API_URL", "HUBSPOT_API_URL", "GOOGLE_DRIVE_API_URL", "GOOGLE_OAUTH_TOKEN_URL"), BLACKHOLE),
+    "OUTBOUND_ALLOW_PRIVATE_NETWORKS": "true",
+}
 QUIET_LOAD = 1.5  # a one-minute load average under this when a run starts: the machine is quiet
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_report.lua"
 
@@ -66,6 +74,7 @@ def production_environ(url: str, **extra) -> dict:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": url,
         "PYTHONPATH": str(ROOT),
+        **LOOPBACK_SERVICES,
     }
     environ.update({key: str(value) for key, value in extra.items()})
     return environ
@@ -82,6 +91,7 @@ def setup_django(url: str, *, environ: dict | None = None, fresh: bool = False) 
     print(f"load average at start: {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores: {quiet}")
     create_database(url, fresh=fresh)
     if environ is None:
+        os.environ.update(LOOPBACK_SERVICES)
         os.environ["DATABASE_URL"] = url
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opbox.settings_test")
     else:
@@ -150,13 +160,14 @@ def fill(rows: int, slug: str = "bench"):
 
 
 def add_integrations(workspace, count: int) -> None:
-    """`count` more integrations of the non-email types, round robin, each with a credential."""
+    """`count` more integrations of the non-email types, round robin, each with a credential; every URL they
+    reach is the loopback discard port (see production_environ)."""
     from integrations.services import create_integration
 
     kinds = [
-        ("WEBHOOK", {"url": "https://hooks.bench.example/in"}, {"secret": "whsec_bench_0123456789"}),
-        ("SLACK", {"channel": "#alerts", "webhookUrl": "https://hooks.slack.example/x"}, {"botToken": "xoxb-bench-012345"}),
-        ("DOCUMENT_ENGINE", {"baseUrl": "https://docs.bench.example"}, {"apiKey": "doc_bench_0123456789"}),
+        ("WEBHOOK", {"url": f"{BLACKHOLE}/in"}, {"secret": "whsec_bench_0123456789"}),
+        ("SLACK", {"channel": "#alerts", "webhookUrl": f"{BLACKHOLE}/slack"}, {"botToken": "xoxb-bench-012345"}),
+        ("DOCUMENT_ENGINE", {"baseUrl": BLACKHOLE}, {"apiKey": "doc_bench_0123456789"}),
         ("CRM_PLATFORM", {"portalId": "12345"}, {"accessToken": "crm_bench_0123456789"}),
         ("CLOUD_STORAGE", {"rootFolderId": "root"}, {"accessToken": "cs_a_0123456789", "refreshToken": "cs_r_0123456789"}),
     ]
