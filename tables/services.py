@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import F, Prefetch, Q
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 
@@ -66,6 +66,35 @@ def table_with_columns(workspace, table_id: str) -> tuple[Table, list[Column]]:
         Column.from_db(DEFAULT_DB_ALIAS, list(_COLUMN_FIELDS), list(row[split:])) for row in rows if row[split] is not None
     ]
     return table, columns
+
+
+def ensure_log_table(integration, system_type: str, name: str, columns) -> Table:
+    """The integration's system table of `system_type` (its Email, Document or Delivery Log), created with
+    `columns` ((name, type, field) in order) if missing. Safe when many callers race: the unique constraint
+    on (integration, system type) decides, not a check-then-insert."""
+    existing = Table.objects.filter(integration=integration, system_type=system_type).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            table = Table.objects.create(workspace_id=integration.workspace_id, name=name, system_type=system_type, integration=integration)
+            Column.objects.bulk_create(
+                Column(table=table, name=column, type=kind, position=position, field=field)
+                for position, (column, kind, field) in enumerate(columns)
+            )
+            return table
+    except IntegrityError:  # created by a concurrent caller between our read and our insert
+        return Table.objects.get(integration=integration, system_type=system_type)
+
+
+def ensure_log_tables(integrations, system_type: str, name: str, columns) -> list[Table]:
+    """`ensure_log_table` for each of `integrations`, oldest table first: one query when they all exist."""
+    integrations = list(integrations)
+    tables = {table.integration_id: table for table in Table.objects.filter(integration__in=integrations, system_type=system_type)}
+    for integration in integrations:
+        if integration.pk not in tables:
+            tables[integration.pk] = ensure_log_table(integration, system_type, name, columns)
+    return sorted(tables.values(), key=lambda table: (table.created_at, table.pk))
 
 
 def ensure_system_tables(workspace, system_type: str) -> None:
