@@ -23,6 +23,7 @@ from django.db.models import F, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from documents.rendering import stored_file
 from integrations.crypto import EncryptionError
 from integrations.models import Integration
 from integrations.oauth import StoredTokens
@@ -70,6 +71,8 @@ def link_for(event_type: str, data: dict) -> str:
     try:
         if event_type.startswith("email.") and data.get("tableId") and data.get("id"):
             path = reverse("emails:email", args=[data["tableId"], data["id"]])
+        elif event_type.startswith("document.") and data.get("tableId") and data.get("id"):
+            path = reverse("documents:document", args=[data["tableId"], data["id"]])
         elif event_type.startswith("integration.") and data.get("id"):
             path = reverse("integration-settings:edit", args=[data["id"]])
         else:
@@ -176,7 +179,10 @@ def _claim(integration_id: str, delivery_ids: list[str], token: str) -> list[Del
 def _outgoing(delivery: Delivery) -> OutgoingEvent:
     event = delivery.event
     data = event.data if isinstance(event.data, dict) else {}
-    return OutgoingEvent(delivery.pk, event.type, event.created_at, data, link_for(event.type, data), attempt=delivery.attempts)
+    # A generated document's file, opened from storage (STORAGES["documents"]) only when the receiver reads it.
+    document = stored_file(event.workspace_id, data["id"]) if event.type == "document.generated" and data.get("id") else None
+    return OutgoingEvent(delivery.pk, event.type, event.created_at, data, link_for(event.type, data), document=document,
+                         attempt=delivery.attempts)  # fmt: skip
 
 
 def _record(integration: Integration, token: str, results: list[tuple[list[Delivery], Outcome]], later: Later | None) -> str:
