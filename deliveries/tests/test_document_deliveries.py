@@ -110,3 +110,28 @@ def test_a_retry_after_a_worker_died_finds_the_earlier_upload_and_uploads_nothin
     (lookup,) = [call for call in mock.calls if call.request.method == "GET"]
     query = parse_qs(urlsplit(lookup.request.url).query)["q"][0]
     assert query == f"appProperties has {{ key='opboxDocumentId' and value='{document.pk}' }} and trashed = false"
+
+
+def test_a_document_purged_before_its_upload_fails_the_delivery_saying_its_file_is_not_stored(receiver, workspace, record, mock):
+    receiver("CLOUD_STORAGE")
+    record(workspace, "document.generated", {"id": "cdoc0000000000000000000001", "tableId": "ctable0000000000000000000",
+                                             "createdAt": "2026-12-05T09:00:00Z", "values": {"Filename": "gone.pdf", "Email ID": "cemail0000000000000000001"}})  # fmt: skip
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.next_attempt_at) == ("failed", None)
+    assert delivery.email_id == "cemail0000000000000000001"  # the Delivery Log row names the email it went with
+    assert "not stored" in delivery.error
+    assert not mock.calls
+
+
+def test_a_slack_subscribed_to_document_failed_names_the_document_its_reason_and_page(receiver, workspace, mock,
+                                                                                      engine, django_capture_on_commit_callbacks):  # fmt: skip
+    carbone_render(mock, status=404, json={"success": False, "error": "Template not found"})
+    mock.add("POST", f"{svc.SLACK}/chat.postMessage", json={"ok": True, "channel": "C0123ALERTS", "ts": "1733389200.000100"})
+    receiver("SLACK", config={"events": "document.failed"})
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(DocumentFailed):
+        render_document(workspace, RenderRequest("tpl-letter", {}, filename="letter.pdf"))
+    document = Document.objects.get()
+    text = json.loads(mock.calls[-1].request.body)["text"]
+    assert text.startswith("The document 'letter.pdf' failed: ") and "Template not found" in text
+    assert text.endswith(f"https://opbox.test/tables/{document.table_id}/documents/{document.pk}/")
+    assert Delivery.objects.get().email_id == ""
