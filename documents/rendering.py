@@ -243,11 +243,14 @@ class StoredFile:
         return read_document(self.document)
 
 
-def stored_file(workspace_id: str, document_id: str) -> StoredFile | None:
-    """The stored file of the workspace's generated document `document_id`; None when there is none (failed, or
-    purged by retention since)."""
-    document = Document.objects.filter(workspace_id=workspace_id, pk=str(document_id), status=DocumentStatus.GENERATED).first()
-    return StoredFile(document) if document is not None and document.storage_name else None
+def stored_files(documents: list[tuple[str, str]]) -> dict[str, StoredFile]:
+    """The stored files of these (workspace id, document id) generated documents, by document id, in one query;
+    a document with none (failed, or purged by retention since) is missing from the answer."""
+    if not documents:
+        return {}
+    wanted = set(documents)
+    found = Document.objects.filter(pk__in={pk for _, pk in wanted}, status=DocumentStatus.GENERATED).exclude(storage_name="")
+    return {document.pk: StoredFile(document) for document in found if (document.workspace_id, document.pk) in wanted}
 
 
 def read_document(document: Document) -> bytes:
