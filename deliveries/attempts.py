@@ -23,6 +23,7 @@ from django.db.models import F, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from documents.rendering import stored_files
 from integrations.crypto import EncryptionError
 from integrations.models import Integration
 from integrations.oauth import StoredTokens
@@ -70,6 +71,8 @@ def link_for(event_type: str, data: dict) -> str:
     try:
         if event_type.startswith("email.") and data.get("tableId") and data.get("id"):
             path = reverse("emails:email", args=[data["tableId"], data["id"]])
+        elif event_type.startswith("document.") and data.get("tableId") and data.get("id"):
+            path = reverse("documents:document", args=[data["tableId"], data["id"]])
         elif event_type.startswith("integration.") and data.get("id"):
             path = reverse("integration-settings:edit", args=[data["id"]])
         else:
@@ -145,7 +148,8 @@ def _calls(client, deliveries: list[Delivery], token: str, *, worker: bool) -> l
             Delivery.objects.filter(claim=token).update(claimed_until=timezone.now() + timedelta(seconds=lease))
             renew_at = time.monotonic() + lease / 3
         try:
-            outcome = Outcome("delivered", client.deliver([_outgoing(delivery) for delivery in chunk]))
+            files = _document_files(chunk)
+            outcome = Outcome("delivered", client.deliver([_outgoing(delivery, files) for delivery in chunk]))
         except ApplicationError as error:
             outcome = judge(error, client_class)
         results.append((chunk, outcome))
@@ -173,10 +177,20 @@ def _claim(integration_id: str, delivery_ids: list[str], token: str) -> list[Del
     return list(Delivery.objects.filter(claim=token).select_related("event").order_by("event__created_at", "event_id"))
 
 
-def _outgoing(delivery: Delivery) -> OutgoingEvent:
+def _document_files(deliveries: list[Delivery]) -> dict:
+    """The stored files of the generated documents these deliveries are about (one query; none for email events),
+    opened from storage (STORAGES["documents"]) only when a receiver reads one."""
+    wanted = [(d.event.workspace_id, str(d.event.data["id"])) for d in deliveries
+              if d.event.type == "document.generated" and isinstance(d.event.data, dict) and d.event.data.get("id")]  # fmt: skip
+    return stored_files(wanted)
+
+
+def _outgoing(delivery: Delivery, files: dict) -> OutgoingEvent:
     event = delivery.event
     data = event.data if isinstance(event.data, dict) else {}
-    return OutgoingEvent(delivery.pk, event.type, event.created_at, data, link_for(event.type, data), attempt=delivery.attempts)
+    document = files.get(str(data.get("id"))) if event.type == "document.generated" else None
+    return OutgoingEvent(delivery.pk, event.type, event.created_at, data, link_for(event.type, data), document=document,
+                         attempt=delivery.attempts)  # fmt: skip
 
 
 def _record(integration: Integration, token: str, results: list[tuple[list[Delivery], Outcome]], later: Later | None) -> str:

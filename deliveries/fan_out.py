@@ -27,8 +27,13 @@ class FanOut:
 
 
 def _email_id(event: WorkspaceEvent) -> str:
+    """The email the event is about: an email.* event's row, or the email a document.* event's document was
+    attached to ("" for others)."""
     data = event.data if isinstance(event.data, dict) else {}
-    return str(data.get("id") or "")[:25] if event.type.startswith("email.") else ""
+    if event.type.startswith("email."):
+        return str(data.get("id") or "")[:25]
+    values = data.get("values") if event.type.startswith("document.") else None
+    return str(values.get("Email ID") or "")[:25] if isinstance(values, dict) else ""
 
 
 def fan_out_batch(enqueue: Callable[[list[tuple[str, list[str]]]], None], *, defer_enqueue: bool, limit: int = BATCH) -> FanOut:

@@ -19,7 +19,7 @@ from opbox.errors import ApplicationError
 from workspaces.models import Workspace
 
 from .models import CONTENT_TYPES, Document, DocumentFormat, DocumentSource
-from .rendering import DATA_MAX_BYTES, TEMPLATE_ID, DocumentFailed, RenderRequest, read_document, render_document
+from .rendering import DATA_MAX_BYTES, TEMPLATE_ID, DocumentFailed, RenderRequest, read_document, render_document, save_with_event
 
 
 @dataclass(frozen=True)
@@ -108,9 +108,10 @@ def render_attachments(workspace_id: str, email_id: str, source: str, payload: d
 
 
 def _keep_failed_row(document: Document) -> None:
-    # Its insert was rolled back with the transaction the failure left: the Document Log keeps every render.
+    # Its insert (and its event) was rolled back with the transaction the failure left: the Document Log keeps
+    # every render, and its subscribers hear of it.
     if not Document.objects.filter(pk=document.pk).exists():
-        document.save(force_insert=True)
+        save_with_event(document)
 
 
 def documents_of(workspace_id, email_id: str) -> list[Document]:

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import storages
+from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils.text import slugify
 
@@ -29,6 +30,7 @@ from tables.models import SystemType, Table
 
 from .log_tables import ensure_document_log_table
 from .models import Document, DocumentFormat, DocumentSource, DocumentStatus
+from .outgoing_events import record_document_event
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +196,7 @@ def render_document(workspace, request: RenderRequest, *, integration: Integrati
 
 def _failed(document: Document, message: str, http_status: int) -> DocumentFailed:
     document.status, document.error, document.storage_name, document.size = DocumentStatus.FAILED, message, "", 0
-    document.save(force_insert=True)
+    save_with_event(document)
     return DocumentFailed(message, http_status=http_status, document=document)
 
 
@@ -203,16 +205,52 @@ def _store(document: Document, spool, size: int) -> Document:
     name = storage.save(f"{document.workspace_id}/{document.pk}.{document.format}", File(spool, name=document.filename))
     document.status, document.size, document.storage_name = DocumentStatus.GENERATED, size, name
     try:
-        document.save(force_insert=True)  # one statement: atomic by itself
+        save_with_event(document)
     except BaseException:
         storage.delete(name)  # no row, no file: the bytes never outlive a row that was not written
         raise
     return document
 
 
+def save_with_event(document: Document) -> None:
+    """Insert the document's row and its `document.generated` or `document.failed` event: they commit together."""
+    with transaction.atomic():
+        document.save(force_insert=True)
+        record_document_event(document)
+
+
 def open_document(document: Document):
     """The stored bytes of a generated document, as a file opened for reading."""
     return document_storage().open(document.storage_name, "rb")
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A generated document's stored file as a receiver uploads it (integrations' `DocumentFile`): the bytes are
+    read from storage only when `read()` is called, so a delivery holds one document at a time, never a batch."""
+
+    document: Document
+
+    @property
+    def filename(self) -> str:
+        return self.document.filename
+
+    @property
+    def content_type(self) -> str:
+        return self.document.content_type
+
+    def read(self) -> bytes:
+        return read_document(self.document)
+
+
+def stored_files(documents: list[tuple[str, str]]) -> dict[str, StoredFile]:
+    """The stored files of these (workspace id, document id) generated documents, by document id, in one query;
+    a document with none (failed, or purged by retention since) is missing from the answer."""
+    if not documents:
+        return {}
+    wanted = set(documents)
+    found = Document.objects.filter(pk__in={pk for _, pk in wanted}, status=DocumentStatus.GENERATED).exclude(storage_name="")
+    return {document.pk: StoredFile(document) for document in found if (document.workspace_id, document.pk) in wanted}
 
 
 def read_document(document: Document) -> bytes:

@@ -34,7 +34,7 @@ class DocumentFile(Protocol):
 
 
 def email_values(event: OutgoingEvent) -> dict:
-    """The email's column values ({"To": ..., "Subject": ...}) of an email.* event's row; {} for others."""
+    """The row's column values ({"To": ..., "Subject": ...}) of an email.* (or document.*) event; {} for others."""
     values = event.data.get("values") if isinstance(event.data, dict) else None
     return values if isinstance(values, dict) else {}
 
@@ -61,6 +61,11 @@ def sentence(event: OutgoingEvent) -> str:
         detail = data.get("lastCheckDetail") or ""
         happened = "needs reconnecting" if kind == "integration.reconnect_needed" else "failed its connection check"
         text = f"The integration {name!r} {happened}" + (f": {detail}" if detail else ".")
+    elif kind.startswith("document."):
+        values = email_values(event)  # a document's row has the same shape: its column values
+        name = values.get("Filename") or data.get("id") or "(unnamed)"
+        error = values.get("Error")
+        text = f"The document {name!r} was generated." if kind == "document.generated" else f"The document {name!r} failed" + (f": {error}" if error else ".")
     else:
-        text = f"{kind}: {data.get('filename') or data.get('id') or ''}".strip()
+        text = f"{kind}: {data.get('id') or ''}".strip()
     return f"{text} {event.link}".strip() if event.link else text
