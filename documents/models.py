@@ -9,7 +9,7 @@ from django.utils import timezone
 from integrations.models import Integration
 from opbox.ids import PublicIdField
 from tables.models import Table
-from workspaces.models import Workspace
+from workspaces.models import RequestSource, Workspace
 
 
 class DocumentStatus(models.TextChoices):
@@ -36,17 +36,7 @@ CONTENT_TYPES = {
 }
 
 
-class DocumentSource(models.TextChoices):
-    """Where a document was asked for: the seed's eight labels (as an email's source)."""
-
-    WORKFLOW_AUTOMATION = "Workflow Automation"
-    MATTER_EMAIL_STEP = "Matter Email Step"
-    MATTER_FORM_STEP = "Matter Form Step"
-    WORKFLOW_STEP = "Workflow Step"
-    WORKFLOW_EMAIL = "Workflow Email"
-    FORM_SEND = "Form Send"
-    SUBMISSION_SHARE = "Submission Share"
-    MATTER_STEP = "Matter Step"
+DocumentSource = RequestSource  # where a document was asked for (an email's labels)
 
 
 class Document(models.Model):

@@ -12,6 +12,7 @@ from integrations.models import Integration
 from integrations.providers import Attachment, OutboundMessage
 from opbox.ids import PublicIdField
 from tables.models import Table
+from workspaces.models import RequestSource
 
 
 class EmailStatus(models.TextChoices):
@@ -33,17 +34,7 @@ class SendFailure(models.TextChoices):
     DOCUMENT = "document"  # a document attachment could not be rendered: the provider was never called
 
 
-class EmailSource(models.TextChoices):
-    """Where an email originated: the eight labels of the seed."""
-
-    WORKFLOW_AUTOMATION = "Workflow Automation"
-    MATTER_EMAIL_STEP = "Matter Email Step"
-    MATTER_FORM_STEP = "Matter Form Step"
-    WORKFLOW_STEP = "Workflow Step"
-    WORKFLOW_EMAIL = "Workflow Email"
-    FORM_SEND = "Form Send"
-    SUBMISSION_SHARE = "Submission Share"
-    MATTER_STEP = "Matter Step"
+EmailSource = RequestSource  # where an email originated (documents use the same labels)
 
 
 # The longest Error a row keeps: a provider's answer, with the notes of events and suppressions joined to it.

@@ -77,6 +77,19 @@ class Role(models.TextChoices):
     MEMBER = "MEMBER", "Member"
 
 
+class RequestSource(models.TextChoices):
+    """Where in the workspace an email or a document was asked for: the eight labels of the seed."""
+
+    WORKFLOW_AUTOMATION = "Workflow Automation"
+    MATTER_EMAIL_STEP = "Matter Email Step"
+    MATTER_FORM_STEP = "Matter Form Step"
+    WORKFLOW_STEP = "Workflow Step"
+    WORKFLOW_EMAIL = "Workflow Email"
+    FORM_SEND = "Form Send"
+    SUBMISSION_SHARE = "Submission Share"
+    MATTER_STEP = "Matter Step"
+
+
 class Membership(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
