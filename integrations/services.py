@@ -2,13 +2,15 @@
 so every rule of SPEC §4 lives here once.
 """
 
+import functools
+
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import CharField, Count, Q
 from django.db.models.functions import Substr
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
 from opbox.sql import CompiledQuery
@@ -91,8 +93,15 @@ def webhook_url(integration: Integration, request=None) -> str | None:
     """Where the provider of an email integration posts its events (absolute with `request`); None for other types."""
     if not integration.is_email_provider:
         return None
-    path = reverse(provider_for_type(integration.type).webhook_route, kwargs={"integration_id": integration.pk})
+    path = _webhook_path(provider_for_type(integration.type).webhook_route, integration.pk, get_script_prefix())
     return request.build_absolute_uri(path) if request is not None else path
+
+
+@functools.lru_cache(maxsize=4096)
+def _webhook_path(route: str, integration_id: str, script_prefix: str) -> str:
+    # Reversing costs more than the rest of the detail answer; a path never changes for its id and the
+    # deployment's script prefix, which is part of the key because reverse() reads it.
+    return reverse(route, kwargs={"integration_id": integration_id})
 
 
 def site_email_provider(workspace: Workspace) -> Integration | None:

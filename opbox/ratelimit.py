@@ -35,11 +35,17 @@ def _window(limit: Limit) -> tuple[int, int]:
     return start, start + limit.window_seconds - second
 
 
-def retry_after(limit: Limit, subject: str) -> int | None:
-    """Seconds until `subject` may try again, or None when it is under the limit."""
-    start, remaining = _window(limit)
-    count = cache.get(_key(limit, subject, start), 0)
-    return max(1, remaining) if count >= limit.attempts else None
+def retry_after(limits: list[tuple[Limit, str]]) -> int | None:
+    """Seconds until every (limit, subject) of `limits` is under its limit again, or None when all are.
+
+    One cache read for all of them: every API request asks this before its token is checked."""
+    keys = {}
+    for limit, subject in limits:
+        start, remaining = _window(limit)
+        keys[_key(limit, subject, start)] = (limit, remaining)
+    counts = cache.get_many(list(keys))
+    waits = [max(1, remaining) for key, (limit, remaining) in keys.items() if counts.get(key, 0) >= limit.attempts]
+    return max(waits, default=None)
 
 
 def record_failure(limit: Limit, subject: str) -> None:

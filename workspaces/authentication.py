@@ -75,9 +75,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Invalid token.") from None
         limits = _token_limits(request, plaintext)
-        waits = [wait for limit, subject in limits if (wait := ratelimit.retry_after(limit, subject))]
-        if waits:
-            raise exceptions.Throttled(wait=max(waits), detail="Too many failed authentications; try again later.")
+        wait = ratelimit.retry_after(limits)
+        if wait is not None:
+            raise exceptions.Throttled(wait=wait, detail="Too many failed authentications; try again later.")
         token = token_for(plaintext)
         if token is None:
             for limit, subject in limits:

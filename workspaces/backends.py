@@ -22,10 +22,10 @@ class RateLimitedEmailBackend(ModelBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
         email = username or kwargs.get("email") or ""
         limits = _login_limits(request, email)
-        waits = [wait for limit, subject in limits if (wait := ratelimit.retry_after(limit, subject))]
-        if waits:
+        wait = ratelimit.retry_after(limits)
+        if wait is not None:
             if request is not None:
-                request.login_retry_after = max(waits)
+                request.login_retry_after = wait
             raise PermissionDenied  # stops every backend: the password is not even checked
         user = super().authenticate(request, username=email, password=password, **kwargs)
         if user is None:
