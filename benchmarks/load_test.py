@@ -166,7 +166,7 @@ def main():
         message_ids = set(sent_rows.filter(status="delivered").values_list("message_id", flat=True))
         outbox_left = OutboundEmail.objects.count()
         # Only the send tasks are reconciled: the in-flight sweep and the other chains schedule their own next
-        # run, so one READY task of each is there by design, not a miss.
+        # run, so one READY task of each is there by design, not a miss; event deliveries fail and are retried.
         sends = DBTaskResult.objects.filter(task_path__in=SEND_TASKS)
         tasks = Counter(sends.values_list("status", flat=True))
         chains = Counter(DBTaskResult.objects.exclude(task_path__in=SEND_TASKS).values_list("task_path", "status"))
@@ -178,7 +178,8 @@ def main():
     report(args, results, elapsed, expected_send)
     reconcile(args, accepted, logged, message_ids, outbox_left, tasks, provider, drained_in, log_path)
     if chains:
-        print("self-scheduled chains (not reconciled: each keeps its next run READY): "
+        print("other tasks, not reconciled (each chain keeps its next run READY; the emails' event deliveries go to "
+              "the other integrations, at the loopback discard port, and wait for their retries): "
               + ", ".join(f"{path.rsplit('.', 1)[-1]} {status} x {n}" for (path, status), n in sorted(chains.items())))
 
 
