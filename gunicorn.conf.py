@@ -36,3 +36,12 @@ def pre_fork(server, worker):
         from django.db import connections
 
         connections.close_all()
+
+
+def when_ready(server):
+    """Before the first fork, the master imports the URLconf, and with it every view module: else each new
+    worker did so on its first request, 50 ms that request and the ones queued behind it waited for."""
+    if preload_app:
+        from django.urls import reverse
+
+        reverse("healthz")
