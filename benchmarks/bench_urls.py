@@ -77,7 +77,7 @@ def _json(value):
 
 
 def _timestamp(value):
-    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return None if value is None else value.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def _answer(body, status=200):

@@ -19,7 +19,8 @@ def iso_timestamp(value: datetime | None) -> str | None:
     """UTC ISO-8601 with milliseconds and `Z`, e.g. `2026-01-15T08:00:00.000Z`."""
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # isoformat is C; strftime plus an f-string cost half again as much, 100 times on a 50-row page.
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def _django_validation_detail(error: DjangoValidationError):
