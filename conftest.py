@@ -1,6 +1,7 @@
 """Fixtures shared by every app's tests: workspaces, people in each role, and API clients holding tokens."""
 
 import pytest
+import responses
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -70,6 +71,14 @@ def fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def mock():
+    """responses' mock of every outbound HTTP request: a request nothing registered fails, and so does a
+    registered one never made."""
+    with responses.RequestsMock() as mock:
+        yield mock
 
 
 @pytest.fixture

@@ -2,18 +2,11 @@
 events shaped as the Email Log's rows, and a way to record events that commit (the fan-out runs after commit)."""
 
 import pytest
-import responses
 from django.db import transaction
 
 from integrations.services import create_integration
 from integrations.tests import services as svc
 from workspaces.events import record_event
-
-
-@pytest.fixture
-def mock():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -21,12 +21,6 @@ def document_folder(tmp_path, settings):
 
 
 @pytest.fixture
-def mock():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
 def engine(workspace):
     return create_integration(
         workspace, name="Carbone", type="DOCUMENT_ENGINE", config={"baseUrl": CARBONE}, credentials={"apiKey": CARBONE_KEY}

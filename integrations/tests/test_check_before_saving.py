@@ -3,7 +3,6 @@ POST /api/integrations/<id>/check with a PATCH-shaped body merged over the store
 write and check the values given (never the stored ones instead), and store nothing, not even the outcome."""
 
 import pytest
-import responses
 
 from integrations.models import Integration, IntegrationAuditEvent
 from integrations.services import create_integration
@@ -14,12 +13,6 @@ from . import services as svc
 pytestmark = pytest.mark.django_db
 
 NEW_KEY = "pat-na1-CANARY-typed-not-stored-9911"
-
-
-@pytest.fixture
-def mock():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -21,12 +21,6 @@ TEMPLATES = {"object": "list", "has_more": False, "data": [{"id": "tmpl_1", "nam
 
 
 @pytest.fixture
-def mock():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
 def make(workspace):
     def build(type_name, config=None, credentials=None):
         default_config, default_credentials = svc.VALUES.get(type_name, ({}, {}))

@@ -8,12 +8,10 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import responses
 
 from integrations.oauth import StoredTokens
 from integrations.providers import connector_for
 from integrations.providers.events import OutgoingEvent
-from integrations.services import create_integration
 
 from . import services as svc
 
@@ -30,18 +28,6 @@ class Document:
 
     def read(self) -> bytes:
         return b"%PDF-1.4 the letter"
-
-
-@pytest.fixture
-def mock():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
-def drive(workspace):
-    return create_integration(workspace, name="Drive", type="CLOUD_STORAGE", config={"rootFolderId": "1AbcFolder"},
-                              credentials=dict(svc.VALUES["CLOUD_STORAGE"][1]))  # fmt: skip
 
 
 def deliver(integration, attempt=1):

@@ -14,25 +14,13 @@ from django.utils import timezone
 
 from integrations import oauth
 from integrations.models import Integration
-from integrations.services import create_integration, update_integration
+from integrations.services import update_integration
 from integrations.types import fingerprint_for
 from workspaces.models import WorkspaceEvent
 
 from . import services as svc
 
 DRIVE_FILE = f"{svc.DRIVE}/drive/v3/files/1AbcFolder"
-
-
-@pytest.fixture
-def mock():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
-def drive(workspace):
-    return create_integration(workspace, name="Drive", type="CLOUD_STORAGE", config={"rootFolderId": "1AbcFolder"},
-                              credentials=dict(svc.VALUES["CLOUD_STORAGE"][1]))  # fmt: skip
 
 
 def expire(integration, seconds_from_now):

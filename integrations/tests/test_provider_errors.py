@@ -60,12 +60,6 @@ def provider(request):
     return Provider("SendGrid", client, "https://provider-b.test/v3/mail/send", "https://provider-b.test/v3/templates")
 
 
-@pytest.fixture
-def mock():
-    with responses.RequestsMock() as rsps:
-        yield rsps
-
-
 def assert_no_key(*texts):
     for text in texts:
         assert CANARY not in text

@@ -26,12 +26,6 @@ KEY = "re_test_0123456789abcdef"
 
 
 @pytest.fixture
-def mock():
-    with responses.RequestsMock() as rsps:
-        yield rsps
-
-
-@pytest.fixture
 def client():
     return ResendClient(KEY, base_url=BASE + "/", timeout=7.5)
 

@@ -29,12 +29,6 @@ FIRST_PAGE = {"generations": "dynamic", "page_size": "200"}
 
 
 @pytest.fixture
-def mock():
-    with responses.RequestsMock() as rsps:
-        yield rsps
-
-
-@pytest.fixture
 def client():
     return SendGridClient(KEY, base_url=BASE, timeout=4.0)
 
