@@ -16,7 +16,6 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import UTC
 
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
@@ -27,6 +26,7 @@ from rest_framework.views import APIView
 
 from integrations.providers import PROVIDERS
 from integrations.types import TYPES
+from opbox.api import iso_timestamp
 from opbox.urls import handler404  # noqa: F401  (the app's JSON 404 for /api/ paths)
 
 BARE_BODY = {"status": "ok", "service": "opbox-integrations"}
@@ -76,10 +76,6 @@ def _json(value):
     return json.loads(value) if isinstance(value, str) else value  # Django's connections load jsonb as text
 
 
-def _timestamp(value):
-    return None if value is None else value.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
-
-
 def _answer(body, status=200):
     return HttpResponse(json.dumps(body, separators=(",", ":")), content_type="application/json", status=status)
 
@@ -90,7 +86,7 @@ def _integration(row) -> dict:
     return {
         "id": id_, "name": name, "type": type_,
         "config": {**_json(config), **{f"{key}Fingerprint": value for key, value in fingerprints.items()}},
-        "enabled": enabled, "isSiteEmailProvider": site, "createdAt": _timestamp(created), "updatedAt": _timestamp(updated),
+        "enabled": enabled, "isSiteEmailProvider": site, "createdAt": iso_timestamp(created), "updatedAt": iso_timestamp(updated),
     }  # fmt: skip
 
 
@@ -141,10 +137,10 @@ def floor_detail(request, integration_id):
     detail = {key: answer[key] for key in ("id", "name", "type", "config", "enabled")}
     detail["credentialsConfigured"] = all(name in fingerprints for name in required)
     detail.update({key: answer[key] for key in ("isSiteEmailProvider", "createdAt", "updatedAt")})
-    detail.update(lastCheckedAt=_timestamp(row[9]), lastCheckOk=row[10], lastCheckDetail=row[12] or None)
+    detail.update(lastCheckedAt=iso_timestamp(row[9]), lastCheckOk=row[10], lastCheckDetail=row[12] or None)
     slug = _WEBHOOK_SLUGS.get(answer["type"])
     detail["webhookUrl"] = request.build_absolute_uri(f"/api/webhooks/{slug}/{answer['id']}") if slug else None
-    detail["lastEventAt"] = _timestamp(row[11])
+    detail["lastEventAt"] = iso_timestamp(row[11])
     return _answer(detail)
 
 
@@ -170,8 +166,8 @@ def floor_rows(request, table_id):
     for row in rows[:50]:
         values = {}
         for (name, kind, _), value in zip(columns, row[3:], strict=True):
-            values[name] = _timestamp(value) if kind == "Date" else (value or 0) if kind == "Number" else value or ""
-        results.append({"id": row[0], "createdAt": _timestamp(row[1]), "values": values})
+            values[name] = iso_timestamp(value) if kind == "Date" else (value or 0) if kind == "Number" else value or ""
+        results.append({"id": row[0], "createdAt": iso_timestamp(row[1]), "values": values})
     following = None
     if len(rows) > 50:
         last = rows[49]
