@@ -6,6 +6,8 @@ Every value can be overridden from the environment (GUNICORN_CMD_ARGS or the var
 import multiprocessing
 import os
 
+import environ
+
 bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # Sync workers: the app is short-request CRUD plus provider calls bounded by a 10 s timeout.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
@@ -17,7 +19,7 @@ keepalive = 5
 # The app is imported once, in the master, and every worker is a fork of it: a worker recycled after
 # max_requests starts in milliseconds. Without it each recycled worker imported Django and every app again,
 # a second of CPU that the other workers' requests waited for (p99 at 32 connections doubled).
-preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() not in ("0", "false", "no")
+preload_app = environ.Env().bool("GUNICORN_PRELOAD", default=True)
 # Recycle workers now and then so a slow leak can never grow without bound.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
 max_requests_jitter = 1000
