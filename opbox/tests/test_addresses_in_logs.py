@@ -64,12 +64,15 @@ def test_django_request_warnings_mask_the_address_in_the_path(admin_api, pages_a
     assert "clientco" not in _everything_logged(all_logs)
 
 
-def _access_line(method: str, raw_uri: str, status: str = "404 Not Found") -> str:
-    """The line gunicorn's access log writes for one request, with the project's gunicorn.conf.py settings."""
+def _access_line(method: str, raw_uri: str, status: str = "404 Not Found", access_log_format: str | None = None) -> str:
+    """The line gunicorn's access log writes for one request, with the project's gunicorn.conf.py settings
+    (and `access_log_format` in place of its format, when given)."""
     conf = runpy.run_path(str(Path(settings.BASE_DIR) / "gunicorn.conf.py"))
     config = Config()
     for name in ("accesslog", "access_log_format"):
         config.set(name, conf[name])
+    if access_log_format is not None:
+        config.set("access_log_format", access_log_format)
     config.set("logger_class", conf.get("logger_class", "gunicorn.glogging.Logger"))
     logger = config.logger_class(config)
     lines = []
@@ -101,6 +104,13 @@ def test_the_access_log_masks_addresses(method, raw_uri, masked_path):
     line = _access_line(method, raw_uri)
 
     assert f'"{method} {masked_path}"' in line and "rid=r1" in line, line
+    assert "clientco" not in line
+
+
+def test_another_format_prints_a_header_named_in_any_case_and_masks_the_referer():
+    line = _access_line("GET", "/api/integrations", access_log_format='%(U)s rid=%({X-Request-ID}o)s ref=%(f)s')
+
+    assert line.startswith("/api/integrations rid=r1 ref=http://127.0.0.1/settings/suppressions/?q=[address]"), line
     assert "clientco" not in line
 
 
