@@ -1,9 +1,15 @@
+import functools
 import re
 import uuid
 from urllib.parse import unquote
 
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CheckableLazyObject, CSPMiddleware
+from csp.utils import build_policy
 from django.conf import settings
 from django.core.exceptions import BadRequest
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import JsonResponse
 from django.views.defaults import bad_request
 
@@ -87,3 +93,50 @@ class RejectNulMiddleware:
                 return JsonResponse({"detail": self.detail}, status=400)
             return bad_request(request, BadRequest(self.detail))
         return self.get_response(request)
+
+
+# What makes one response's policy differ from the settings' (django-csp's decorators set these).
+_PER_RESPONSE_POLICY = ("_csp_config", "_csp_update", "_csp_replace", "_csp_exempt")
+_PER_RESPONSE_POLICY += tuple(f"{name}_ro" for name in _PER_RESPONSE_POLICY)
+
+
+@functools.cache
+def _settings_policy() -> tuple[tuple[tuple[str, str], ...], bool]:
+    """The (header, value) of each policy the settings configure, built by django-csp, and whether either
+    policy excludes URL prefixes."""
+    headers = ((HEADER, build_policy()), (HEADER_REPORT_ONLY, build_policy(report_only=True)))
+    policies = (
+        getattr(settings, name, None) or {} for name in ("CONTENT_SECURITY_POLICY", "CONTENT_SECURITY_POLICY_REPORT_ONLY")
+    )
+    return tuple((header, value) for header, value in headers if value), any(p.get("EXCLUDE_URL_PREFIXES") for p in policies)
+
+
+@receiver(setting_changed)
+def _forget_settings_policy(setting, **kwargs):
+    if setting.startswith("CONTENT_SECURITY_POLICY"):
+        _settings_policy.cache_clear()
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware, with the settings' policy built once per process instead of per response.
+
+    django-csp builds the same header from the settings on every response: about 50 µs, a fifth of the
+    cheapest request's time. A response that changes its policy (django-csp's decorators), a request that
+    drew a nonce, excluded URL prefixes and DEBUG's error pages all take django-csp's own path.
+    """
+
+    def process_response(self, request, response):
+        headers, excludes_prefixes = _settings_policy()
+        if (
+            settings.DEBUG
+            or excludes_prefixes
+            or getattr(request, "_csp_nonce", None) is not None
+            or any(hasattr(response, name) for name in _PER_RESPONSE_POLICY)
+        ):
+            return super().process_response(request, response)
+        for header, value in headers:
+            if header not in response:
+                response[header] = value
+        # As django-csp does: a nonce drawn after the header is written raises instead of going unused.
+        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
+        return response

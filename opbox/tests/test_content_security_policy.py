@@ -6,11 +6,15 @@ import re
 from pathlib import Path
 
 import pytest
+from csp.constants import NONCE, SELF
+from csp.utils import build_policy
 from django.conf import settings
+from django.http import HttpResponse
 from django.templatetags.static import static
-from django.test import Client
+from django.test import Client, RequestFactory
 
 from email_logs.tests.factories import add_rows
+from opbox.middleware import ContentSecurityPolicyMiddleware
 from tables.models import Table
 from workspaces.models import Role, User
 
@@ -88,3 +92,47 @@ def test_our_templates_hold_no_inline_script_style_or_handler():
             assert "src=" in tag, (template, tag)  # (no inline script: the policy would block it)
         assert "<style" not in text and not re.search(r"\sstyle=", text), template
         assert not re.search(r"\son[a-z]+=", text), template  # onclick=... is inline script too
+
+
+def test_every_response_carries_the_policy_django_csp_builds_from_the_settings(admin_api):
+    expected = build_policy()
+
+    for response in (admin_api.get("/api/integrations"), admin_api.get("/api/nope"), Client().get("/login/")):
+        assert response["Content-Security-Policy"] == expected
+        assert "Content-Security-Policy-Report-Only" not in response
+
+
+def test_a_changed_setting_changes_the_header_at_once(settings, admin_api):
+    admin_api.get("/api/integrations")  # the policy of the settings before, built
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": [SELF], "img-src": [SELF, "https://img.example"]}}
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+
+    response = admin_api.get("/api/integrations")
+
+    assert policy_of(response) == {"default-src": ["'self'"], "img-src": ["'self'", "https://img.example"]}
+    assert response["Content-Security-Policy-Report-Only"] == "default-src 'none'"
+
+
+def _through_the_middleware(view):
+    request = RequestFactory().get("/somewhere/")
+    return ContentSecurityPolicyMiddleware(view)(request)
+
+
+def test_a_response_that_changes_its_own_policy_keeps_the_change():
+    def view(request):
+        response = HttpResponse("ok")
+        response._csp_update = {"img-src": ["https://img.example"]}  # what django-csp's @csp_update sets
+        return response
+
+    assert "https://img.example" in policy_of(_through_the_middleware(view))["img-src"]
+
+
+def test_a_nonce_drawn_by_the_view_is_in_the_header(settings):
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": [SELF], "script-src": [SELF, NONCE]}}
+    drawn = []
+
+    def view(request):
+        drawn.append(str(request.csp_nonce))
+        return HttpResponse("ok")
+
+    assert policy_of(_through_the_middleware(view))["script-src"] == ["'self'", f"'nonce-{drawn[0]}'"]
