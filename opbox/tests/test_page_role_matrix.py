@@ -4,13 +4,15 @@ workspace's own settings: OWNERs only).
 The routes come from the URL conf: a new page missing from PAGES fails `test_matrix_covers_every_page`.
 """
 
+from urllib.parse import quote
+
 import pytest
 import responses
 from django.contrib.messages import SUCCESS, get_messages
 from django.urls import reverse
 
 from opbox.tests.conftest import DOCUMENT_ENGINE_URL
-from opbox.tests.routes import routes
+from opbox.tests.routes import HOSTILE_IDS, routes, row_counts
 from workspaces.models import Role
 
 pytestmark = pytest.mark.django_db
@@ -133,3 +135,23 @@ OBJECT_CELLS = [(route, method) for route, method, _, _ in CELLS if route in OBJ
 @pytest.mark.parametrize("route, method", OBJECT_CELLS, ids=[f"{m} {r}" for r, m in OBJECT_CELLS])
 def test_another_workspaces_object_is_a_404_even_for_its_owner_elsewhere(route, method, pages_as, objects):
     assert _call(pages_as(Role.OWNER), method, _path(route, objects, "other")).status_code == 404
+
+
+HOSTILE_CELLS = [
+    (route, method, kind)
+    for route, method in OBJECT_CELLS
+    for kind in ((OBJECT_PAGES[route],) if isinstance(OBJECT_PAGES[route], str) else OBJECT_PAGES[route])
+]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_IDS, ids=range(len(HOSTILE_IDS)))
+@pytest.mark.parametrize("route, method, kind", HOSTILE_CELLS, ids=[f"{m} {r} {k}" for r, m, k in HOSTILE_CELLS])
+def test_a_hostile_id_in_a_page_path_is_a_404_and_changes_nothing(route, method, kind, hostile, pages_as, objects):
+    path = _path(route, objects, "own").replace(quote(objects["own"][kind], safe="@"), quote(hostile, safe=""), 1)
+    assert path != _path(route, objects, "own")
+    owner, before = pages_as(Role.OWNER), row_counts()
+
+    response = _call(owner, method, path)
+
+    assert response.status_code == 404, (path[:120], response.content[:300])
+    assert row_counts() == before
