@@ -41,9 +41,7 @@ class WorkspacePageMixin(AccessMixin):
 
 
 class EmailLoginForm(AuthenticationForm):
-    username = forms.EmailField(
-        label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
-    )
+    username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
 
 
 class LoginPage(auth_views.LoginView):

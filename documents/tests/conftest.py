@@ -1,6 +1,8 @@
 """Fixtures of the documents tests: a DOCUMENT_ENGINE integration, Carbone mocked in its documented shapes, and a
 fresh storage folder per test."""
 
+import io
+
 import pytest
 import responses
 
@@ -44,3 +46,30 @@ def carbone_page(mock, items, *, has_more=False, next_cursor=None, cursor=None):
 def template(n):
     return {"id": f"tpl-{n}", "versionId": f"{n:064x}", "name": f"Template {n}", "createdAt": 1767949200 + n, "type": "docx",
             "size": 1000 + n, "category": "", "tags": []}  # fmt: skip
+
+
+class _BreakingBody(io.RawIOBase):
+    """A body that sends `sent`, then fails as a socket would: `error` is a TimeoutError (the service stalls)
+    or a ConnectionResetError (it hangs up)."""
+
+    def __init__(self, sent: bytes, error: OSError):
+        self._sent, self._error = sent, error
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if not self._sent:
+            raise self._error
+        size = min(len(buffer), len(self._sent))
+        buffer[:size], self._sent = self._sent[:size], self._sent[size:]
+        return size
+
+
+def carbone_render_breaking(mock, error: OSError, sent: bytes = PDF[:100], template_id="tpl-letter"):
+    """Carbone answers 200 and the file's first bytes, then the connection fails mid-body."""
+    body = io.BufferedReader(_BreakingBody(sent, error))
+    return mock.add(
+        responses.POST, f"{CARBONE}/render/{template_id}", body=body, content_type="application/pdf",
+        headers={"Content-Length": str(len(PDF))}, auto_calculate_content_length=False,
+    )  # fmt: skip

@@ -8,7 +8,7 @@ import requests
 import responses
 
 from documents.models import Document, DocumentStatus
-from documents.tests.conftest import CARBONE, CARBONE_KEY, PDF, carbone_render
+from documents.tests.conftest import CARBONE, CARBONE_KEY, PDF, carbone_render, carbone_render_breaking
 
 BODY = {"templateId": "tpl-letter", "data": {"client": {"name": "Ada"}}, "convertTo": "pdf", "filename": "letter.pdf"}
 
@@ -78,7 +78,9 @@ def test_unknown_template_is_422_with_a_failed_row(member_api, engine, mock, doc
 
 
 def test_bad_data_is_422(member_api, engine, mock):
-    carbone_render(mock, status=400, json={"success": False, "error": "Error while rendering template Error: formatter does not exist"})
+    carbone_render(
+        mock, status=400, json={"success": False, "error": "Error while rendering template Error: formatter does not exist"}
+    )
     response = member_api.post("/api/documents", BODY, format="json")
     assert response.status_code == 422
     assert "formatter does not exist" in response.json()["detail"]
@@ -115,6 +117,25 @@ def test_no_answer_is_504(member_api, engine, mock):
     response = member_api.post("/api/documents", BODY, format="json")
     assert response.status_code == 504
     assert response.json()["row"]["values"]["Status"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "message"),
+    [(TimeoutError("timed out"), 504, "stopped sending"), (ConnectionResetError("reset by peer"), 502, "broke off")],
+    ids=["stalls", "hangs up"],
+)
+def test_a_file_cut_off_mid_body_is_a_failed_row_and_nothing_is_stored(
+    member_api, engine, mock, document_folder, error, status, message
+):
+    carbone_render_breaking(mock, error)
+
+    response = member_api.post("/api/documents", BODY, format="json")
+
+    assert response.status_code == status, response.content
+    assert message in response.json()["detail"]
+    assert response.json()["row"]["values"]["Status"] == "failed"
+    assert Document.objects.get().status == DocumentStatus.FAILED
+    assert stored_files(document_folder) == []
 
 
 def test_no_engine_is_409_and_writes_nothing(member_api):

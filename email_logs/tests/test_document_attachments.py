@@ -12,6 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from documents.models import Document
+from documents.tests.conftest import carbone_render_breaking
 from email_logs.models import EmailLogEntry, OutboundEmail
 from integrations.services import create_integration
 
@@ -29,7 +30,10 @@ EMAIL = {"to": "client@example.com", "subject": "Your engagement letter", "text"
 @pytest.fixture(autouse=True)
 def document_folder(tmp_path, settings):
     folder = tmp_path / "documents"
-    settings.STORAGES = {**settings.STORAGES, "documents": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(folder)}}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "documents": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(folder)}},
+    }
     return folder
 
 
@@ -60,9 +64,16 @@ def test_the_provider_receives_exactly_the_rendered_bytes_base64(member_api, sit
     assert response.status_code == 201, response.content
     assert response.json()["values"]["Attachments"] == 1
     (sent,) = provider_calls(provider)
-    assert sent["attachments"] == [{"filename": "letter.pdf", "content": base64.b64encode(PDF).decode(), "content_type": "application/pdf"}]
+    assert sent["attachments"] == [
+        {"filename": "letter.pdf", "content": base64.b64encode(PDF).decode(), "content_type": "application/pdf"}
+    ]
     document = Document.objects.get()
-    assert (document.status, document.email_id, document.size, document.source) == ("generated", response.json()["id"], len(PDF), "Workflow Email")
+    assert (document.status, document.email_id, document.size, document.source) == (
+        "generated",
+        response.json()["id"],
+        len(PDF),
+        "Workflow Email",
+    )
     assert json.loads(provider.calls[0].request.body) == {"data": {"client": "Ada"}, "convertTo": "pdf"}
 
 
@@ -131,6 +142,17 @@ def test_a_render_failure_fails_the_email_and_the_provider_is_not_called(member_
     document = Document.objects.get()
     assert (document.status, document.email_id) == ("failed", row["id"])
     assert EmailLogEntry.objects.get().attempts == 0
+
+
+def test_a_render_cut_off_mid_file_fails_the_email_and_the_provider_is_not_called(member_api, site_provider_a, engine, provider):
+    carbone_render_breaking(provider, ConnectionResetError("reset by peer"), template_id="tpl-letter")
+    response = member_api.post("/api/emails", EMAIL, format="json")
+    assert response.status_code == 422
+    row = response.json()["row"]
+    assert (row["values"]["Status"], row["values"]["Error"][:21]) == ("failed", "Document letter.pdf: ")
+    assert "broke off" in row["values"]["Error"]
+    assert not provider_calls(provider)
+    assert Document.objects.get().status == "failed"
 
 
 def test_no_document_engine_fails_the_email_unsent(member_api, site_provider_a, provider):
@@ -222,9 +244,18 @@ def test_a_worker_sigkilled_after_the_render_resends_without_rendering_again(wor
     silent.listen(8)
     folder = tmp_path / "shared-documents"
     settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
-    settings.STORAGES = {**settings.STORAGES, "documents": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(folder)}}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "documents": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(folder)}},
+    }
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-    create_integration(workspace, name="Carbone", type="DOCUMENT_ENGINE", config={"baseUrl": f"{fake_url}/carbone"}, credentials={"apiKey": "carbone-kill-key"})
+    create_integration(
+        workspace,
+        name="Carbone",
+        type="DOCUMENT_ENGINE",
+        config={"baseUrl": f"{fake_url}/carbone"},
+        credentials={"apiKey": "carbone-kill-key"},
+    )
     db = connection.settings_dict
     environ = {
         **os.environ, "DJANGO_SETTINGS_MODULE": "opbox.settings_test", "TASKS_BACKEND": "database",
@@ -240,7 +271,10 @@ def test_a_worker_sigkilled_after_the_render_resends_without_rendering_again(wor
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:  # rendered, and its attempt recorded: it is in the provider call
-            if Document.objects.filter(email_id=entry.pk).exists() and OutboundEmail.objects.filter(pk=entry.pk, attempts=1).exists():
+            if (
+                Document.objects.filter(email_id=entry.pk).exists()
+                and OutboundEmail.objects.filter(pk=entry.pk, attempts=1).exists()
+            ):
                 break
             time.sleep(0.05)
         else:

@@ -88,7 +88,7 @@ class CarboneClient(ServiceClient):
                 if isinstance(payload, dict) and payload.get(self.success_flag) is False:
                     raise self._error_for(response, payload)
                 raise self._bad_response("a JSON body where the rendered file was expected")
-            yield response.iter_content(CHUNK_BYTES)
+            yield self._body_chunks(response, CHUNK_BYTES, idempotent=True)
         finally:
             response.close()
 
@@ -98,7 +98,12 @@ class CarboneClient(ServiceClient):
             raise self._bad_response("a template that is not an object")
         template_id = item.get("id") or item.get("versionId")
         created = item.get("createdAt")
-        if not isinstance(template_id, str) or not template_id or isinstance(created, bool) or not isinstance(created, int | float):
+        if (
+            not isinstance(template_id, str)
+            or not template_id
+            or isinstance(created, bool)
+            or not isinstance(created, int | float)
+        ):
             raise self._bad_response("a template without an id or a createdAt time")
         try:
             created_at = datetime.fromtimestamp(created, UTC)

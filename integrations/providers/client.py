@@ -11,6 +11,7 @@ import logging
 import math
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -244,6 +245,33 @@ class ServiceClient:
             if isinstance(payload, dict) and payload.get(self.success_flag) is False:
                 raise self._error_for(response, payload)
         return response
+
+    def _body_chunks(self, response: requests.Response, chunk_size: int, *, idempotent: bool) -> Iterator[bytes]:
+        """A streamed answer's body, chunk by chunk as the caller reads it. A connection that stalls or breaks
+        after the headers raises a `ProviderError`, as one before them does in `_request`: requests raises
+        its own exceptions from inside the body."""
+        chunks = response.iter_content(chunk_size)
+        while True:
+            failure = None
+            try:
+                chunk = next(chunks, None)
+            except requests.RequestException as exc:
+                failure = self._body_error(exc, idempotent)
+            if failure is not None:
+                raise failure  # outside the `except`, as in `_request`
+            if chunk is None:
+                return
+            yield chunk
+
+    def _body_error(self, exc: requests.RequestException, idempotent: bool) -> ProviderError:
+        name, kind = self.provider_name, type(exc).__name__
+        logger.debug("%s transport error in the body: %s", name, self._scrub(f"{kind}: {exc}"))
+        cause = exc.args[0] if exc.args else None
+        if isinstance(cause, urllib3.exceptions.ReadTimeoutError):  # requests wraps it in a ConnectionError here
+            return self._error(
+                ProviderTimeout, f"{name} stopped sending its answer for {self.timeout:g} s.", retryable=idempotent
+            )
+        return self._error(ProviderUnavailable, f"{name}'s answer broke off before its end ({kind}).", retryable=idempotent)
 
     def _url(self, path: str) -> str:
         if not path:

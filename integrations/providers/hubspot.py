@@ -80,15 +80,22 @@ class HubSpotClient(ServiceClient):
         status = ""
         for address in recipients:
             contact_id = self._contact_id(address)
-            association = {"to": {"id": contact_id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": EMAIL_TO_CONTACT}]}
-            response = self._request("POST", "/crm/v3/objects/emails", json={"properties": properties, "associations": [association]})
+            association = {
+                "to": {"id": contact_id},
+                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": EMAIL_TO_CONTACT}],
+            }
+            response = self._request(
+                "POST", "/crm/v3/objects/emails", json={"properties": properties, "associations": [association]}
+            )
             status = str(response.status_code)
         return status
 
     def _contact_id(self, address: str) -> str:
         """The id of the contact with this email address: looked up, or created (a 409 names the existing one)."""
         try:
-            found = self._json(self._request("GET", f"/crm/v3/objects/contacts/{quote(address, safe='@')}", params={"idProperty": "email"}))
+            found = self._json(
+                self._request("GET", f"/crm/v3/objects/contacts/{quote(address, safe='@')}", params={"idProperty": "email"})
+            )
             return str(found["id"])
         except ProviderError as error:
             if error.status_code != 404:

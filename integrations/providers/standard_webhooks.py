@@ -27,7 +27,7 @@ def signing_key(secret: str) -> bytes:
     """The HMAC key of a secret (SPEC §15); ValueError for a `whsec_` secret whose rest is not base64."""
     if secret.startswith(SECRET_PREFIX):
         try:
-            return binascii.a2b_base64(secret[len(SECRET_PREFIX):].encode() + b"==")
+            return binascii.a2b_base64(secret[len(SECRET_PREFIX) :].encode() + b"==")
         except binascii.Error:
             raise ValueError("the part after whsec_ is not base64") from None
     return secret.encode()
