@@ -364,7 +364,7 @@ class ServiceClient:
 def _json_or_none(response: requests.Response):
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than Python's parser goes: as unreadable as bad JSON
         return None
 
 

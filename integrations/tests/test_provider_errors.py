@@ -190,7 +190,10 @@ def test_a_redirect_is_not_followed_and_is_a_bad_response(mock, provider):
 # Malformed answers -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", ["<html>not json</html>", '{"data": [', "[1, 2, 3]", ""])
+DEEPER_THAN_PYTHON_PARSES = "[" * 100_000  # json.loads raises RecursionError, not ValueError
+
+
+@pytest.mark.parametrize("body", ["<html>not json</html>", '{"data": [', "[1, 2, 3]", "", DEEPER_THAN_PYTHON_PARSES])
 def test_malformed_json_on_a_200_is_a_bad_response(mock, provider, body):
     mock.add(responses.GET, provider.templates_url, status=200, body=body, content_type="application/json")
 
@@ -198,6 +201,15 @@ def test_malformed_json_on_a_200_is_a_bad_response(mock, provider, body):
         provider.client.list_templates()
 
     assert caught.value.retryable is False
+
+
+def test_an_error_answer_nested_too_deep_to_read_is_still_the_providers_refusal(mock, provider):
+    mock.add(responses.GET, provider.templates_url, status=400, body=DEEPER_THAN_PYTHON_PARSES, content_type="application/json")
+
+    with pytest.raises(ProviderRejected) as caught:
+        provider.client.list_templates()
+
+    assert "HTTP 400" in str(caught.value)
 
 
 def test_malformed_json_on_a_resend_send_is_a_bad_response():
