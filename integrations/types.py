@@ -108,6 +108,29 @@ def validate_signing_secret(value: str) -> None:
         )
 
 
+def signing_key(secret: str) -> bytes:
+    """The HMAC key of a WEBHOOK's secret (SPEC §15): a `whsec_` secret's base64 part decoded (as leniently as
+    the `standardwebhooks` library its receivers use), any other's UTF-8 bytes. ValueError when that leaves
+    no key: `whsec_` alone, or followed only by characters base64 skips."""
+    if not secret.startswith("whsec_"):
+        return secret.encode()
+    try:
+        key = binascii.a2b_base64(secret[len("whsec_") :].encode() + b"==")
+    except (binascii.Error, ValueError):  # ValueError: characters that are not ASCII
+        raise ValueError("the part after whsec_ is not base64") from None
+    if not key:
+        raise ValueError("the part after whsec_ holds no key")
+    return key
+
+
+def validate_webhook_secret(value: str) -> None:
+    """Any string that signs: `whsec_` and base64, or anything else."""
+    try:
+        signing_key(value)
+    except ValueError as error:
+        raise ValidationError(f"This secret cannot sign: {error}. Use whsec_ and base64, or any other string.") from None
+
+
 @dataclass(frozen=True)
 class ConfigField:
     name: str
@@ -213,6 +236,7 @@ TYPES: dict[str, TypeDefinition] = {
             (_url("url", "URL", help_text="The endpoint that receives the signed events."), _EVENTS),
             ("secret",),
             credential_help=(("secret", "The signing secret your endpoint verifies with: whsec_ and base64, or any string."),),
+            credential_validators=(("secret", validate_webhook_secret),),
         ),
         TypeDefinition(
             IntegrationType.SLACK,

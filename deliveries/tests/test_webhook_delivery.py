@@ -94,6 +94,18 @@ def test_the_schedule_spent_fails_the_delivery_saying_so(receiver, workspace, re
     assert delivery.error.startswith("Gave up after 2 attempts: ") and "down for maintenance" in delivery.error
 
 
+def test_a_stored_secret_that_cannot_sign_fails_the_delivery_saying_so(receiver, workspace, record, mock):
+    webhook = receiver("WEBHOOK")
+    webhook.credentials = {"secret": "whsec_"}  # stored before the secret was validated on write
+    webhook.save()
+
+    record(workspace, "email.sent", email_row())
+
+    delivery = Delivery.objects.get()
+    assert delivery.status == "failed" and "cannot sign" in delivery.error
+    assert not mock.calls
+
+
 def test_a_410_fails_the_delivery_and_disables_the_integration_audited(receiver, workspace, record, mock):
     mock.add("POST", svc.WEBHOOK, status=410, body="gone")
     webhook = receiver("WEBHOOK")

@@ -7,7 +7,6 @@ every retry), `webhook-timestamp` (Unix seconds) and `webhook-signature: v1,<bas
 Signing is the `standardwebhooks` library's, which also verifies the email providers' webhooks.
 """
 
-import binascii
 import json
 import uuid
 from datetime import UTC, datetime
@@ -15,22 +14,12 @@ from urllib.parse import urlsplit
 
 from standardwebhooks import Webhook
 
+from ..types import signing_key
 from .client import CheckResult, ServiceClient
 from .events import ALL_EVENTS
 from .exceptions import MissingSetting
 
 TEST_EVENT = "webhook.test"
-SECRET_PREFIX = "whsec_"
-
-
-def signing_key(secret: str) -> bytes:
-    """The HMAC key of a secret (SPEC §15); ValueError for a `whsec_` secret whose rest is not base64."""
-    if secret.startswith(SECRET_PREFIX):
-        try:
-            return binascii.a2b_base64(secret[len(SECRET_PREFIX) :].encode() + b"==")
-        except binascii.Error:
-            raise ValueError("the part after whsec_ is not base64") from None
-    return secret.encode()
 
 
 class EventPoster(ServiceClient):

@@ -65,8 +65,8 @@ def test_a_tampered_ciphertext_fails_authentication_naming_the_key(make_integrat
 
 
 def test_a_ciphertext_copied_into_another_row_does_not_decrypt(make_integration):
-    victim = make_integration("WEBHOOK", credentials={"secret": "whsec_victims_secret"})
-    attacker = make_integration("WEBHOOK", credentials={"secret": "whsec_attackers_own"})
+    victim = make_integration("WEBHOOK", credentials={"secret": "victims-shared-secret"})
+    attacker = make_integration("WEBHOOK", credentials={"secret": "attackers-own-secret"})
     Integration.objects.filter(pk=attacker.pk).update(credentials=stored_ciphertext(victim))
 
     with pytest.raises(DecryptionError):
@@ -86,7 +86,8 @@ def test_an_unknown_key_id_is_named(make_integration, settings):
 
 def test_rotation_reencrypts_everything_so_the_old_key_can_go(make_integration, settings):
     secrets = {
-        make_integration("WEBHOOK", credentials={"secret": f"whsec_{n}_abcdefgh"}).pk: f"whsec_{n}_abcdefgh" for n in range(5)
+        make_integration("WEBHOOK", credentials={"secret": f"shared-secret-{n}-abcdefgh"}).pk: f"shared-secret-{n}-abcdefgh"
+        for n in range(5)
     }
     old = list(settings.OPBOX_ENCRYPTION_KEYS)
     new = new_key()

@@ -247,3 +247,27 @@ def test_the_edit_page_of_an_email_integration_shows_its_webhook_url(pages_as, m
     )
     assert "webhook verification key" in pages["EMAIL_PROVIDER_ALT"]
     assert "webhook-url" not in pages["WEBHOOK"]
+
+
+@pytest.mark.parametrize(
+    "secret", ["whsec_", "whsec_!!!!", "whsec_===="], ids=["nothing after whsec_", "not base64", "padding only"]
+)
+def test_a_webhook_secret_that_would_sign_with_an_empty_key_is_a_400(admin_api, secret):
+    body = {"name": "Hook", "type": "WEBHOOK", "config": {"url": "https://hooks.example/x"}, "credentials": {"secret": secret}}
+
+    response = admin_api.post("/api/integrations", body, format="json")
+
+    assert response.status_code == 400
+    assert "cannot sign" in str(response.json()["credentials"])
+    assert not Integration.objects.exists()
+
+
+def test_any_other_webhook_secret_is_taken(admin_api):
+    for secret in ("whsec_" + base64.b64encode(b"k").decode(), "a plain shared secret"):
+        body = {
+            "name": "Hook",
+            "type": "WEBHOOK",
+            "config": {"url": "https://hooks.example/x"},
+            "credentials": {"secret": secret},
+        }
+        assert admin_api.post("/api/integrations", body, format="json").status_code == 201
