@@ -140,6 +140,16 @@ def test_each_to_recipient_gets_the_engagement_on_their_own_contact(receiver, wo
     assert [e["associations"][0]["to"]["id"] for e in engagements] == ["700", "701"]
 
 
+def test_a_hubspot_contact_answered_without_an_id_fails_the_delivery_saying_so(receiver, workspace, record, mock):
+    mock.add("GET", f"{svc.HUBSPOT}/crm/v3/objects/contacts/client@example.com", json={"properties": {}})
+    receiver("CRM_PLATFORM")
+
+    record(workspace, "email.sent", email_row())
+
+    delivery = Delivery.objects.get()
+    assert delivery.status == "failed" and "a contact without an id" in delivery.error
+
+
 def test_a_hubspot_400_is_permanent_with_its_reason(receiver, workspace, record, mock):
     mock.add("GET", f"{svc.HUBSPOT}/crm/v3/objects/contacts/client@example.com", json={"id": "501", "properties": {}})
     mock.add("POST", f"{svc.HUBSPOT}/crm/v3/objects/emails", status=400,

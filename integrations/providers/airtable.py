@@ -75,7 +75,8 @@ class AirtableClient(ServiceClient):
         if table is None:
             listed = ", ".join(repr(name) for name in names[:10] if isinstance(name, str)) or "none"
             raise self._resource_error(f"Base {self.base_id} has no table named {self.table_name!r} (its tables: {listed}).")
-        fields = {field.get("name") for field in table.get("fields") or [] if isinstance(field, dict)}
+        fields = table.get("fields")
+        fields = {field.get("name") for field in fields if isinstance(field, dict)} if isinstance(fields, list) else set()
         if MERGE_FIELD not in fields:
             raise self._resource_error(
                 f"Table {self.table_name!r} has no {MERGE_FIELD!r} field: add it (emails are upserted on it)."

@@ -171,7 +171,8 @@ class GoogleDriveClient(ServiceClient):
             raise self._resource_error(f"{name!r} ({self.folder_id}) is a file, not a folder: use a folder's id.")
         if answer.get("trashed") is True:
             raise self._resource_error(f"Folder {name!r} is in the trash: restore it, or choose another folder.")
-        if (answer.get("capabilities") or {}).get("canAddChildren") is not True:
+        capabilities = answer.get("capabilities")
+        if not isinstance(capabilities, dict) or capabilities.get("canAddChildren") is not True:
             raise self._resource_error(f"Folder {name!r} cannot take new files with this account: share it with edit rights.")
         return CheckResult(f"Folder {name!r} can take new files.")
 

@@ -90,19 +90,25 @@ class HubSpotClient(ServiceClient):
             status = str(response.status_code)
         return status
 
+    def _contact_id_in(self, contact: dict) -> str:
+        contact_id = contact.get("id")
+        if isinstance(contact_id, bool) or not isinstance(contact_id, str | int) or contact_id == "":
+            raise self._bad_response("a contact without an id")
+        return str(contact_id)
+
     def _contact_id(self, address: str) -> str:
         """The id of the contact with this email address: looked up, or created (a 409 names the existing one)."""
         try:
             found = self._json(
                 self._request("GET", f"/crm/v3/objects/contacts/{quote(address, safe='@')}", params={"idProperty": "email"})
             )
-            return str(found["id"])
+            return self._contact_id_in(found)
         except ProviderError as error:
             if error.status_code != 404:
                 raise
         try:
             created = self._json(self._request("POST", "/crm/v3/objects/contacts", json={"properties": {"email": address}}))
-            return str(created["id"])
+            return self._contact_id_in(created)
         except ProviderError as error:
             existing = _EXISTING_ID.search(str(error)) if error.status_code == 409 else None
             if existing is None:

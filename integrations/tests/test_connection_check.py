@@ -203,6 +203,12 @@ RESOURCE_FAILURES = {
     "drive file not a folder": ("CLOUD_STORAGE", lambda m: svc.drive_file(m, name="notes.pdf", mime="application/pdf"), "'notes.pdf' (1AbcFolder) is a file, not a folder"),
     "drive folder missing or out of scope": ("CLOUD_STORAGE", lambda m: svc.drive_file(m, status=404), "a typed folder id needs the drive scope"),
     "drive folder read-only": ("CLOUD_STORAGE", lambda m: svc.drive_file(m, can_add=False), "cannot take new files with this account"),
+    # Shapes no documented answer has, read as what they fail to say:
+    "airtable fields not a list": ("EXTERNAL_DATABASE", lambda m: svc.airtable_tables(m, tables=[{"id": "tblX", "name": "Email Log", "fields": 5}]),
+                                   "has no 'Email ID' field"),
+    "drive capabilities not an object": ("CLOUD_STORAGE", lambda m: m.add(responses.GET, f"{svc.DRIVE}/drive/v3/files/1AbcFolder", json={
+        "id": "1AbcFolder", "name": "Client files", "mimeType": svc.FOLDER_MIME, "trashed": False, "capabilities": ["canAddChildren"]}),
+        "cannot take new files with this account"),
     "slack channel not found": ("SLACK", lambda m: (svc.slack_auth(m), svc.slack_channel(m, error="channel_not_found")),
                                 "Slack finds no channel 'C0123ALERTS' that @opbox can see"),
     "slack bot not in a private channel": ("SLACK", lambda m: (svc.slack_auth(m), svc.slack_channel(m, is_member=False, is_private=True, scopes="chat:write,chat:write.public")),
