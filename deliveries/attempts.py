@@ -12,6 +12,7 @@ or failed with the reason.
 
 import logging
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,6 +97,14 @@ def judge(error: ApplicationError, client_class) -> Outcome:
     return Outcome("failed", response, detail)
 
 
+def unexpected(error: Exception) -> Outcome:
+    """An exception no connector maps (a bug, or the document storage failing): retried on the schedule, which
+    fails the delivery if it persists. Logged by its type and frames, not its text, which may hold anything."""
+    kind = type(error).__name__
+    logger.error("Unexpected %s during a delivery attempt:\n%s", kind, "".join(traceback.format_tb(error.__traceback__)))
+    return Outcome("retry", kind, f"Opbox failed unexpectedly while delivering ({kind}); it will try again.")
+
+
 def attempt(integration_id: str, delivery_ids: list[str], *, later: Later | None, reserved: bool = False) -> str:
     """Make one attempt at these deliveries of one integration (those still pending and due); returns what happened."""
     integration = Integration.objects.filter(pk=integration_id).first()
@@ -135,6 +144,8 @@ def attempt(integration_id: str, delivery_ids: list[str], *, later: Later | None
             [(deliveries, Outcome("failed", "", f"The stored credentials cannot be decrypted: {error}"))],
             later,
         )
+    except Exception as error:  # noqa: BLE001 (recorded, so the claim does not wait out its lease)
+        return _record(integration, token, [(deliveries, unexpected(error))], later)
     return _record(integration, token, _calls(client, deliveries, token, worker=later is not None), later)
 
 
@@ -157,6 +168,8 @@ def _calls(client, deliveries: list[Delivery], token: str, *, worker: bool) -> l
             outcome = Outcome("delivered", client.deliver([_outgoing(delivery, files) for delivery in chunk]))
         except ApplicationError as error:
             outcome = judge(error, client_class)
+        except Exception as error:  # noqa: BLE001 (what was delivered before it must still be recorded)
+            outcome = unexpected(error)
         results.append((chunk, outcome))
         over_budget = worker and time.monotonic() - started > TASK_TIME_BUDGET
         if (outcome.status != "delivered" and (worker or outcome.status == "gone" or outcome.wait)) or over_budget:

@@ -49,6 +49,32 @@ def test_a_failure_stops_the_run_and_hands_the_rest_back_untried(run_of_five, mo
     assert len(mock.calls) == 3 and sorted(untried[0]) == sorted(Delivery.objects.filter(attempts=0).values_list("pk", flat=True))
 
 
+def test_an_unexpected_error_keeps_what_was_delivered_before_it_and_retries_the_rest(run_of_five, mock, caplog):
+    calls, canary = [], "CANARY-" + "text-of-an-unexpected-error"
+
+    def endpoint(request):
+        calls.append(request)
+        if len(calls) == 3:
+            raise KeyError(canary)  # a bug below the connector, or storage failing
+        return (204, {}, b"")
+
+    mock.add_callback("POST", svc.WEBHOOK, callback=endpoint)
+    later = Later()
+
+    attempts.attempt(*run_of_five, later=later)
+
+    assert by_email() == {
+        "0": ("delivered", 1),
+        "1": ("delivered", 1),
+        "2": ("pending", 1),
+        "3": ("pending", 0),
+        "4": ("pending", 0),
+    }
+    failed = Delivery.objects.get(email_id__endswith="2")
+    assert "KeyError" in failed.error and failed.claim == "" and failed.next_attempt_at is not None
+    assert "KeyError" in caplog.text and "CANARY" not in caplog.text + failed.error  # its text may hold anything
+
+
 def test_a_run_past_its_time_budget_hands_the_rest_back(run_of_five, mock, monkeypatch):
     monkeypatch.setattr(attempts, "TASK_TIME_BUDGET", 0.0)
     mock.add("POST", svc.WEBHOOK, status=200)
