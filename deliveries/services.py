@@ -24,6 +24,10 @@ class IntegrationDisabled(ApplicationError):
     http_status = 409
 
 
+class DeliveryInProgress(ApplicationError):
+    http_status = 409
+
+
 def delivery_in(workspace, delivery_id: str, *, table=None) -> Delivery:
     """A delivery of `workspace` (of `table`'s integration when given); another workspace's raises DoesNotExist."""
     deliveries = Delivery.objects.select_related("integration", "event").filter(workspace=workspace)
@@ -38,10 +42,14 @@ def redeliver(delivery: Delivery) -> Delivery:
         raise IntegrationDisabled(f"The integration {delivery.integration.name!r} is disabled: enable it to redeliver.")
     now = timezone.now()
     arguments = [delivery.integration_id, [delivery.pk]]
+    # Not while an attempt holds it: that attempt records its outcome over this reset (and its count under it).
+    unclaimed = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     with transaction.atomic():
-        Delivery.objects.filter(pk=delivery.pk).update(
+        reset = Delivery.objects.filter(unclaimed, pk=delivery.pk).update(
             status=DeliveryStatus.PENDING, round_attempts=0, next_attempt_at=now, delivered_at=None, error="", updated_at=now
         )
+        if not reset:
+            raise DeliveryInProgress("An attempt at this delivery is in progress: redeliver once it has ended.")
         if can_defer(deliver_events):
             deliver_events.enqueue(*arguments)  # with the change, in this transaction
         else:

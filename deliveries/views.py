@@ -37,7 +37,7 @@ class RedeliverView(APIView):
         responses={
             202: DeliverySerializer,
             404: OpenApiResponse(description="No such delivery in the caller's workspace."),
-            409: OpenApiResponse(description="The delivery's integration is disabled: enable it first."),
+            409: OpenApiResponse(description="The delivery's integration is disabled (enable it first), or an attempt at it is in progress."),
         },
         summary="Redeliver a delivery (the same webhook-id, the retry schedule from the start)", operation_id="deliveries_redeliver",
     )  # fmt: skip

@@ -5,7 +5,7 @@ back to the queue untried, their attempts not counted."""
 import pytest
 from django.db import transaction
 
-from deliveries import attempts
+from deliveries import attempts, services
 from deliveries.fan_out import fan_out_batch
 from deliveries.models import Delivery
 from integrations.tests import services as svc
@@ -73,6 +73,34 @@ def test_an_unexpected_error_keeps_what_was_delivered_before_it_and_retries_the_
     failed = Delivery.objects.get(email_id__endswith="2")
     assert "KeyError" in failed.error and failed.claim == "" and failed.next_attempt_at is not None
     assert "KeyError" in caplog.text and "CANARY" not in caplog.text + failed.error  # its text may hold anything
+
+
+def test_redeliver_is_refused_while_an_attempt_holds_the_delivery_and_the_run_records_every_outcome(run_of_five, mock):
+    refusals = []
+
+    def endpoint(request):
+        if not refusals:  # an admin presses Redeliver on a delivery this run holds
+            held = Delivery.objects.get(email_id__endswith="4")
+            try:
+                services.redeliver(held)
+            except services.DeliveryInProgress as error:
+                refusals.append(error.detail)
+            return (204, {}, b"")
+        return (500, {}, b"")
+
+    mock.add_callback("POST", svc.WEBHOOK, callback=endpoint)
+
+    attempts.attempt(*run_of_five, later=Later())
+
+    assert refusals and "in progress" in refusals[0]
+    assert by_email() == {
+        "0": ("delivered", 1),
+        "1": ("pending", 1),
+        "2": ("pending", 0),
+        "3": ("pending", 0),
+        "4": ("pending", 0),
+    }
+    assert list(Delivery.objects.values_list("round_attempts", flat=True).order_by("email_id")) == [1, 1, 0, 0, 0]
 
 
 def test_a_run_past_its_time_budget_hands_the_rest_back(run_of_five, mock, monkeypatch):
