@@ -346,9 +346,10 @@ def test_credentials_sealed_under_a_dropped_key_leave_a_failed_row_naming_the_ke
 
 
 def test_an_answer_our_code_cannot_handle_leaves_a_failed_row_and_is_not_retried(workspace, site_provider_a, provider):
-    # A 200 whose JSON nests deeper than Python's parser recurses: RecursionError, not the ValueError the
-    # client turns into ProviderBadResponse, so it reaches delivery as an unexpected exception.
-    provider.add(responses.POST, SEND_A, status=200, body="[" * 100_000 + "]" * 100_000, content_type="application/json")
+    def below_the_client(request):  # an exception the provider client maps to nothing, as a bug there would raise
+        raise LookupError("unexpected")
+
+    provider.add_callback(responses.POST, SEND_A, callback=below_the_client)
 
     entry = send_email(workspace, an_email(), source=EmailSource.MATTER_STEP)
 

@@ -39,6 +39,10 @@ logger = logging.getLogger("integrations.providers")
 
 REDACTED = "[redacted]"
 MAX_DETAIL = 300  # characters of a service's error text kept in our messages
+# An API answer, never a file (files are streamed by their callers): a larger one is refused unread, so an
+# endpoint a user typed cannot fill a worker's memory.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+_READ_BYTES = 64 * 1024
 _BEARER = re.compile(r"(?i)(bearer)\s+[^\s\"',;]+")
 _USABLE_CREDENTIAL = re.compile(r"[\x21-\x7e]+")  # printable ASCII without spaces: what a header can carry
 _DEFAULT_HEADERS = {"Accept": "application/json", "User-Agent": "opbox-integrations"}
@@ -221,14 +225,17 @@ class ServiceClient:
         url = self._url(path)
         session = session_for(True) if guarded else self._session
         started = time.monotonic()
+        streamed = kwargs.pop("stream", False)
         failure = None
         try:
             headers = {**_DEFAULT_HEADERS, **kwargs.pop("headers", {})}
             response = session.request(
-                method, url, auth=auth, headers=headers, timeout=self.timeout, allow_redirects=False, **kwargs
+                method, url, auth=auth, headers=headers, timeout=self.timeout, allow_redirects=False, stream=True, **kwargs
             )
         except requests.RequestException as exc:
             failure = self._transport_error(exc, idempotent, url)
+        if failure is None and not streamed:
+            failure = self._read_answer(response, idempotent)
         if failure is not None:
             # Raised outside the `except` so the requests exception, whose request holds the
             # Authorization header, is not chained onto ours.
@@ -245,6 +252,34 @@ class ServiceClient:
             if isinstance(payload, dict) and payload.get(self.success_flag) is False:
                 raise self._error_for(response, payload)
         return response
+
+    def _read_answer(self, response: requests.Response, idempotent: bool) -> ProviderError | None:
+        """Read an answer's body into `response.content`, or return why not: larger than MAX_ANSWER_BYTES, or
+        not all there `timeout` after its headers. requests' own timeout bounds each read, not the body: an
+        endpoint sending a byte a second would hold the worker for as long as it liked."""
+        deadline = time.monotonic() + self.timeout
+        parts, size, failure = [], 0, None
+        try:
+            while part := response.raw.read1(_READ_BYTES, decode_content=True):  # one socket read at most
+                parts.append(part)
+                size += len(part)
+                if size > MAX_ANSWER_BYTES:
+                    failure = self._bad_response(f"an answer larger than {MAX_ANSWER_BYTES // 2**20} MiB")
+                elif time.monotonic() > deadline:
+                    name = self.provider_name
+                    failure = self._error(ProviderTimeout, f"{name} did not send its whole answer within {self.timeout:g} s.",
+                                          retryable=idempotent)  # fmt: skip
+                if failure is not None:
+                    response.close()  # the rest unread: the connection is dropped, not reused
+                    return failure
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            failure = self._body_error(exc, idempotent)
+        if failure is not None:
+            response.close()
+            return failure
+        response._content, response._content_consumed = b"".join(parts), True
+        response.close()  # read to its end: the connection goes back to the pool
+        return None
 
     def _body_chunks(self, response: requests.Response, chunk_size: int, *, idempotent: bool) -> Iterator[bytes]:
         """A streamed answer's body, chunk by chunk as the caller reads it. A connection that stalls or breaks
@@ -263,11 +298,12 @@ class ServiceClient:
                 return
             yield chunk
 
-    def _body_error(self, exc: requests.RequestException, idempotent: bool) -> ProviderError:
+    def _body_error(self, exc: Exception, idempotent: bool) -> ProviderError:
+        """What a failure while reading a body means: requests' exception (wrapping urllib3's) or urllib3's own."""
         name, kind = self.provider_name, type(exc).__name__
         logger.debug("%s transport error in the body: %s", name, self._scrub(f"{kind}: {exc}"))
-        cause = exc.args[0] if exc.args else None
-        if isinstance(cause, urllib3.exceptions.ReadTimeoutError):  # requests wraps it in a ConnectionError here
+        cause = exc.args[0] if isinstance(exc, requests.RequestException) and exc.args else exc
+        if isinstance(cause, urllib3.exceptions.ReadTimeoutError):
             return self._error(
                 ProviderTimeout, f"{name} stopped sending its answer for {self.timeout:g} s.", retryable=idempotent
             )

@@ -3,7 +3,9 @@
 Each test runs against Resend and SendGrid alike; only the network is mocked (`responses`).
 """
 
+import io
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -28,6 +30,7 @@ from integrations.providers import (
     client_for,
 )
 from integrations.providers.base import parse_retry_after
+from integrations.providers.client import MAX_ANSWER_BYTES
 
 CANARY = "re_CANARY_7c1f0e9d8b2a4c6e"
 MESSAGE = OutboundMessage(
@@ -219,6 +222,59 @@ def test_malformed_json_on_a_resend_send_is_a_bad_response():
 
         with pytest.raises(ProviderBadResponse):
             client.send(MESSAGE, idempotency_key="email-1")
+
+
+# Answers too large or too slow -------------------------------------------------------------------
+
+
+class _Drip(io.RawIOBase):
+    """A body that comes one byte per read, `pause` seconds apart: each read is quick enough for the
+    per-read timeout, and the whole never ends in time."""
+
+    def __init__(self, pause: float, size: int = 1000):
+        self._pause, self._left = pause, size
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if not self._left:
+            return 0
+        time.sleep(self._pause)
+        buffer[0:1], self._left = b" ", self._left - 1
+        return 1
+
+
+class _Counted(io.BytesIO):
+    served = 0
+
+    def readinto(self, buffer):
+        count = super().readinto(buffer)
+        self.served += count
+        return count
+
+
+def test_an_answer_larger_than_any_api_answer_is_refused_unread(mock, provider):
+    big = _Counted(b"[" + b"0," * MAX_ANSWER_BYTES + b"0]")  # 8 MiB of valid JSON
+    mock.add(responses.GET, provider.templates_url, body=io.BufferedReader(big), content_type="application/json")
+
+    with pytest.raises(ProviderBadResponse) as caught:
+        provider.client.list_templates()
+
+    assert "larger than 4 MiB" in str(caught.value)
+    assert MAX_ANSWER_BYTES < big.served < MAX_ANSWER_BYTES + 2**17  # read up to the limit, not to the end
+
+
+def test_an_answer_that_drips_in_is_a_timeout_once_the_whole_answer_is_late(mock, provider):
+    client = type(provider.client)(CANARY, base_url=provider.client.base_url, timeout=0.2)
+    mock.add(responses.GET, provider.templates_url, body=io.BufferedReader(_Drip(0.02)), content_type="application/json")
+
+    began = time.monotonic()
+    with pytest.raises(ProviderTimeout) as caught:
+        client.list_templates()
+
+    assert time.monotonic() - began < 1.0  # 1,000 bytes at 50 a second would take 20 s
+    assert "0.2 s" in str(caught.value)
 
 
 # Transport failures ------------------------------------------------------------------------------
