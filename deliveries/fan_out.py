@@ -36,9 +36,11 @@ def _email_id(event: WorkspaceEvent) -> str:
     return str(values.get("Email ID") or "")[:25] if isinstance(values, dict) else ""
 
 
-def fan_out_batch(enqueue: Callable[[list[tuple[str, list[str]]]], None], *, defer_enqueue: bool, limit: int = BATCH) -> FanOut:
+def fan_out_batch(
+    enqueue: Callable[[list[tuple[str, list[str]]]], None], *, enqueue_in_transaction: bool, limit: int = BATCH
+) -> FanOut:
     """Fan out up to `limit` events not fanned out yet, oldest first; `enqueue` gets the delivery tasks'
-    arguments, (integration id, delivery ids), one per group of what one call takes. With `defer_enqueue`
+    arguments, (integration id, delivery ids), one per group of what one call takes. With `enqueue_in_transaction`
     (a queue that holds tasks in this database) they are enqueued in the same transaction; otherwise after it.
     """
     with transaction.atomic():
@@ -67,7 +69,7 @@ def fan_out_batch(enqueue: Callable[[list[tuple[str, list[str]]]], None], *, def
         for integration, ids in groups.items():
             size = deliveries_per_task(integration.type)
             tasks += [(integration.pk, ids[start : start + size]) for start in range(0, len(ids), size)]
-        if defer_enqueue:
+        if enqueue_in_transaction:
             enqueue(tasks)
         else:
             transaction.on_commit(lambda: enqueue(tasks))

@@ -12,7 +12,7 @@ from django.utils.formats import date_format
 
 from integrations.cards import CardFact
 from opbox.errors import ApplicationError
-from opbox.task_chain import can_defer
+from opbox.task_queue import enqueue_with_transaction
 
 from .log_tables import delivery_log_table_of
 from .models import Delivery, DeliveryStatus
@@ -50,10 +50,7 @@ def redeliver(delivery: Delivery) -> Delivery:
         )
         if not reset:
             raise DeliveryInProgress("An attempt at this delivery is in progress: redeliver once it has ended.")
-        if can_defer(deliver_events):
-            deliver_events.enqueue(*arguments)  # with the change, in this transaction
-        else:
-            transaction.on_commit(lambda: deliver_events.enqueue(*arguments))
+        enqueue_with_transaction(deliver_events, *arguments)
     delivery.refresh_from_db()
     return delivery
 

@@ -13,7 +13,7 @@ from django_tasks import task
 
 from integrations.models import Integration
 from opbox import task_chain
-from opbox.task_queue import enqueue_each, is_waiting
+from opbox.task_queue import commits_with_transaction, enqueue_each, enqueue_with_transaction, is_waiting
 
 from . import attempts, fan_out, sweep
 from .subscriptions import deliveries_per_task
@@ -29,8 +29,9 @@ def _enqueue_attempts(tasks: list[tuple[str, list[str]]]) -> None:
 
 
 def _enqueue_later(when: datetime | None, integration_id: str, delivery_ids: list[str], reserved: bool = False) -> None:
-    """Enqueue an attempt to run at `when` (None: as soon as a worker reaches it in the queue)."""
-    (deliver_events.using(run_after=when) if when else deliver_events).enqueue(integration_id, delivery_ids, reserved)
+    """Enqueue an attempt to run at `when` (None: as soon as a worker reaches it in the queue), with the
+    transaction that recorded why."""
+    enqueue_with_transaction(deliver_events, integration_id, delivery_ids, reserved, run_after=when)
 
 
 # Below email sends (priority 0) in the workers' queue: a subscriber that is down or paced must not hold
@@ -46,10 +47,10 @@ def _later():
 @task(priority=DELIVERY_PRIORITY)
 def fan_out_events() -> dict:
     """Fan out the events not fanned out yet, a batch a transaction; concurrent runs take different events."""
-    defer = task_chain.can_defer(deliver_events)
+    with_the_rows = commits_with_transaction(deliver_events)
     events = deliveries = 0
     for _ in range(FAN_OUT_ROUNDS):
-        done = fan_out.fan_out_batch(_enqueue_attempts, defer_enqueue=defer)
+        done = fan_out.fan_out_batch(_enqueue_attempts, enqueue_in_transaction=with_the_rows)
         events, deliveries = events + done.events, deliveries + done.deliveries
         if done.events < fan_out.BATCH:
             break

@@ -11,6 +11,7 @@ from django_tasks import task
 
 from documents.retention import purge_expired_documents
 from opbox import task_chain
+from opbox.task_queue import enqueue_with_transaction
 
 from .lifecycle import erasure, retention
 from .sending import claims, delivery
@@ -37,7 +38,8 @@ def deliver_email(entry_id: str) -> str:
 
 
 def _enqueue_later(when, integration_id, **arguments) -> None:
-    deliver_emails.using(run_after=when).enqueue(integration_id, **arguments)
+    """With the transaction that holds its emails for it (see opbox.task_queue)."""
+    enqueue_with_transaction(deliver_emails, integration_id, run_after=when, **arguments)
 
 
 def _later():

@@ -5,10 +5,29 @@ its cost must not grow with them (SPEC §8): `enqueue_each` writes every task ro
 """
 
 import json
+from datetime import datetime
 
+from django.db import transaction
 from django_tasks.signals import task_enqueued
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult, get_date_max
+
+
+def commits_with_transaction(task) -> bool:
+    """Whether enqueueing `task` writes a row in the current transaction (the database backend), so that a task
+    enqueued with the rows it works on commits, or rolls back, with them."""
+    return isinstance(task.get_backend(), DatabaseBackend)
+
+
+def enqueue_with_transaction(task, *arguments, run_after: datetime | None = None, **keywords) -> None:
+    """Enqueue `task(*arguments, **keywords)` as part of the current transaction: within it on the database backend, after
+    its commit elsewhere (a Redis queue's worker could otherwise run it before its rows exist, and inline it would
+    run on rows not committed yet). A rollback enqueues nothing."""
+    queued = task.using(run_after=run_after) if run_after else task
+    if commits_with_transaction(task):
+        queued.enqueue(*arguments, **keywords)
+    else:
+        transaction.on_commit(lambda: queued.enqueue(*arguments, **keywords))
 
 
 def enqueue_each(task, argument_lists) -> None:
