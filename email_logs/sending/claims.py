@@ -50,6 +50,27 @@ def lease(rows: list[OutboundEmail], now: datetime, *, attempt: bool = True, bat
     return rows
 
 
+def renew(rows: list[OutboundEmail], now: datetime) -> list[OutboundEmail]:
+    """Of `rows` this sender leased earlier (and has not attempted since), those it still holds, leased again
+    with the attempt about to be made recorded. One whose lease ran out meanwhile (a long render) may have
+    been taken by another sender, the in-flight sweep's, which sends it: it is dropped here, never sent twice."""
+    if not rows:
+        return rows
+    held = Q()
+    for held_until in {row.lease_expires_at for row in rows}:
+        held |= Q(pk__in=[row.pk for row in rows if row.lease_expires_at == held_until], lease_expires_at=held_until)
+    until = now + lease_length()
+    renewed = OutboundEmail.objects.filter(held).update(lease_expires_at=until, attempts=F("attempts") + 1, last_attempt_at=now)
+    if renewed < len(rows):
+        still = set(
+            OutboundEmail.objects.filter(pk__in=[row.pk for row in rows], lease_expires_at=until).values_list("pk", flat=True)
+        )
+        rows = [row for row in rows if row.pk in still]
+    for row in rows:
+        row.lease_expires_at, row.attempts, row.last_attempt_at = until, row.attempts + 1, now
+    return rows
+
+
 # Emails that may share a batch: in none yet, never attempted (one already tried alone is retried alone, under
 # its own key), without attachments.
 GROUPABLE = Q(batch_id="", attempts=0, entry__attachment_count=0)

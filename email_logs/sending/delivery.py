@@ -38,7 +38,7 @@ from integrations.models import Integration
 from integrations.providers import ProviderError, ProviderRateLimited, client_for, provider_for_type
 
 from ..models import EmailLogEntry, EmailStatus, OutboundEmail, SendFailure
-from .claims import GROUPABLE, claim_batch, claim_emails, lease, lease_length, unleased
+from .claims import GROUPABLE, claim_batch, claim_emails, lease, lease_length, renew, unleased
 from .settling import fail_unsent, settle, settle_all
 
 logger = logging.getLogger(__name__)
@@ -238,10 +238,9 @@ class _Sender:
         while True:
             singles, self.leased = self.leased[:together], self.leased[together:]
             singles = self._with_documents(singles)  # an email whose document failed is settled, unsent
+            singles = renew(singles, timezone.now())  # those still this run's after the renders
             if singles or not self.leased:
                 break
-        if singles:
-            lease(singles, timezone.now())
         return [[outbox] for outbox in singles]
 
     def _with_documents(self, outboxes: list[OutboundEmail]) -> list[OutboundEmail]:

@@ -303,3 +303,30 @@ def test_a_worker_sigkilled_after_the_render_resends_without_rendering_again(wor
     entry.refresh_from_db()
     assert (entry.status, entry.message_id) == ("delivered", "after-the-kill")
     assert Document.objects.count() == 1
+
+
+def test_an_email_whose_lease_ran_out_while_it_rendered_is_left_to_the_sender_that_took_it(
+    workspace, site_provider_a, engine, provider, settings
+):
+    from email_logs import tasks
+    from email_logs.api.serializers import SendEmailSerializer
+    from email_logs.models import EmailSource
+    from email_logs.sending.intake import send_email
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # a worker: sent below
+    serializer = SendEmailSerializer(data=EMAIL)
+    assert serializer.is_valid(), serializer.errors
+    entry = send_email(workspace, serializer.message(), source=EmailSource.WORKFLOW_EMAIL)
+
+    def slow_render(request):  # the render outlasts the lease, and the in-flight sweep takes the email meanwhile
+        OutboundEmail.objects.filter(pk=entry.pk).update(lease_expires_at=timezone.now() + timedelta(minutes=7))
+        return (200, {"Content-Type": "application/pdf"}, PDF)
+
+    provider.add_callback(responses.POST, f"{CARBONE}/render/tpl-letter", callback=slow_render)
+    provider.add(responses.POST, f"{PROVIDER_A}/emails", json={"id": "m-twice"})
+
+    tasks.deliver_emails.call(site_provider_a.pk, [entry.pk])
+
+    assert not provider_calls(provider)  # the sender holding it now sends it, once
+    outbox = OutboundEmail.objects.get()
+    assert outbox.attempts == 0 and outbox.lease_expires_at > timezone.now() + timedelta(minutes=6)
