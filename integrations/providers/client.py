@@ -342,7 +342,8 @@ class ServiceClient:
             host = urlsplit(url).hostname or url
             return self._error(
                 OutboundAddressRefused,
-                f"Refused to call {host}: it resolves to {exc}, a loopback, private, link-local or reserved address, "
+                # Not the address itself: a workspace could map the names of our private network one by one.
+                f"Refused to call {host}: it resolves to a loopback, private, link-local or reserved address, "
                 "and outbound calls never go to private networks.",
             )
         if isinstance(exc, requests.ConnectTimeout):
