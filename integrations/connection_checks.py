@@ -28,7 +28,7 @@ from .oauth import StoredTokens, UnsavedTokens
 from .pacing import pause
 from .providers import ProviderRateLimited, connector_for
 from .services import check_integration_input, clean_name
-from .types import merge_patch, validate_config, validate_credentials
+from .types import check_credential_destination, merge_patch, validate_config, validate_credentials
 
 MAX_DETAIL = 1000  # characters of a check's sentence kept on the integration
 
@@ -120,6 +120,7 @@ def check_patched_values(integration: Integration, *, name=None, type=None, conf
     except EncryptionError as error:
         raise CredentialsUnreadable(str(error)) from None
     config = merge_patch(integration.config, config_patch or {})
+    check_credential_destination(integration.type, integration.config, config, credentials_patch)
     credentials = merge_patch(stored, credentials_patch or {})
     identity = _identity(integration.pk, name, integration.type)
     refreshes = connector_for(integration.type).client_class.refreshes_tokens

@@ -24,6 +24,7 @@ from .types import (
     EMAIL_PROVIDER_TYPES,
     MAX_NAME_LENGTH,
     TYPES,
+    check_credential_destination,
     fingerprint_for,
     merge_patch,
     validate_config,
@@ -287,7 +288,9 @@ def update_integration(
         integration.name = clean_name(name)
     if config_patch is not None:
         validate_config(integration.type, config_patch, allow_null=True)
-        integration.config = merge_patch(integration.config, config_patch)
+        patched = merge_patch(integration.config, config_patch)
+        check_credential_destination(integration.type, integration.config, patched, credentials_patch)
+        integration.config = patched
     if credentials_patch is not None:
         validate_credentials(integration.type, credentials_patch, allow_null=True)
         _set_credentials(integration, merge_patch(integration.credentials, credentials_patch))

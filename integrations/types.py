@@ -7,6 +7,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -157,6 +158,9 @@ class TypeDefinition:
     # The setting (a credential or a config field) that authenticates the provider's signed webhooks; "" for none.
     webhook_secret: str = ""
     credential_help: tuple[tuple[str, str], ...] = ()  # (credential, where a user finds it)
+    # The config field holding the URL the credentials are sent to, when users type it; "" when they only go
+    # to the operator's service URL (or, for a signing secret, never leave).
+    credential_destination: str = ""
 
     def help_for(self, credential: str) -> str:
         return dict(self.credential_help).get(credential, "")
@@ -229,6 +233,7 @@ TYPES: dict[str, TypeDefinition] = {
             ),
             ("apiKey",),
             credential_help=(("apiKey", "An API key from your Carbone account's home page (account.carbone.io)."),),
+            credential_destination="baseUrl",
         ),
         TypeDefinition(
             IntegrationType.WEBHOOK,
@@ -279,6 +284,7 @@ TYPES: dict[str, TypeDefinition] = {
                     "A personal access token (airtable.com/create/tokens) with schema.bases:read and data.records:write on the base.",
                 ),
             ),
+            credential_destination="baseUrl",
         ),
         TypeDefinition(
             IntegrationType.WEBHOOK_PLATFORM,
@@ -381,6 +387,32 @@ def validate_config(type_name: str, config: dict, *, allow_null: bool = False) -
     if errors:
         raise ValidationError({"config": errors})
     return config
+
+
+def _origin(url) -> tuple | None:
+    if not isinstance(url, str) or not url.strip():
+        return None  # the service's default URL
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = "?"
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+def check_credential_destination(type_name: str, stored_config: dict, config: dict, credentials_patch: dict | None) -> None:
+    """Moving the URL the credentials are sent to onto another host (scheme, host or port) needs them entered
+    again: they are never shown, and changing the URL alone would send the stored ones to any server."""
+    definition = TYPES[type_name]
+    field = definition.credential_destination
+    if not field or _origin(stored_config.get(field)) == _origin(config.get(field)):
+        return
+    missing = [name for name in definition.required_credentials if not (credentials_patch or {}).get(name)]
+    if missing:
+        labels = " and ".join(credential_label(name) for name in missing)
+        raise ValidationError(
+            {"credentials": [f"The new {field} is on another host: enter the {labels} again with it, to send it there."]}
+        )
 
 
 def validate_credentials(type_name: str, credentials: dict, *, allow_null: bool = False) -> dict:
