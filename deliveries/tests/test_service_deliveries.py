@@ -16,6 +16,7 @@ from integrations.tests import services as svc
 from workspaces.events import record_events
 
 from .conftest import email_row
+from .test_webhook_delivery import attempt_again
 
 pytestmark = pytest.mark.django_db
 
@@ -128,16 +129,34 @@ def test_a_409_on_create_carries_the_existing_contacts_id(receiver, workspace, r
     assert json.loads(mock.calls[2].request.body)["associations"][0]["to"] == {"id": "123"}
 
 
-def test_each_to_recipient_gets_the_engagement_on_their_own_contact(receiver, workspace, record, mock):
+def test_one_engagement_is_logged_on_every_to_recipients_contact(receiver, workspace, record, mock):
     for n, address in enumerate(("a@example.com", "b@example.com")):
         mock.add(
             "GET", f"{svc.HUBSPOT}/crm/v3/objects/contacts/{address}", json={"id": f"70{n}", "properties": {"email": address}}
         )
-        hubspot_engagement(mock)
+    hubspot_engagement(mock)
     receiver("CRM_PLATFORM")
     record(workspace, "email.sent", email_row(to="a@example.com, B <b@example.com>"))
     engagements = [json.loads(c.request.body) for c in mock.calls if c.request.url.endswith("/objects/emails")]
-    assert [e["associations"][0]["to"]["id"] for e in engagements] == ["700", "701"]
+    assert [[a["to"]["id"] for a in e["associations"]] for e in engagements] == [["700", "701"]]
+
+
+def test_a_rate_limit_halfway_through_the_contacts_logs_the_email_once_on_the_retry(receiver, workspace, record, mock):
+    mock.add("GET", f"{svc.HUBSPOT}/crm/v3/objects/contacts/a@example.com", json={"id": "700", "properties": {}})
+    mock.add("GET", f"{svc.HUBSPOT}/crm/v3/objects/contacts/b@example.com", status=429, headers={"Retry-After": "1"},
+             json={"status": "error", "message": "You have reached your secondly limit.", "category": "RATE_LIMITS"})  # fmt: skip
+    mock.add("GET", f"{svc.HUBSPOT}/crm/v3/objects/contacts/b@example.com", json={"id": "701", "properties": {}})
+    hubspot_engagement(mock)
+    receiver("CRM_PLATFORM")
+    record(workspace, "email.sent", email_row(to="a@example.com, b@example.com"))
+    delivery = Delivery.objects.get()
+    assert delivery.status == "pending"
+
+    attempt_again(delivery, later=None)
+
+    engagements = [json.loads(c.request.body) for c in mock.calls if c.request.url.endswith("/objects/emails")]
+    assert [[a["to"]["id"] for a in e["associations"]] for e in engagements] == [["700", "701"]]
+    assert Delivery.objects.get().status == "delivered"
 
 
 def test_a_hubspot_contact_answered_without_an_id_fails_the_delivery_saying_so(receiver, workspace, record, mock):

@@ -63,8 +63,9 @@ class HubSpotClient(ServiceClient):
         return CheckResult(f"The access token works for HubSpot portal {portal}{pin}.")
 
     def deliver(self, events) -> str:
-        """Log a sent email on each To recipient's contact (found, or created): an email engagement associated
-        to it. Returns the last engagement call's status."""
+        """Log a sent email on its To recipients' contacts (each found, or created): one email engagement
+        associated to them all. The contacts come first, since finding or creating one again is harmless: a
+        429 halfway through them leaves nothing logged, so the retry logs the email once."""
         (event,) = events
         values = email_values(event)
         recipients = [address for _, address in getaddresses([values.get("To") or ""]) if address]
@@ -77,18 +78,16 @@ class HubSpotClient(ServiceClient):
             "hs_email_subject": values.get("Subject") or "",
             "hs_email_text": f"Sent from Opbox (email {event.data.get('id', '')}). {event.link}".strip(),
         }
-        status = ""
-        for address in recipients:
-            contact_id = self._contact_id(address)
-            association = {
+        contact_ids = list(dict.fromkeys(self._contact_id(address) for address in recipients))
+        associations = [
+            {
                 "to": {"id": contact_id},
                 "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": EMAIL_TO_CONTACT}],
             }
-            response = self._request(
-                "POST", "/crm/v3/objects/emails", json={"properties": properties, "associations": [association]}
-            )
-            status = str(response.status_code)
-        return status
+            for contact_id in contact_ids
+        ]
+        response = self._request("POST", "/crm/v3/objects/emails", json={"properties": properties, "associations": associations})
+        return str(response.status_code)
 
     def _contact_id_in(self, contact: dict) -> str:
         contact_id = contact.get("id")
