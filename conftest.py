@@ -158,10 +158,7 @@ def make_integration(workspace):
     def make(type="EMAIL_PROVIDER", in_workspace=None, **overrides):
         defaults = {
             "EMAIL_PROVIDER": ({"fromEmail": "noreply@acme.example", "fromName": "Acme"}, {"apiKey": "re_test_1234567890abcdef"}),
-            "EMAIL_PROVIDER_ALT": (
-                {"fromEmail": "noreply@acme.example", "fromName": "Acme"},
-                {"apiKey": "SG.test_1234567890abcdef"},
-            ),
+            "EMAIL_PROVIDER_ALT": ({"fromEmail": "noreply@acme.example", "fromName": "Acme"}, {"apiKey": "SG.test_1234567890abcdef"}),
             "WEBHOOK": ({"url": "https://hooks.acme.example/in"}, {"secret": "whsec_1234567890abcdef"}),
         }.get(type, ({}, {}))
         arguments = {"name": f"{type.title()} integration", "config": defaults[0], "credentials": defaults[1]}

@@ -137,7 +137,7 @@ def fill(rows: int, slug: str = "bench"):
         table = Table.objects.get(workspace=workspace)
     sources = ["Workflow Automation", "Matter Email Step", "Form Send", "Workflow Email"]
     start = datetime(2024, 1, 1, tzinfo=UTC)
-    columns = 'id, table_id, sent_at, created_at, "to", from_address, subject, status, provider, message_id, cc, bcc, template_id, source, error, attachment_count, attempts, integration_id, failure'
+    columns = "id, table_id, sent_at, created_at, \"to\", from_address, subject, status, provider, message_id, cc, bcc, template_id, source, error, attachment_count, attempts, integration_id, failure"
     began = time.perf_counter()
     with connection.cursor() as cursor, cursor.copy(f"COPY email_logs_emaillogentry ({columns}) FROM STDIN") as copy:
         for i in range(rows):
@@ -329,9 +329,7 @@ def print_table(headers: list[str], rows: list[list]) -> None:
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     numeric = [all(_is_number(row[i]) for row in cells[1:]) for i in range(len(headers))]
     for n, row in enumerate(cells):
-        print(
-            "  ".join(c.rjust(w) if numeric[i] else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
-        )
+        print("  ".join(c.rjust(w) if numeric[i] else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
         if n == 0:
             print("  ".join("-" * w for w in widths))
 

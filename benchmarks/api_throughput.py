@@ -188,9 +188,7 @@ def main():
     token, paths = seed(args)
     endpoints = list(paths.items())
     references = [REFERENCES[0], (*REFERENCES[1][:2], token)]
-    measured = (
-        ["/bench/bare"] + [p for _, path in endpoints for p in (path, floor_of(path))] + [path for _, path, _ in references]
-    )
+    measured = ["/bench/bare"] + [p for _, path in endpoints for p in (path, floor_of(path))] + [path for _, path, _ in references]
     prepared_statements(False)
     unprepared = in_process_ms(measured, token)
     prepared_statements(True)
@@ -249,12 +247,7 @@ def report(results, reference_runs, bare_runs, costs, log_path) -> None:
     table, misses, errors = [], 0, sum(f["errors"] for f in bare_runs)
     for label, path, f, floor, bare in results:
         limit = IN_PROCESS_TARGET_MS.get(label, 1.0)
-        checks = [
-            f["rps"] >= FLOOR_TARGET * floor["rps"],
-            f["rps"] >= BARE_TARGET * bare,
-            costs[path] <= limit,
-            f["p99"] < P99_TARGET_MS,
-        ]
+        checks = [f["rps"] >= FLOOR_TARGET * floor["rps"], f["rps"] >= BARE_TARGET * bare, costs[path] <= limit, f["p99"] < P99_TARGET_MS]
         misses += checks.count(False)
         errors += f["errors"] + floor["errors"]
         table.append([
@@ -281,13 +274,9 @@ def report(results, reference_runs, bare_runs, costs, log_path) -> None:
          "vs bare", "1-process ms", "floor ms", f">={FLOOR_TARGET}x floor, >={BARE_TARGET}x bare, ms, p99"],
         table,
     )  # fmt: skip
-    print(
-        f"\nTargets: req/s >= {FLOOR_TARGET}x the floor's and >= 0.35x the bare view's (runs side by side); 1-process ms <= 1.0"
-    )
+    print(f"\nTargets: req/s >= {FLOOR_TARGET}x the floor's and >= 0.35x the bare view's (runs side by side); 1-process ms <= 1.0")
     print("(<= 2.5 for the 50-row page); p99 < 50 ms. 1-process ms: the mean cost of one request called straight")
-    print(
-        "through Django's WSGI handler in one process (no HTTP, no concurrency; the best of 5 rounds), before the server started."
-    )
+    print("through Django's WSGI handler in one process (no HTTP, no concurrency; the best of 5 rounds), before the server started.")
     bare_p99 = ", ".join(f"{f['p99']:.0f}" for f in bare_runs)
     print(f"bare runs, req/s: {', '.join(f'{rps:,.0f}' for rps in bare_all)}; p99 ms: {bare_p99}")
     log_lines = log_path.read_text(errors="replace").splitlines()

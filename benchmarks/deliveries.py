@@ -84,9 +84,7 @@ def parse_args():
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=30.0, help="the steady 100 events/s phase")
-    parser.add_argument(
-        "--outage-schedule", default="0,2,5,10,20,30,30,30,30,30", help="DELIVERY_RETRY_SCHEDULE of the outage phase"
-    )
+    parser.add_argument("--outage-schedule", default="0,2,5,10,20,30,30,30,30,30", help="DELIVERY_RETRY_SCHEDULE of the outage phase")
     return parser.parse_args()
 
 
@@ -102,18 +100,14 @@ def record(workspace, start: int, count: int, per_transaction: int = 500):
 
     for first in range(start, start + count, per_transaction):
         with transaction.atomic():
-            record_events(
-                [(workspace.pk, "email.sent", email_row(n)) for n in range(first, min(first + per_transaction, start + count))]
-            )
+            record_events([(workspace.pk, "email.sent", email_row(n)) for n in range(first, min(first + per_transaction, start + count))])
 
 
 def undelivered() -> int:
     from deliveries.models import Delivery
     from workspaces.models import WorkspaceEvent
 
-    return (
-        Delivery.objects.exclude(status="delivered").count() + WorkspaceEvent.objects.filter(fanned_out_at__isnull=True).count()
-    )
+    return Delivery.objects.exclude(status="delivered").count() + WorkspaceEvent.objects.filter(fanned_out_at__isnull=True).count()
 
 
 def wait_all_delivered(expected: int, timeout: float) -> float:
@@ -184,12 +178,8 @@ def main():
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     workspace = create_workspace("bench-deliveries", "Benchmark")
-    create_integration(
-        workspace, name="Signed", type="WEBHOOK", config={"url": receivers.url + "/signed"}, credentials={"secret": SECRET}
-    )
-    create_integration(
-        workspace, name="Platform", type="WEBHOOK_PLATFORM", config={"webhookUrl": receivers.url + "/plain"}, credentials={}
-    )
+    create_integration(workspace, name="Signed", type="WEBHOOK", config={"url": receivers.url + "/signed"}, credentials={"secret": SECRET})
+    create_integration(workspace, name="Platform", type="WEBHOOK_PLATFORM", config={"webhookUrl": receivers.url + "/plain"}, credentials={})
     log_path = Path(ROOT) / "artifacts" / "bench-deliveries.log"
     log_path.parent.mkdir(exist_ok=True)
     figures = {"load_before": load_average()}
@@ -222,9 +212,7 @@ def main():
         ids = dict(Delivery.objects.filter(email_id__in=list(created)).values_list("pk", "email_id"))
         latencies = [at - created[ids[webhook_id]] for at, _, webhook_id in receivers.arrivals if webhook_id in ids]
         # The platform's posts carry no webhook-id: time them from their delivery rows instead.
-        plain = Delivery.objects.filter(email_id__in=list(created), integration__type="WEBHOOK_PLATFORM").values_list(
-            "email_id", "delivered_at"
-        )
+        plain = Delivery.objects.filter(email_id__in=list(created), integration__type="WEBHOOK_PLATFORM").values_list("email_id", "delivered_at")
         latencies += [delivered.timestamp() - created[email] for email, delivered in plain]
         figures["p50"], figures["p99"] = percentile(latencies, 50), percentile(latencies, 99)
         figures["latency_samples"] = len(latencies)
@@ -271,9 +259,7 @@ def main():
 def report(args, f):
     o = f["outage"]
     print(f"\n{args.events:,} email.sent events x 2 integrations (WEBHOOK signed, WEBHOOK_PLATFORM); {args.workers} db_workers")
-    print(
-        f"machine: {f['load_before']} before; {f['load_throughput']} after the throughput phase; {f['load_latency']} after the latency phase\n"
-    )
+    print(f"machine: {f['load_before']} before; {f['load_throughput']} after the throughput phase; {f['load_latency']} after the latency phase\n")
     ratio = f["throughput"] / f["plain"]
     lost = o["deliveries"] != 2 * o["events"] or o["delivered"] != o["deliveries"] or o["signed_missing"] or o["unfanned"]
     print_table(
@@ -285,12 +271,7 @@ def report(args, f):
             [f"event -> delivery p50 at 100 events/s ({f['latency_samples']} deliveries)", f"{f['p50'] * 1000:.0f} ms", "", ""],
             ["event -> delivery p99 at 100 events/s", f"{f['p99'] * 1000:.0f} ms", "< 2000 ms", verdict(f["p99"] < 2)],
             ["SQL statements per delivery (fan-out + attempt + queue)", f"{f['statements']:.1f}", "", ""],
-            [
-                "outage 60 s: events / deliveries / delivered",
-                f"{o['events']} / {o['deliveries']} / {o['delivered']}",
-                "all",
-                verdict(not lost),
-            ],
+            ["outage 60 s: events / deliveries / delivered", f"{o['events']} / {o['deliveries']} / {o['delivered']}", "all", verdict(not lost)],
             ["outage: signed webhook-ids never received", str(o["signed_missing"]), "0", verdict(o["signed_missing"] == 0)],
             ["outage: signed webhook-ids received again (at least once is the promise)", str(o["signed_repeats"]), "", ""],
             ["outage: most attempts of one delivery", str(o["max_attempts"]), "", ""],

@@ -96,11 +96,7 @@ class PeakRss:
 def render_through_api(session, base, count, template_id="tpl-invoice", expected=DOCUMENT_BYTES) -> list[str]:
     ids = []
     for n in range(count):
-        response = session.post(
-            f"{base}/api/documents",
-            json={"templateId": template_id, "data": {"n": n}, "filename": f"invoice-{n}.pdf"},
-            timeout=120,
-        )
+        response = session.post(f"{base}/api/documents", json={"templateId": template_id, "data": {"n": n}, "filename": f"invoice-{n}.pdf"}, timeout=120)
         if response.status_code != 201 or response.json()["values"]["Size"] != expected:
             raise SystemExit(f"POST /api/documents answered {response.status_code}: {response.text[:300]}")
         ids.append(response.json()["id"])
@@ -128,9 +124,7 @@ def plain_loop(carbone_url: str, folder: Path, count: int, database_url: str = "
                 for chunk in response.iter_content(64 * 1024):
                     size += file.write(chunk)
         if database is not None:
-            database.execute(
-                "INSERT INTO bench_document_floor VALUES (%s, %s, %s)", [f"{folder.name}-{n}", f"invoice-{n}.pdf", size]
-            )
+            database.execute("INSERT INTO bench_document_floor VALUES (%s, %s, %s)", [f"{folder.name}-{n}", f"invoice-{n}.pdf", size])
     seconds = time.perf_counter() - began
     if database is not None:
         database.close()

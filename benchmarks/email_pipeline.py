@@ -240,9 +240,7 @@ def noisy_feed(workspace, integration_id, stop_at: float) -> threading.Thread:
         try:
             n = 0
             while time.monotonic() < stop_at:
-                send_emails(
-                    workspace, [message(n + i) for i in range(100)], source="Workflow Email", integration_id=integration_id
-                )
+                send_emails(workspace, [message(n + i) for i in range(100)], source="Workflow Email", integration_id=integration_id)
                 n += 100
                 time.sleep(0.5)
         finally:
@@ -351,26 +349,20 @@ def report(args, f: dict, log_path: Path) -> None:
           f"(<= 4: {verdict(statements <= 4)}; {round_trips} round trips with BEGIN and COMMIT, one commit)")  # fmt: skip
     if "peer check A" in f:  # the peer's mail.send, timed in the same run: its queueing phase over its emails
         peer_ms = f["peer check A"]["queue_seconds"] / args.emails * 1000
-        print(
-            f"   beside the peer's mail.send: {peer_ms:.2f} ms each, so ours is {ms / peer_ms:.2f}x "
-            f"(<= 2x: {verdict(ms <= 2 * peer_ms)})"
-        )
+        print(f"   beside the peer's mail.send: {peer_ms:.2f} ms each, so ours is {ms / peer_ms:.2f}x "
+              f"(<= 2x: {verdict(ms <= 2 * peer_ms)})")
     paced, check_paced = f["paced seconds"], f["check paced"]
     share = check_paced["429s"] / max(1, check_paced["calls"])
-    print(
-        f"\npaced run: {args.paced_emails:,} emails at {PACE:g} requests/s settled in {paced:.1f} s "
-        f"(<= 60 s: {verdict(paced <= 60)}); {check_paced['provider_emails']:,} received, {check_paced['twice']} twice, "
-        f"lost {args.paced_emails - check_paced['rows']['delivered']}; 429s on {check_paced['429s']} of "
-        f"{check_paced['calls']} calls = {share:.1%} (<= 1%: {verdict(share <= 0.01)}); check {verdict(check_paced['ok'])}"
-    )
+    print(f"\npaced run: {args.paced_emails:,} emails at {PACE:g} requests/s settled in {paced:.1f} s "
+          f"(<= 60 s: {verdict(paced <= 60)}); {check_paced['provider_emails']:,} received, {check_paced['twice']} twice, "
+          f"lost {args.paced_emails - check_paced['rows']['delivered']}; 429s on {check_paced['429s']} of "
+          f"{check_paced['calls']} calls = {share:.1%} (<= 1%: {verdict(share <= 0.01)}); check {verdict(check_paced['ok'])}")
     plain = f["plain paced"]
     print(f"   the per-email plain loop at the same limit: {plain:.2f} emails/s, so {args.paced_emails:,} take "
           f"{args.paced_emails / plain:,.0f} s")  # fmt: skip
     ratio = f["H beside X"] / f["H alone"]
-    print(
-        f"\nnoisy neighbour: H alone {f['H alone']:,.0f} emails/s, beside X answered 429 for {args.noisy_seconds:g} s "
-        f"({f['X calls']} 429s) {f['H beside X']:,.0f} emails/s = {ratio:.2f}x (>= 0.8x: {verdict(ratio >= 0.8)})"
-    )
+    print(f"\nnoisy neighbour: H alone {f['H alone']:,.0f} emails/s, beside X answered 429 for {args.noisy_seconds:g} s "
+          f"({f['X calls']} 429s) {f['H beside X']:,.0f} emails/s = {ratio:.2f}x (>= 0.8x: {verdict(ratio >= 0.8)})")
     print(f"\nserver log: {log_path}")
 
 

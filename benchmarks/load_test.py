@@ -157,10 +157,7 @@ def main():
         # Send tasks whose emails another call carried come back once, after the turns reserved ahead of
         # them, and end: wait for them too before their statuses are reconciled.
         deadline = time.monotonic() + 60
-        while (
-            DBTaskResult.objects.filter(task_path__in=SEND_TASKS).exclude(status="SUCCESSFUL").exists()
-            and time.monotonic() < deadline
-        ):
+        while DBTaskResult.objects.filter(task_path__in=SEND_TASKS).exclude(status="SUCCESSFUL").exists() and time.monotonic() < deadline:
             time.sleep(0.2)
 
         accepted = [row_id for client in clients for row_id in client.accepted]
@@ -181,11 +178,9 @@ def main():
     report(args, results, elapsed, expected_send)
     reconcile(args, accepted, logged, message_ids, outbox_left, tasks, provider, drained_in, log_path)
     if chains:
-        print(
-            "other tasks, not reconciled (each chain keeps its next run READY; the emails' event deliveries go to "
-            "the other integrations, at the loopback discard port, and wait for their retries): "
-            + ", ".join(f"{path.rsplit('.', 1)[-1]} {status} x {n}" for (path, status), n in sorted(chains.items()))
-        )
+        print("other tasks, not reconciled (each chain keeps its next run READY; the emails' event deliveries go to "
+              "the other integrations, at the loopback discard port, and wait for their retries): "
+              + ", ".join(f"{path.rsplit('.', 1)[-1]} {status} x {n}" for (path, status), n in sorted(chains.items())))
 
 
 DRAIN_TARGET_SECONDS = 10
@@ -202,10 +197,8 @@ def report(args, results, elapsed, expected_send):
             errors[(kind, outcome)] += 1
     by_kind["all"] = [seconds * 1000 for _, _, seconds in results]
     workers = f" with {args.email_workers} db_worker processes" if args.tasks_backend == "database" else " (inline sends)"
-    print(
-        f"\n{args.clients} clients for {args.duration:g} s, gunicorn {args.web_workers} sync workers, "
-        f"TASKS_BACKEND={args.tasks_backend}{workers}"
-    )
+    print(f"\n{args.clients} clients for {args.duration:g} s, gunicorn {args.web_workers} sync workers, "
+          f"TASKS_BACKEND={args.tasks_backend}{workers}")
     rows = []
     for kind in [kind for kind, _ in MIX] + ["all"]:
         latencies = by_kind[kind]

@@ -84,10 +84,7 @@ def main():
     def build():
         results = []
         for row in rows[:50]:
-            values = {
-                name: (value.isoformat() if hasattr(value, "isoformat") else value or "")
-                for (name, _, _), value in zip(columns, row[3:], strict=True)
-            }
+            values = {name: (value.isoformat() if hasattr(value, "isoformat") else value or "") for (name, _, _), value in zip(columns, row[3:], strict=True)}
             results.append({"id": row[0], "createdAt": row[1].isoformat(), "values": values})
         return json.dumps({"results": results, "next": None, "previous": None})
 

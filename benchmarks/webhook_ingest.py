@@ -36,16 +36,7 @@ from _common import database_url, percentile, print_table, production_environ, s
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-KINDS = (
-    ["processed"] * 25
-    + ["delivered"] * 30
-    + ["open"] * 20
-    + ["click"] * 8
-    + ["deferred"] * 6
-    + ["bounce"] * 5
-    + ["dropped"] * 4
-    + ["spamreport"] * 2
-)
+KINDS = ["processed"] * 25 + ["delivered"] * 30 + ["open"] * 20 + ["click"] * 8 + ["deferred"] * 6 + ["bounce"] * 5 + ["dropped"] * 4 + ["spamreport"] * 2
 
 
 def parse_args():
@@ -66,9 +57,7 @@ class Signer:
 
     def __init__(self):
         self.private_key = ec.generate_private_key(ec.SECP256R1())
-        der = self.private_key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        der = self.private_key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         self.verification_key = base64.b64encode(der).decode()
 
     def headers(self, body: bytes) -> dict:
@@ -134,9 +123,7 @@ def event(rng: random.Random, number: int, emails: list) -> dict:
     return item
 
 
-def make_batches(
-    rng, emails, *, batches: int, size: int, duplicates: float, first_number: int = 0
-) -> tuple[list[list[dict]], int]:
+def make_batches(rng, emails, *, batches: int, size: int, duplicates: float, first_number: int = 0) -> tuple[list[list[dict]], int]:
     """`batches` lists of `size` events, `duplicates` of each repeating an event already made; returns them and
     how many unique events they hold."""
     made, out, number = [], [], first_number
@@ -167,9 +154,7 @@ def post_batches(base: str, path: str, signer: Signer, batches: list, clients: i
             response = session.post(base + path, data=body, headers=signer.headers(body), timeout=60)
             elapsed = time.perf_counter() - started
             with lock:
-                results.append(
-                    (response.status_code, response.json() if response.status_code == 200 else response.text[:200], elapsed)
-                )
+                results.append((response.status_code, response.json() if response.status_code == 200 else response.text[:200], elapsed))
 
     began = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(clients)]
@@ -194,11 +179,7 @@ def statements_per_batch(integration, signer, emails, sizes, first_number) -> di
         first_number += made
         batch += batch[: int(size * 0.3)]
         body = json.dumps(batch).encode()
-        headers = {
-            f"HTTP_{name.upper().replace('-', '_')}": value
-            for name, value in signer.headers(body).items()
-            if name != "Content-Type"
-        }
+        headers = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in signer.headers(body).items() if name != "Content-Type"}
         with CaptureQueriesContext(connection) as queries:
             response = client.post(path, body, content_type="application/json", secure=True, HTTP_HOST="127.0.0.1", **headers)
         assert response.status_code == 200, response.content
@@ -225,9 +206,7 @@ def main():
         print(f"posting {args.batches} batches of {args.batch_size:,} events ({posted:,} in all, {unique:,} unique), "
               f"{args.clients} at a time, to gunicorn ({args.web_workers} workers)")  # fmt: skip
         # Warm-up, not counted: each worker opens its database connection and loads what the first request does.
-        warm_up, _ = make_batches(
-            random.Random(1), emails, batches=args.web_workers * 2, size=10, duplicates=0, first_number=10**9
-        )
+        warm_up, _ = make_batches(random.Random(1), emails, batches=args.web_workers * 2, size=10, duplicates=0, first_number=10**9)
         post_batches(base, path, signer, warm_up, args.web_workers)
         results, wall = post_batches(base, path, signer, batches, args.clients)
     finally:
@@ -253,15 +232,7 @@ def report(args, results, wall, posted, unique, statements, log_path):
             ["batch acknowledged, p50 (s)", f"{p50:.3f}", "", ""],
             ["batch acknowledged, max (s)", f"{max(latencies):.3f}", "", ""],
             [f"batch acknowledged, p99 (s), {args.batch_size:,} events", f"{p99:.3f}", "< 1", verdict(p99 < 1)],
-            *[
-                [
-                    f"statements per batch of {size:,}",
-                    statements[size],
-                    "constant",
-                    verdict(constant) if size == sizes[-1] else "",
-                ]
-                for size in sizes
-            ],
+            *[[f"statements per batch of {size:,}", statements[size], "constant", verdict(constant) if size == sizes[-1] else ""] for size in sizes],
         ],
     )
     # The warm-up's and the statement runs' events are fresh ones, stored besides the run's.

@@ -31,9 +31,7 @@ class DeliveriesConfig(AppConfig):
             SystemType.DELIVERY_LOG,
             RowSource(
                 # By the table's id alone (the rows API compiles this once, with the id as its parameter).
-                rows=lambda table: Delivery.objects.filter(
-                    integration_id__in=Table.objects.filter(pk=table.pk).values("integration_id")
-                ),
+                rows=lambda table: Delivery.objects.filter(integration_id__in=Table.objects.filter(pk=table.pk).values("integration_id")),
                 ordering=("created_at", "id"),
                 filters=(
                     RowFilter("status", "status", "Status", tuple(DeliveryStatus.values)),

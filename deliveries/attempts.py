@@ -138,12 +138,7 @@ def attempt(integration_id: str, delivery_ids: list[str], *, later: Later | None
     except ApplicationError as error:
         return _record(integration, token, [(deliveries, judge(error, client_class))], later)
     except EncryptionError as error:
-        return _record(
-            integration,
-            token,
-            [(deliveries, Outcome("failed", "", f"The stored credentials cannot be decrypted: {error}"))],
-            later,
-        )
+        return _record(integration, token, [(deliveries, Outcome("failed", "", f"The stored credentials cannot be decrypted: {error}"))], later)
     except Exception as error:  # noqa: BLE001 (recorded, so the claim does not wait out its lease)
         return _record(integration, token, [(deliveries, unexpected(error))], later)
     return _record(integration, token, _calls(client, deliveries, token, worker=later is not None), later)
@@ -188,9 +183,8 @@ def _claim(integration_id: str, delivery_ids: list[str], token: str) -> list[Del
     now = timezone.now()
     lease = now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    Delivery.objects.filter(
-        free, pk__in=delivery_ids, integration_id=integration_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
-    ).update(  # fmt: skip
+    Delivery.objects.filter(free, pk__in=delivery_ids, integration_id=integration_id, status=DeliveryStatus.PENDING,
+                            next_attempt_at__lte=now).update(  # fmt: skip
         claim=token, claimed_until=lease, attempts=F("attempts") + 1, round_attempts=F("round_attempts") + 1, updated_at=now
     )
     return list(Delivery.objects.filter(claim=token).select_related("event").order_by("event__created_at", "event_id"))
@@ -221,22 +215,14 @@ def _record(integration: Integration, token: str, results: list[tuple[list[Deliv
     with transaction.atomic():
         for deliveries, outcome in results:
             held = Delivery.objects.filter(claim=token, status=DeliveryStatus.PENDING, pk__in=[d.pk for d in deliveries])
-            released = {
-                "claim": "",
-                "claimed_until": None,
-                "updated_at": now,
-                "response": outcome.response[:64],
-                "error": outcome.error,
-            }
+            released = {"claim": "", "claimed_until": None, "updated_at": now, "response": outcome.response[:64], "error": outcome.error}
             if outcome.status == "delivered":
                 held.update(status=DeliveryStatus.DELIVERED, delivered_at=now, next_attempt_at=None, **released)
             elif outcome.status in ("failed", "gone") or (outcome.status == "untried" and gone):
                 error = outcome.error or "Not attempted: the integration was disabled (its endpoint answered 410 Gone)."
                 held.update(status=DeliveryStatus.FAILED, next_attempt_at=None, **{**released, "error": error})
                 if outcome.status == "gone":
-                    disable_gone_integration(
-                        integration, f"Disabled: the endpoint answered 410 Gone to a delivery ({outcome.error})"
-                    )
+                    disable_gone_integration(integration, f"Disabled: the endpoint answered 410 Gone to a delivery ({outcome.error})")
             elif outcome.status == "untried":  # claimed, never sent: the attempt does not count
                 when = now + timedelta(seconds=outcome.wait or 0.0)
                 held.update(attempts=F("attempts") - 1, round_attempts=F("round_attempts") - 1, next_attempt_at=when,

@@ -16,11 +16,7 @@ def ensure_delivery_log_table(integration: Integration) -> Table:
 def ensure_delivery_log_tables(workspace) -> list[Table]:
     """A Delivery Log table for every receiving integration of the workspace, enabled or not (its log stays)."""
     integrations = list(Integration.objects.for_workspace(workspace).filter(type__in=receiving_types()).without_secrets())
-    have = set(
-        Table.objects.filter(integration__in=integrations, system_type=SystemType.DELIVERY_LOG).values_list(
-            "integration_id", flat=True
-        )
-    )
+    have = set(Table.objects.filter(integration__in=integrations, system_type=SystemType.DELIVERY_LOG).values_list("integration_id", flat=True))
     return [ensure_delivery_log_table(integration) for integration in integrations if integration.pk not in have]
 
 

@@ -56,12 +56,10 @@ class Delivery(models.Model):
             models.CheckConstraint(condition=Q(status__in=DeliveryStatus.values), name="delivery_status_is_known"),
             models.CheckConstraint(condition=Q(event_type__in=WorkspaceEventType.values), name="delivery_event_type_is_known"),
             models.CheckConstraint(
-                condition=~Q(status=DeliveryStatus.DELIVERED) | Q(delivered_at__isnull=False),
-                name="delivered_delivery_has_its_time",
+                condition=~Q(status=DeliveryStatus.DELIVERED) | Q(delivered_at__isnull=False), name="delivered_delivery_has_its_time"
             ),
             models.CheckConstraint(
-                condition=~Q(status=DeliveryStatus.PENDING) | Q(next_attempt_at__isnull=False),
-                name="pending_delivery_is_due_sometime",
+                condition=~Q(status=DeliveryStatus.PENDING) | Q(next_attempt_at__isnull=False), name="pending_delivery_is_due_sometime"
             ),
             models.CheckConstraint(condition=Q(round_attempts__lte=models.F("attempts")), name="delivery_round_within_attempts"),
         ]

@@ -26,9 +26,7 @@ def overdue_deliveries() -> dict[str, list[str]]:
     grace = timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
     left = Q(claimed_until__lt=now) | Q(claimed_until__isnull=True, next_attempt_at__lt=now - grace)
     found: dict[str, list[str]] = defaultdict(list)
-    for integration_id, pk in Delivery.objects.filter(left, status=DeliveryStatus.PENDING).values_list("integration_id", "pk")[
-        :LIMIT
-    ]:
+    for integration_id, pk in Delivery.objects.filter(left, status=DeliveryStatus.PENDING).values_list("integration_id", "pk")[:LIMIT]:
         found[integration_id].append(pk)
     return found
 
@@ -50,9 +48,7 @@ def sweep(enqueue: Callable[[list[tuple[str, list[str]]]], None], batch_sizes: C
             size = batch_sizes(integration_id)
             tasks += [(integration_id, ids[start : start + size]) for start in range(0, len(ids), size)]
             count += len(ids)
-            Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING).update(
-                next_attempt_at=timezone.now(), claimed_until=None
-            )
+            Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING).update(next_attempt_at=timezone.now(), claimed_until=None)
         if tasks:
             enqueue(tasks)
     return count

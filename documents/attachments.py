@@ -90,9 +90,7 @@ def render_attachments(workspace_id: str, email_id: str, source: str, payload: d
     for index in pending:
         item = items[index]
         spec = item["document"]
-        request = RenderRequest(
-            spec["templateId"], spec["data"], spec.get("convertTo") or DocumentFormat.PDF, item["filename"], source
-        )
+        request = RenderRequest(spec["templateId"], spec["data"], spec.get("convertTo") or DocumentFormat.PDF, item["filename"], source)
         try:
             with transaction.atomic():
                 document = render_document(workspace, request, email_id=email_id)
@@ -119,3 +117,4 @@ def _keep_failed_row(document: Document) -> None:
 def documents_of(workspace_id, email_id: str) -> list[Document]:
     """The documents rendered for an email (generated or failed), oldest first."""
     return list(Document.objects.filter(workspace_id=workspace_id, email_id=email_id).order_by("generated_at", "id"))
+

@@ -12,10 +12,7 @@ from .columns import DOCUMENT_LOG_COLUMNS, DOCUMENT_LOG_TABLE_NAME
 def document_log_columns() -> list[Column]:
     """The columns every Document Log has (as `ensure_document_log_table` writes them), unsaved: what a row of a
     document just rendered needs, without reading its table's."""
-    return [
-        Column(name=name, type=kind, position=position, field=attribute)
-        for position, (name, kind, attribute) in enumerate(DOCUMENT_LOG_COLUMNS)
-    ]
+    return [Column(name=name, type=kind, position=position, field=attribute) for position, (name, kind, attribute) in enumerate(DOCUMENT_LOG_COLUMNS)]
 
 
 def ensure_document_log_table(integration: Integration) -> Table:
@@ -25,7 +22,5 @@ def ensure_document_log_table(integration: Integration) -> Table:
 
 def ensure_document_log_tables(workspace) -> list[Table]:
     """A Document Log table for every enabled DOCUMENT_ENGINE integration of the workspace (idempotent)."""
-    integrations = (
-        Integration.objects.for_workspace(workspace).filter(type=IntegrationType.DOCUMENT_ENGINE, enabled=True).without_secrets()
-    )
+    integrations = Integration.objects.for_workspace(workspace).filter(type=IntegrationType.DOCUMENT_ENGINE, enabled=True).without_secrets()
     return ensure_log_tables(integrations, SystemType.DOCUMENT_LOG, DOCUMENT_LOG_TABLE_NAME, DOCUMENT_LOG_COLUMNS)

@@ -18,20 +18,12 @@ _COLUMNS = document_log_columns()
 
 def document_event_data(document: Document) -> dict:
     """The document's row (the rows API's shape) with its `tableId`."""
-    row = {
-        "id": document.pk,
-        "created_at": document.created_at,
-        **{field: getattr(document, field) for _, _, field in DOCUMENT_LOG_COLUMNS},
-    }
+    row = {"id": document.pk, "created_at": document.created_at, **{field: getattr(document, field) for _, _, field in DOCUMENT_LOG_COLUMNS}}
     (shaped,) = rows_data(_COLUMNS, [row])
     return {**shaped, "tableId": document.table_id}
 
 
 def record_document_event(document: Document) -> None:
     """Record the document's event in the current transaction: call it in the one that writes its row."""
-    kind = (
-        WorkspaceEventType.DOCUMENT_GENERATED
-        if document.status == DocumentStatus.GENERATED
-        else WorkspaceEventType.DOCUMENT_FAILED
-    )
+    kind = WorkspaceEventType.DOCUMENT_GENERATED if document.status == DocumentStatus.GENERATED else WorkspaceEventType.DOCUMENT_FAILED
     record_event(document.workspace_id, kind, document_event_data(document))

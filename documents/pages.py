@@ -56,9 +56,7 @@ class DocumentDownloadPage(DocumentPage):
         document = self.document(document_id)
         if not document.storage_name:
             raise Http404("This document failed: nothing was stored.")
-        return FileResponse(
-            open_document(document), as_attachment=True, filename=document.filename, content_type=document.content_type
-        )
+        return FileResponse(open_document(document), as_attachment=True, filename=document.filename, content_type=document.content_type)
 
 
 def _data(value: str) -> dict:
@@ -76,9 +74,7 @@ def _data(value: str) -> dict:
 class TestDocumentForm(forms.Form):
     template_id = forms.CharField(label="Template", max_length=255, validators=[validate_template_id])
     convert_to = forms.ChoiceField(label="Format", choices=DocumentFormat.choices, initial=DocumentFormat.PDF)
-    data = forms.CharField(
-        label="Sample data (JSON)", widget=forms.Textarea(attrs={"rows": 8}), initial=json.dumps(SAMPLE_DATA, indent=2)
-    )
+    data = forms.CharField(label="Sample data (JSON)", widget=forms.Textarea(attrs={"rows": 8}), initial=json.dumps(SAMPLE_DATA, indent=2))
 
     def __init__(self, *args, templates=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -111,9 +107,7 @@ class TestDocumentPage(IntegrationPageMixin, TemplateView):
     def get(self, request, *args, **kwargs):
         integration = self.engine()
         templates, problem = self.templates(integration)
-        return self.render_to_response(
-            self.get_context_data(form=TestDocumentForm(templates=templates), integration=integration, problem=problem)
-        )
+        return self.render_to_response(self.get_context_data(form=TestDocumentForm(templates=templates), integration=integration, problem=problem))
 
     def post(self, request, *args, **kwargs):
         integration = self.engine()
@@ -129,16 +123,10 @@ class TestDocumentPage(IntegrationPageMixin, TemplateView):
             document = render_document(self.workspace, render, integration=integration)
         except DocumentFailed as failure:
             url = reverse("documents:document", args=[failure.document.table_id, failure.document.pk])
-            return self.done(
-                messages.ERROR, 'Test document failed: {} (<a href="{}">see the Document Log</a>)', failure.detail, url
-            )
+            return self.done(messages.ERROR, 'Test document failed: {} (<a href="{}">see the Document Log</a>)', failure.detail, url)
         except (ValidationError, ApplicationError) as error:
             return self.done(messages.ERROR, "Test document not rendered: {}", refusal_text(error))
         url = reverse("documents:document", args=[document.table_id, document.pk])
         return self.done(
-            messages.SUCCESS,
-            'Rendered {} ({} bytes). <a href="{}">Open it in the Document Log</a>.',
-            document.filename,
-            f"{document.size:,}",
-            url,
+            messages.SUCCESS, 'Rendered {} ({} bytes). <a href="{}">Open it in the Document Log</a>.', document.filename, f"{document.size:,}", url
         )

@@ -10,3 +10,4 @@ from .models import Document
 def document_in(workspace, document_id: str) -> Document:
     columns = Prefetch("table__columns", queryset=Column.objects.order_by("position"))
     return Document.objects.select_related("table").prefetch_related(columns).get(workspace=workspace, pk=str(document_id))
+

@@ -64,9 +64,7 @@ class RenderDocumentView(APIView):
         responses={
             201: DocumentSerializer,
             409: OpenApiResponse(description="No enabled DOCUMENT_ENGINE integration with an apiKey."),
-            422: OpenApiResponse(
-                FailedDocumentSerializer, description="Carbone refused the template or data, or the file is too large."
-            ),
+            422: OpenApiResponse(FailedDocumentSerializer, description="Carbone refused the template or data, or the file is too large."),
             502: OpenApiResponse(FailedDocumentSerializer, description="Carbone rejected the stored key or failed."),
             504: OpenApiResponse(FailedDocumentSerializer, description="Carbone did not answer within the timeout."),
         },
@@ -81,9 +79,7 @@ class RenderDocumentView(APIView):
                 workspace, serializer.render_request(), integration_id=serializer.validated_data["integrationId"] or None
             )
         except DocumentFailed as failure:
-            return Response(
-                {"detail": failure.detail, "row": new_document_data(failure.document, request)}, status=failure.http_status
-            )
+            return Response({"detail": failure.detail, "row": new_document_data(failure.document, request)}, status=failure.http_status)
         headers = {"Location": reverse("document-detail", args=[document.pk])}
         return Response(new_document_data(document, request), status=status.HTTP_201_CREATED, headers=headers)
 

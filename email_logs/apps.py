@@ -37,9 +37,7 @@ class EmailLogsConfig(AppConfig):
 
         def email_page(workspace, email_id):
             # A document's page links the email it went with (documents cannot import this app).
-            table_id = (
-                EmailLogEntry.objects.filter(table__workspace=workspace, pk=email_id).values_list("table_id", flat=True).first()
-            )
+            table_id = EmailLogEntry.objects.filter(table__workspace=workspace, pk=email_id).values_list("table_id", flat=True).first()
             return reverse("emails:email", args=[table_id, email_id]) if table_id else None
 
         register_email_page(email_page)

@@ -135,8 +135,7 @@ class OutboundEmail(models.Model):
         fields = ("to", "cc", "bcc", "subject", "html", "text", "template_id", "template_data", "from_email", "from_name")
         payload = {name: getattr(message, name) for name in fields}
         payload["attachments"] = [
-            payload_of(a)
-            if isinstance(a, DocumentAttachment)  # rendered in the worker, then its documentId joins it
+            payload_of(a) if isinstance(a, DocumentAttachment)  # rendered in the worker, then its documentId joins it
             else {"filename": a.filename, "content_type": a.content_type, "content_base64": a.content_base64}
             for a in message.attachments
         ]

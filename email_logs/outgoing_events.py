@@ -30,8 +30,5 @@ def record_email_events(types_by_row: list[tuple[str, str]]) -> None:
     if not types_by_row:
         return
     rows = {row["id"]: row for row in EmailLogEntry.objects.filter(pk__in={pk for pk, _ in types_by_row}).values(*_FIELDS)}
-    data = {
-        row["id"]: {**shaped, "tableId": row["table_id"]}
-        for row, shaped in zip(rows.values(), rows_data(_COLUMNS, list(rows.values())), strict=True)
-    }
+    data = {row["id"]: {**shaped, "tableId": row["table_id"]} for row, shaped in zip(rows.values(), rows_data(_COLUMNS, list(rows.values())), strict=True)}
     record_events([(rows[pk]["table__workspace_id"], kind, data[pk]) for pk, kind in types_by_row if pk in rows])

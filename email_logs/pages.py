@@ -46,21 +46,15 @@ class SendTestEmailPage(IntegrationPageMixin, View):
         if entry.status == EmailStatus.FAILED:
             return self.done(messages.ERROR, 'Test email failed: {} (<a href="{}">see the Email Log</a>)', entry.error, log_url)
         outcome = "delivered" if entry.status == EmailStatus.DELIVERED else "queued for delivery"
-        return self.done(
-            messages.SUCCESS, 'Test email to {} {}. <a href="{}">See it in the Email Log</a>.', entry.to, outcome, log_url
-        )
+        return self.done(messages.SUCCESS, 'Test email to {} {}. <a href="{}">See it in the Email Log</a>.', entry.to, outcome, log_url)
 
 
 def attachments_of(entry, outbox) -> list[dict]:
     """The email's attachments as far as they are known: the outbox's while it waits, and every document rendered
     for it (linked to its page), by filename."""
     listed = {}
-    for item in outbox.payload.get("attachments", []) if outbox is not None else []:
-        listed[item["filename"]] = {
-            "filename": item["filename"],
-            "url": None,
-            "status": "to render" if "document" in item else "",
-        }
+    for item in (outbox.payload.get("attachments", []) if outbox is not None else []):
+        listed[item["filename"]] = {"filename": item["filename"], "url": None, "status": "to render" if "document" in item else ""}
     for document in documents_of(entry.table.workspace_id, entry.pk):
         url = reverse("documents:document", args=[document.table_id, document.pk])
         listed[document.filename] = {"filename": document.filename, "url": url, "status": document.status}

@@ -32,3 +32,4 @@ def migrated(sender, app_config=None, **kwargs):
     ours = app_config is not None and app_config.name == "email_logs"
     if ours and TaskChain._meta.db_table in connection.introspection.table_names():
         keep_purge_scheduled()
+

@@ -38,16 +38,7 @@ class IntegrationAdminForm(TypeInputsMixin, forms.ModelForm):
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
     form = IntegrationAdminForm
-    list_display = [
-        "name",
-        "type",
-        "workspace",
-        "enabled",
-        "is_site_email_provider",
-        "fingerprints",
-        "last_check_ok",
-        "updated_at",
-    ]
+    list_display = ["name", "type", "workspace", "enabled", "is_site_email_provider", "fingerprints", "last_check_ok", "updated_at"]
     list_filter = ["type", "enabled", "is_site_email_provider", "workspace"]
     search_fields = ["name", "id", "workspace__slug", "workspace__name"]
     list_select_related = ["workspace"]

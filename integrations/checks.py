@@ -41,9 +41,7 @@ def missing_key_problem() -> str | None:
     missing = {key_id: count for key_id, count in usage.items() if key_id not in configured and key_id != MALFORMED}
     problems = []
     if missing:
-        listed = ", ".join(
-            f"{key_id} ({count} integration{'s' if count != 1 else ''})" for key_id, count in sorted(missing.items())
-        )
+        listed = ", ".join(f"{key_id} ({count} integration{'s' if count != 1 else ''})" for key_id, count in sorted(missing.items()))
         problems.append(
             f"Stored credentials are sealed with key id(s) missing from OPBOX_ENCRYPTION_KEYS: {listed}. "
             "Add those keys back (after the current first key) and run `manage.py rotate_encryption_keys` before dropping them."

@@ -43,7 +43,8 @@ class DecryptionError(EncryptionError):
     def __init__(self, key_id: str):
         self.key_id = key_id
         super().__init__(
-            f"Credentials sealed with key id {key_id} failed authentication: the value was altered or belongs to another row."
+            f"Credentials sealed with key id {key_id} failed authentication: the value was altered "
+            "or belongs to another row."
         )
 
 
@@ -54,7 +55,9 @@ def decode_key(encoded: str) -> bytes:
     except (binascii.Error, ValueError, UnicodeEncodeError):
         raise KeyConfigurationError("An OPBOX_ENCRYPTION_KEYS entry is not URL-safe base64.") from None
     if len(raw) != 32:
-        raise KeyConfigurationError(f"An OPBOX_ENCRYPTION_KEYS entry decodes to {len(raw)} bytes; each key must be 32 bytes.")
+        raise KeyConfigurationError(
+            f"An OPBOX_ENCRYPTION_KEYS entry decodes to {len(raw)} bytes; each key must be 32 bytes."
+        )
     return raw
 
 

@@ -46,17 +46,12 @@ def type_inputs(definition: TypeDefinition, integration: Integration | None = No
             strip=False,
             # render_value=False: what was typed is never sent back, not even after an error.
             widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-            help_text=" ".join(
-                filter(
-                    None,
-                    (
-                        f"Stored: {stored[name]}. Leave blank to keep it."
-                        if name in stored
-                        else ("Optional; not set." if name in definition.optional_credentials else "Not set."),
-                        definition.help_for(name),
-                    ),
-                )
-            ),
+            help_text=" ".join(filter(None, (
+                f"Stored: {stored[name]}. Leave blank to keep it." if name in stored else (
+                    "Optional; not set." if name in definition.optional_credentials else "Not set."
+                ),
+                definition.help_for(name),
+            ))),
         )
         if name in stored:
             inputs[f"remove_{name}"] = forms.BooleanField(required=False, label=f"Remove the stored {label.lower()}")

@@ -115,11 +115,7 @@ def refresh_access_token(integration_id: str, *, rejected: str | None = None) ->
             _mark_reconnect_needed(integration)
             refused = error  # raised after the marking commits
         else:
-            credentials = {
-                **credentials,
-                "accessToken": answer.access_token,
-                "refreshToken": answer.refresh_token or refresh_token,
-            }
+            credentials = {**credentials, "accessToken": answer.access_token, "refreshToken": answer.refresh_token or refresh_token}
             integration.credentials = credentials
             integration.credential_fingerprints = {name: fingerprint_for(value) for name, value in credentials.items()}
             integration.token_expires_at = timezone.now() + timedelta(seconds=answer.expires_in) if answer.expires_in else None
@@ -138,3 +134,5 @@ def _mark_reconnect_needed(integration: Integration) -> None:
         record_event(integration.workspace_id, WorkspaceEventType.INTEGRATION_RECONNECT_NEEDED, {
             "id": integration.pk, "name": integration.name, "type": integration.type, "lastCheckDetail": RECONNECT_DETAIL,
         })  # fmt: skip
+
+

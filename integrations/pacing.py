@@ -52,9 +52,7 @@ def take_turn(integration_id: str, rate: float | None, *, reserved: bool = False
     now = DatabaseNow()
     not_paused = Q(paused_until__isnull=True) | Q(paused_until__lte=now)
     if rate is None:
-        paused = (
-            IntegrationPace.objects.filter(pk=integration_id).exclude(not_paused).values_list("paused_until", flat=True).first()
-        )
+        paused = IntegrationPace.objects.filter(pk=integration_id).exclude(not_paused).values_list("paused_until", flat=True).first()
         # Unpaced senders have no turns to line them up: spread them over a second after the pause.
         return paused + timedelta(seconds=random.uniform(0, 1)) if paused else None  # noqa: S311 (not a secret)
     interval = _interval(rate)
@@ -80,9 +78,7 @@ def reserve(integration_id: str, rate: float) -> datetime:
     now = DatabaseNow()
     # The first free turn: now, or the next unreserved one, or the end of a pause, or one interval after the
     # last call, whichever is latest (a missing one counts as now).
-    slot = Greatest(
-        now, Coalesce("next_slot_at", now), Coalesce("paused_until", now), Coalesce("last_call_at", now - interval) + interval
-    )
+    slot = Greatest(now, Coalesce("next_slot_at", now), Coalesce("paused_until", now), Coalesce("last_call_at", now - interval) + interval)
     # SQLite has no row lock: its exclusive transaction makes the write and the read one step.
     with exclusive_transaction():
         IntegrationPace.objects.filter(pk=integration_id).update(next_slot_at=slot + interval)

@@ -47,9 +47,9 @@ LIST_FIELDS = (
     "id", "name", "type", "config", "credential_fingerprints", "enabled", "is_site_email_provider", "created_at", "updated_at",
 )  # fmt: skip
 _LIST_QUERY = CompiledQuery(
-    lambda workspace_id: (
-        Integration.objects.filter(workspace_id=workspace_id).order_by("-created_at", "-id").values_list(*LIST_FIELDS)
-    )
+    lambda workspace_id: Integration.objects.filter(workspace_id=workspace_id)
+    .order_by("-created_at", "-id")
+    .values_list(*LIST_FIELDS)
 )
 _ALL_FIELDS = tuple(field.attname for field in Integration._meta.concrete_fields)
 _ONE_QUERY = CompiledQuery(
@@ -57,13 +57,11 @@ _ONE_QUERY = CompiledQuery(
     parameters=2,
 )
 _STATS_QUERY = CompiledQuery(
-    lambda workspace_id: (
-        Integration.objects.filter(workspace_id=workspace_id)
-        .values("type")
-        .annotate(count=Count("id"), enabled=Count("id", filter=Q(enabled=True)))
-        .order_by("type")
-        .values_list("type", "count", "enabled")
-    )
+    lambda workspace_id: Integration.objects.filter(workspace_id=workspace_id)
+    .values("type")
+    .annotate(count=Count("id"), enabled=Count("id", filter=Q(enabled=True)))
+    .order_by("type")
+    .values_list("type", "count", "enabled")
 )
 
 

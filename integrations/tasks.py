@@ -35,13 +35,7 @@ def recheck_integrations(token: str) -> dict:
     report = recheck_due(deadline=time.monotonic() + RECHECK_RUN_SECONDS)
     if not report.finished:
         task_chain.advance(recheck_integrations, RECHECK_CHAIN, next_token, timezone.now())
-    return {
-        "ran": True,
-        "checked": report.checked,
-        "failed": report.failed,
-        "skipped": report.skipped,
-        "finished": report.finished,
-    }
+    return {"ran": True, "checked": report.checked, "failed": report.failed, "skipped": report.skipped, "finished": report.finished}
 
 
 def keep_recheck_scheduled():

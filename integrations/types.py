@@ -45,8 +45,6 @@ def _validate_header_text(value: str) -> None:
     """A value that becomes an email header (a From name): a line break or NUL could inject another header."""
     if any(character in value for character in ("\r", "\n", "\0")):
         raise ValidationError("Must not contain line breaks or NUL characters (it becomes an email header).")
-
-
 _validate_web_url = URLValidator(schemes=["http", "https"], message="Enter a valid http or https URL.")
 _validate_https_url = URLValidator(schemes=["https"], message="Enter a valid https URL.")
 
@@ -226,11 +224,7 @@ TYPES: dict[str, TypeDefinition] = {
         TypeDefinition(
             IntegrationType.DOCUMENT_ENGINE,
             "Template-based document generation (Carbone API v5, Cloud or on-premise)",
-            (
-                _url(
-                    "baseUrl", "Base URL", help_text="https://api.carbone.io for Carbone Cloud, or your on-premise server's URL."
-                ),
-            ),
+            (_url("baseUrl", "Base URL", help_text="https://api.carbone.io for Carbone Cloud, or your on-premise server's URL."),),
             ("apiKey",),
             credential_help=(("apiKey", "An API key from your Carbone account's home page (account.carbone.io)."),),
             credential_destination="baseUrl",
@@ -247,27 +241,19 @@ TYPES: dict[str, TypeDefinition] = {
             IntegrationType.SLACK,
             "Slack notifications (a bot token, or an incoming webhook)",
             (
-                ConfigField(
-                    "channel", "Channel", help_text="The channel's ID (C0123...), shown at the bottom of its details in Slack."
-                ),
-                _url(
-                    "webhookUrl",
-                    "Webhook URL",
-                    _validate_slack_webhook_url,
-                    help_text="An incoming webhook (https://hooks.slack.com/services/...), used when there is no bot token.",
-                ),
+                ConfigField("channel", "Channel", help_text="The channel's ID (C0123...), shown at the bottom of its details in Slack."),
+                _url("webhookUrl", "Webhook URL", _validate_slack_webhook_url,
+                     help_text="An incoming webhook (https://hooks.slack.com/services/...), used when there is no bot token."),
                 _EVENTS,
             ),
             ("botToken",),
             # A Slack integration may post through its incoming webhook alone.
             optional_credentials=("botToken",),
-            credential_help=(
-                (
-                    "botToken",
-                    "The app's Bot User OAuth Token (xoxb-...) under OAuth & Permissions, with the chat:write and "
-                    "channels:read scopes (chat:write.public to post without being invited).",
-                ),
-            ),
+            credential_help=((
+                "botToken",
+                "The app's Bot User OAuth Token (xoxb-...) under OAuth & Permissions, with the chat:write and "
+                "channels:read scopes (chat:write.public to post without being invited).",
+            ),),
         ),
         TypeDefinition(
             IntegrationType.EXTERNAL_DATABASE,
@@ -278,21 +264,16 @@ TYPES: dict[str, TypeDefinition] = {
                 ConfigField("tableName", "Table name", help_text="Default: Email Log. It needs an Email ID field."),
             ),
             ("apiToken",),
-            credential_help=(
-                (
-                    "apiToken",
-                    "A personal access token (airtable.com/create/tokens) with schema.bases:read and data.records:write on the base.",
-                ),
-            ),
+            credential_help=((
+                "apiToken",
+                "A personal access token (airtable.com/create/tokens) with schema.bases:read and data.records:write on the base.",
+            ),),
             credential_destination="baseUrl",
         ),
         TypeDefinition(
             IntegrationType.WEBHOOK_PLATFORM,
             "Webhook platform trigger (a Zapier Catch Hook or a Make custom webhook)",
-            (
-                _url("webhookUrl", "Webhook URL", help_text="The catch hook's URL, copied from the Zap's or scenario's trigger."),
-                _EVENTS,
-            ),
+            (_url("webhookUrl", "Webhook URL", help_text="The catch hook's URL, copied from the Zap's or scenario's trigger."), _EVENTS),
             (),
         ),
         TypeDefinition(
@@ -321,7 +302,7 @@ def definition_for(type_name: str) -> TypeDefinition:
 
 
 def credential_label(name: str) -> str:
-    """ "apiKey" -> "API key", "refreshToken" -> "Refresh token"."""
+    """"apiKey" -> "API key", "refreshToken" -> "Refresh token"."""
     words = re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower().split()
     words = ["API" if word == "api" else word for word in words]
     return " ".join(words)[:1].upper() + " ".join(words)[1:]

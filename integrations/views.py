@@ -53,13 +53,13 @@ class IntegrationListView(PermissionByMethodMixin, APIView):
     def get(self, request):
         return Response([integration_data(row) for row in services.integration_rows(request.auth.workspace)])
 
-    @extend_schema(
-        request=IntegrationCreateSerializer, responses={201: IntegrationDetailSerializer}, summary="Create an integration"
-    )
+    @extend_schema(request=IntegrationCreateSerializer, responses={201: IntegrationDetailSerializer}, summary="Create an integration")
     def post(self, request):
         serializer = IntegrationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        integration = services.create_integration(request.auth.workspace, actor=request.user, **serializer.create_arguments())
+        integration = services.create_integration(
+            request.auth.workspace, actor=request.user, **serializer.create_arguments()
+        )
         return Response(integration_detail_data(integration, request), status=status.HTTP_201_CREATED)
 
 
@@ -95,13 +95,8 @@ class IntegrationAuditView(APIView):
 
 _CHECK_FAILURES = {
     409: OpenApiResponse(ConnectionCheckSerializer, description="Nothing to check with: a value the check needs is missing."),
-    502: OpenApiResponse(
-        ConnectionCheckSerializer, description="The service refused the credential, a resource is missing, or a mismatch."
-    ),
-    503: OpenApiResponse(
-        ConnectionCheckSerializer,
-        description="A deploy problem: unreadable stored credentials, or OAuth client settings missing.",
-    ),
+    502: OpenApiResponse(ConnectionCheckSerializer, description="The service refused the credential, a resource is missing, or a mismatch."),
+    503: OpenApiResponse(ConnectionCheckSerializer, description="A deploy problem: unreadable stored credentials, or OAuth client settings missing."),
     504: OpenApiResponse(ConnectionCheckSerializer, description="The service did not answer within the timeout."),
 }
 

@@ -78,5 +78,7 @@ class StrictSerializer(serializers.Serializer):
             writable = [name for name, field in self.fields.items() if not field.read_only]
             unknown = sorted(set(data) - set(writable))
             if unknown:
-                raise exceptions.ValidationError({key: [f"Unknown field. Allowed: {', '.join(writable)}."] for key in unknown})
+                raise exceptions.ValidationError(
+                    {key: [f"Unknown field. Allowed: {', '.join(writable)}."] for key in unknown}
+                )
         return super().to_internal_value(data)

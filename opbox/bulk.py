@@ -39,19 +39,14 @@ def insert_ignoring_conflicts(model, names: list[str], rows: list[tuple], *, con
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             records = _records(fields, rows)
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s) {on_conflict} {back}",
-                [records],
-            )
+            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s) {on_conflict} {back}", [records])
             return [value for (value,) in cursor.fetchall()]
         adapted = [tuple(_adapt(field, value) for field, value in zip(fields, row, strict=True)) for row in rows]
         inserted = []
         for start in range(0, len(adapted), CHUNK):
             chunk = adapted[start : start + CHUNK]
             values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(chunk))
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {values} {on_conflict} {back}", [v for row in chunk for v in row]
-            )
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values} {on_conflict} {back}", [v for row in chunk for v in row])
             inserted += [value for (value,) in cursor.fetchall()]
         return inserted
 

@@ -20,9 +20,7 @@ class AddressMaskingLogger(Logger):
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
         named = _named_atoms(self.cfg.access_log_format)
-        return {
-            name: mask_addresses(value) if isinstance(value, str) else value for name, value in atoms.items() if name in named
-        }
+        return {name: mask_addresses(value) if isinstance(value, str) else value for name, value in atoms.items() if name in named}
 
 
 @functools.cache

@@ -22,11 +22,11 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 OPBOX_ENCRYPTION_KEYS = env.list("OPBOX_ENCRYPTION_KEYS", default=[])
 if not DEBUG:
-    missing = [
-        name for name, value in (("SECRET_KEY", SECRET_KEY), ("OPBOX_ENCRYPTION_KEYS", OPBOX_ENCRYPTION_KEYS)) if not value
-    ]
+    missing = [name for name, value in (("SECRET_KEY", SECRET_KEY), ("OPBOX_ENCRYPTION_KEYS", OPBOX_ENCRYPTION_KEYS)) if not value]
     if missing:
-        raise ImproperlyConfigured(f"{' and '.join(missing)} must be set when DEBUG is off (see README, Configuration).")
+        raise ImproperlyConfigured(
+            f"{' and '.join(missing)} must be set when DEBUG is off (see README, Configuration)."
+        )
 if not SECRET_KEY:
     # Only reachable with DEBUG on: a throwaway key so a first local run works.
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
@@ -60,7 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "opbox.middleware.RequestIdMiddleware",
-    "opbox.middleware.ContentSecurityPolicyMiddleware",  # django-csp's, built once; early: every response, refusals included, carries the policy
+    "opbox.middleware.ContentSecurityPolicyMiddleware",  # django-csp's; early: every response, refusals included, carries the policy
     "opbox.middleware.RejectNulMiddleware",
     "opbox.middleware.RequestBodyLimitMiddleware",
     "opbox.middleware.LoginThrottleMiddleware",

@@ -11,6 +11,7 @@ from whitenoise.storage import CompressedManifestStaticFilesStorage
 logger = logging.getLogger(__name__)
 
 
+
 class ForgivingManifestStaticFilesStorage(CompressedManifestStaticFilesStorage):
     """Whitenoise's manifest storage, except that a name missing from the manifest links to its unhashed
     URL instead of raising, which would turn every page into a 500. With no manifest at all (collectstatic

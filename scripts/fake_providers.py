@@ -237,9 +237,7 @@ class Handler(ServiceFakes, BaseHTTPRequestHandler):
         permissive = self.headers.get("x-batch-validation", "strict").lower() == "permissive"
         errors = [{"index": index, "message": why} for index, email in enumerate(emails) if (why := _batch_problem(email))]
         if errors and not permissive:
-            return self._reply_and_log(
-                "/a/emails/batch", 422, {"statusCode": 422, "name": "validation_error", "message": errors[0]["message"]}
-            )
+            return self._reply_and_log("/a/emails/batch", 422, {"statusCode": 422, "name": "validation_error", "message": errors[0]["message"]})
         key = self.headers.get("Idempotency-Key")
         with self.state.lock:
             if key and key in self.state.idempotent:  # the same key is the same batch: nothing sent again

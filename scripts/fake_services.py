@@ -27,23 +27,14 @@ from urllib.parse import parse_qs, unquote
 FOLDER = "application/vnd.google-apps.folder"
 PORTAL = 12345678
 CARBONE_TEMPLATES = [
-    {
-        "id": "tpl-engagement-letter",
-        "versionId": "3f1c9a",
-        "name": "Engagement letter",
-        "createdAt": 1767949200,
-        "type": "docx",
-        "size": 18452,
-    },
+    {"id": "tpl-engagement-letter", "versionId": "3f1c9a", "name": "Engagement letter", "createdAt": 1767949200, "type": "docx", "size": 18452},
     {"id": "tpl-invoice", "versionId": "8b2e4d", "name": "Invoice", "createdAt": 1768035600, "type": "odt", "size": 9210},
 ]
 RENDERED_BYTES = 100 * 1024  # what a render answers: a 100 KiB document
 RENDERED_BLOCK = (b"%PDF-1.7\n" + bytes(range(256)) * 256)[: 64 * 1024]
 CARBONE_FORMATS = {
-    "pdf": "application/pdf",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "odt": "application/vnd.oasis.opendocument.text",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf", "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "odt": "application/vnd.oasis.opendocument.text", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "html": "text/html",
 }
 AIRTABLE_TABLES = [
@@ -108,24 +99,16 @@ class ServiceFakes:
     # Carbone -------------------------------------------------------------------------------------
 
     def _carbone_templates(self, rest, query):
-        refused = self._refusal(
-            401, {"success": False, "error": 'Unauthorized, please provide a valid API key on the "Authorization" header'}
-        )
+        refused = self._refusal(401, {"success": False, "error": "Unauthorized, please provide a valid API key on the \"Authorization\" header"})
         if refused:
             return self._answer("/carbone/templates", *refused)
         limit = int(query.get("limit", 100))
         page = CARBONE_TEMPLATES[:limit]
         more = len(CARBONE_TEMPLATES) > limit
-        self._answer(
-            "/carbone/templates",
-            200,
-            {"success": True, "data": page, "hasMore": more, "nextCursor": page[-1]["id"] if more else None},
-        )
+        self._answer("/carbone/templates", 200, {"success": True, "data": page, "hasMore": more, "nextCursor": page[-1]["id"] if more else None})
 
     def _carbone_render(self, rest, query):
-        refused = self._refusal(
-            401, {"success": False, "error": 'Unauthorized, please provide a valid API key on the "Authorization" header'}
-        )
+        refused = self._refusal(401, {"success": False, "error": "Unauthorized, please provide a valid API key on the \"Authorization\" header"})
         if refused:
             return self._answer("/carbone/render", *refused)
         template_id = unquote(rest.removeprefix("render/"))
@@ -168,12 +151,7 @@ class ServiceFakes:
         refused = self._slack_refusal()
         channel = query.get("channel", "")
         if refused or "MISSING" in channel or not channel:
-            return self._answer(
-                "/slack/api/conversations.info",
-                200,
-                refused or {"ok": False, "error": "channel_not_found"},
-                {"X-OAuth-Scopes": scopes},
-            )
+            return self._answer("/slack/api/conversations.info", 200, refused or {"ok": False, "error": "channel_not_found"}, {"X-OAuth-Scopes": scopes})
         private, outside = "PRIVATE" in channel, "PRIVATE" in channel or "PUBLIC" in channel
         body = {"ok": True, "channel": {"id": channel, "name": "alerts" if not private else "partners", "is_channel": True,
                                         "is_private": private, "is_archived": False, "is_member": not outside, "created": 1449252889}}  # fmt: skip
@@ -192,19 +170,13 @@ class ServiceFakes:
         if refused or "MISSING" in channel:
             return self._answer("/slack/api/chat.postMessage", 200, refused or {"ok": False, "error": "channel_not_found"})
         self._keep("slack", "/slack/api/chat.postMessage")
-        self._answer(
-            "/slack/api/chat.postMessage",
-            200,
-            {"ok": True, "channel": channel, "ts": f"{time.time():.6f}", "message": {"text": body.get("text")}},
-        )
+        self._answer("/slack/api/chat.postMessage", 200, {"ok": True, "channel": channel, "ts": f"{time.time():.6f}", "message": {"text": body.get("text")}})
 
     def _keep(self, service: str, path: str):
         """Record what a delivery brought (GET /_sent lists it), without its Authorization header."""
         headers = {name: value for name, value in self.headers.items() if name.lower() != "authorization"}
         with self.state.lock:
-            self.state.sent.append(
-                {"provider": service, "path": path, "headers": headers, "body": json.loads(self._raw or b"{}"), "at": time.time()}
-            )
+            self.state.sent.append({"provider": service, "path": path, "headers": headers, "body": json.loads(self._raw or b"{}"), "at": time.time()})
 
     # Airtable, HubSpot ---------------------------------------------------------------------------
 
@@ -215,10 +187,7 @@ class ServiceFakes:
             return self._answer(path, *refused)
         base = unquote(rest.split("/")[3])
         if "missing" in base:
-            error = {
-                "type": "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND",
-                "message": "Invalid permissions, or the requested model was not found.",
-            }
+            error = {"type": "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND", "message": "Invalid permissions, or the requested model was not found."}
             return self._answer(path, 403, {"error": error})
         self._answer(path, 200, {"tables": AIRTABLE_TABLES})
 
@@ -243,9 +212,7 @@ class ServiceFakes:
             return self._answer(path, 401, {"error": error})
         if "missing" in folder:
             message = f"File not found: {folder}."
-            errors = [
-                {"message": message, "domain": "global", "reason": "notFound", "location": "fileId", "locationType": "parameter"}
-            ]
+            errors = [{"message": message, "domain": "global", "reason": "notFound", "location": "fileId", "locationType": "parameter"}]
             return self._answer(path, 404, {"error": {"code": 404, "message": message, "errors": errors}})
         is_file = "file" in folder
         self._answer(path, 200, {
@@ -256,13 +223,9 @@ class ServiceFakes:
     def _google_token(self, rest, query):
         form = {key: values[-1] for key, values in parse_qs(self._raw.decode()).items()}
         if form.get("grant_type") != "refresh_token" or not form.get("client_id"):
-            return self._answer(
-                "/google/token", 400, {"error": "invalid_request", "error_description": "Missing grant_type or client_id."}
-            )
+            return self._answer("/google/token", 400, {"error": "invalid_request", "error_description": "Missing grant_type or client_id."})
         if "revoked" in form.get("refresh_token", ""):
-            return self._answer(
-                "/google/token", 400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
-            )
+            return self._answer("/google/token", 400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
         self._answer("/google/token", 200, {"access_token": f"ya29.fake-{int(time.time() * 1000)}", "expires_in": 3599,
                                             "scope": "https://www.googleapis.com/auth/drive", "token_type": "Bearer"})  # fmt: skip
 
@@ -274,16 +237,11 @@ class ServiceFakes:
         if len(records) > 10:
             return self._answer(f"/airtable/{rest}", 422, {"error": {"type": "INVALID_RECORDS", "message": "At most 10 records"}})
         self._keep("airtable", f"/airtable/{rest}")
-        made = [
-            {"id": f"rec{n:014d}", "createdTime": "2026-12-05T09:00:00.000Z", "fields": r.get("fields", {})}
-            for n, r in enumerate(records)
-        ]
+        made = [{"id": f"rec{n:014d}", "createdTime": "2026-12-05T09:00:00.000Z", "fields": r.get("fields", {})} for n, r in enumerate(records)]
         self._answer(f"/airtable/{rest}", 200, {"records": made, "createdRecords": [r["id"] for r in made], "updatedRecords": []})
 
     def _hubspot_contact(self, rest, query):
-        refused = self._refusal(
-            401, {"status": "error", "message": "Authentication credentials not found.", "category": "INVALID_AUTHENTICATION"}
-        )
+        refused = self._refusal(401, {"status": "error", "message": "Authentication credentials not found.", "category": "INVALID_AUTHENTICATION"})
         if refused:
             return self._answer(f"/hubspot/{rest}", *refused)
         self._answer(f"/hubspot/{rest}", 404, {"status": "error", "message": "Object not found.", "category": "OBJECT_NOT_FOUND"})
@@ -304,15 +262,7 @@ class ServiceFakes:
         if "fail" in rest:
             return self._answer(path, 500, {"error": "failed"})
         with self.state.lock:
-            self.state.sent.append(
-                {
-                    "provider": "hooks",
-                    "path": path,
-                    "headers": dict(self.headers),
-                    "body": json.loads(self._raw or b"{}"),
-                    "at": time.time(),
-                }
-            )
+            self.state.sent.append({"provider": "hooks", "path": path, "headers": dict(self.headers), "body": json.loads(self._raw or b"{}"), "at": time.time()})
         self._answer(path, 200, {"received": True})
 
     def _plain(self, path, status, text: bytes):

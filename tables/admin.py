@@ -13,6 +13,7 @@ class ColumnInline(admin.TabularInline):
     can_delete = False
 
 
+
 @admin.register(Table)
 class TableAdmin(ReadOnlyAdmin):
     """System tables are made by the services (init, hooks, migration); admin only shows them."""

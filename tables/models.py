@@ -31,7 +31,9 @@ class Table(models.Model):
     name = models.CharField(max_length=255)
     system_type = models.CharField(max_length=32, choices=SystemType.choices, blank=True, default="")
     # Kept when the integration is deleted: logs are records (the link becomes null).
-    integration = models.ForeignKey(Integration, on_delete=models.SET_NULL, null=True, blank=True, related_name="tables")
+    integration = models.ForeignKey(
+        Integration, on_delete=models.SET_NULL, null=True, blank=True, related_name="tables"
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

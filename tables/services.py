@@ -47,11 +47,9 @@ _COLUMN_FIELDS = tuple(field.attname for field in Column._meta.concrete_fields)
 # The rows API's read of its table with its columns (a left join: a table may have none), compiled
 # once per process (opbox.sql).
 _TABLE_QUERY = CompiledQuery(
-    lambda workspace_id, pk: (
-        Table.objects.filter(workspace_id=workspace_id, pk=pk)
-        .order_by("columns__position")
-        .values_list(*_TABLE_FIELDS, *(f"columns__{name}" for name in _COLUMN_FIELDS))
-    ),
+    lambda workspace_id, pk: Table.objects.filter(workspace_id=workspace_id, pk=pk)
+    .order_by("columns__position")
+    .values_list(*_TABLE_FIELDS, *(f"columns__{name}" for name in _COLUMN_FIELDS)),
     parameters=2,
 )
 
@@ -79,9 +77,7 @@ def ensure_log_table(integration, system_type: str, name: str, columns) -> Table
         return existing
     try:
         with transaction.atomic():
-            table = Table.objects.create(
-                workspace_id=integration.workspace_id, name=name, system_type=system_type, integration=integration
-            )
+            table = Table.objects.create(workspace_id=integration.workspace_id, name=name, system_type=system_type, integration=integration)
             Column.objects.bulk_create(
                 Column(table=table, name=column, type=kind, position=position, field=field)
                 for position, (column, kind, field) in enumerate(columns)
@@ -94,9 +90,7 @@ def ensure_log_table(integration, system_type: str, name: str, columns) -> Table
 def ensure_log_tables(integrations, system_type: str, name: str, columns) -> list[Table]:
     """`ensure_log_table` for each of `integrations`, oldest table first: one query when they all exist."""
     integrations = list(integrations)
-    tables = {
-        table.integration_id: table for table in Table.objects.filter(integration__in=integrations, system_type=system_type)
-    }
+    tables = {table.integration_id: table for table in Table.objects.filter(integration__in=integrations, system_type=system_type)}
     for integration in integrations:
         if integration.pk not in tables:
             tables[integration.pk] = ensure_log_table(integration, system_type, name, columns)
@@ -376,11 +370,7 @@ def rows_data(columns, rows: list[dict]) -> list[dict]:
     with each column's formatting looked up once per page rather than once per cell."""
     cells = [(column.name, column.field, _CELL.get(column.type, _CELL[ColumnType.TEXT])) for column in columns]
     return [
-        {
-            "id": row["id"],
-            "createdAt": iso_timestamp(row["created_at"]),
-            "values": {name: cell(row[field]) for name, field, cell in cells},
-        }
+        {"id": row["id"], "createdAt": iso_timestamp(row["created_at"]), "values": {name: cell(row[field]) for name, field, cell in cells}}
         for row in rows
     ]
 

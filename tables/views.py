@@ -109,9 +109,7 @@ class TableRowsCsvView(APIView):
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR}, summary="Export rows as CSV")
     def get(self, request, table_id):
         table = _table_or_404(request, table_id)
-        response = StreamingHttpResponse(
-            services.csv_lines(table, services.row_query(table, request.query_params)), content_type="text/csv; charset=utf-8"
-        )
+        response = StreamingHttpResponse(services.csv_lines(table, services.row_query(table, request.query_params)), content_type="text/csv; charset=utf-8")
         filename = slugify(f"{table.name} {table.integration.name if table.integration else table.id}") or "table"
         response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
         return response

@@ -74,3 +74,4 @@ class WorkspaceEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "type", "workspace"]
     list_filter = ["type", "workspace"]
     list_select_related = ["workspace"]
+

@@ -23,15 +23,13 @@ _WORKSPACE_FIELDS = model_fields(Workspace)
 # (active) user and its workspace, and only the columns a request reads. Nothing is cached between
 # requests, so a revoked token or a deactivated user is refused on the very next request.
 _TOKEN_QUERY = CompiledQuery(
-    lambda lookup: (
-        ApiToken.objects.active()
-        .filter(lookup=lookup, membership__user__is_active=True)
-        .values_list(
-            *_TOKEN_FIELDS,
-            *(f"membership__{name}" for name in _MEMBERSHIP_FIELDS),
-            *(f"membership__user__{name}" for name in _USER_FIELDS),
-            *(f"membership__workspace__{name}" for name in _WORKSPACE_FIELDS),
-        )
+    lambda lookup: ApiToken.objects.active()
+    .filter(lookup=lookup, membership__user__is_active=True)
+    .values_list(
+        *_TOKEN_FIELDS,
+        *(f"membership__{name}" for name in _MEMBERSHIP_FIELDS),
+        *(f"membership__user__{name}" for name in _USER_FIELDS),
+        *(f"membership__workspace__{name}" for name in _WORKSPACE_FIELDS),
     )
 )
 

@@ -67,8 +67,6 @@ def record_events(events: list[tuple[str, str, dict]]) -> list[str]:
     now = timezone.now()
     # Microseconds apart, in the given order: the order a fan-out reads them in.
     rows = [(new_public_id(), ws, type, data, now + timedelta(microseconds=n)) for n, (ws, type, data) in enumerate(events)]
-    ids = insert_ignoring_conflicts(
-        WorkspaceEvent, ["id", "workspace", "type", "data", "created_at"], rows, conflict=["id"], returning="id"
-    )
+    ids = insert_ignoring_conflicts(WorkspaceEvent, ["id", "workspace", "type", "data", "created_at"], rows, conflict=["id"], returning="id")
     _notify_after_commit()
     return ids

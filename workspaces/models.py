@@ -222,9 +222,7 @@ class WorkspaceEvent(models.Model):
         ordering = ["created_at", "id"]
         indexes = [
             models.Index(fields=["created_at", "id"], name="workspace_event_in_order"),
-            models.Index(
-                fields=["created_at", "id"], condition=models.Q(fanned_out_at__isnull=True), name="workspace_event_to_fan_out"
-            ),
+            models.Index(fields=["created_at", "id"], condition=models.Q(fanned_out_at__isnull=True), name="workspace_event_to_fan_out"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(type__in=WorkspaceEventType.values), name="workspace_event_type_is_known"),

@@ -30,18 +30,14 @@ def configure(args) -> None:
     user_host, port = server.split("://", 1)[1].rsplit(":", 1)
     user, host = user_host.split("@")
     settings.configure(
-        DATABASES={
-            "default": {"ENGINE": "django.db.backends.postgresql", "NAME": name, "USER": user, "HOST": host, "PORT": port}
-        },
+        DATABASES={"default": {"ENGINE": "django.db.backends.postgresql", "NAME": name, "USER": user, "HOST": host, "PORT": port}},
         INSTALLED_APPS=["django.contrib.contenttypes", "post_office"],
         USE_TZ=True,
         TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates"}],  # post_office renders subjects
         POST_OFFICE={"BACKENDS": {"default": BACKENDS[args.provider]}, "DEFAULT_PRIORITY": "medium"},
         ANYMAIL={
-            "RESEND_API_KEY": "re_bench_peer_0123456789",
-            "RESEND_API_URL": args.api_url,
-            "SENDGRID_API_KEY": "SG.bench_peer_0123456789",
-            "SENDGRID_API_URL": args.api_url,
+            "RESEND_API_KEY": "re_bench_peer_0123456789", "RESEND_API_URL": args.api_url,
+            "SENDGRID_API_KEY": "SG.bench_peer_0123456789", "SENDGRID_API_URL": args.api_url,
         },  # fmt: skip
         LOGGING={"version": 1, "root": {"level": "WARNING"}},
     )

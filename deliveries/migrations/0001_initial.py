@@ -7,128 +7,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("integrations", "0006_check_detail_and_oauth_state"),
-        ("workspaces", "0004_event_fan_out"),
+        ('integrations', '0006_check_detail_and_oauth_state'),
+        ('workspaces', '0004_event_fan_out'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Delivery",
+            name='Delivery',
             fields=[
-                (
-                    "id",
-                    opbox.ids.PublicIdField(
-                        default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False
-                    ),
-                ),
-                (
-                    "event_type",
-                    models.CharField(
-                        choices=[
-                            ("email.sent", "Email Sent"),
-                            ("email.failed", "Email Failed"),
-                            ("email.delivered", "Email Delivered"),
-                            ("email.bounced", "Email Bounced"),
-                            ("email.complained", "Email Complained"),
-                            ("email.opened", "Email Opened"),
-                            ("email.clicked", "Email Clicked"),
-                            ("document.generated", "Document Generated"),
-                            ("document.failed", "Document Failed"),
-                            ("integration.check_failed", "Integration Check Failed"),
-                            ("integration.reconnect_needed", "Integration Reconnect Needed"),
-                        ],
-                        max_length=40,
-                    ),
-                ),
-                ("email_id", models.CharField(blank=True, default="", max_length=25)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[("pending", "Pending"), ("delivered", "Delivered"), ("failed", "Failed")],
-                        default="pending",
-                        max_length=10,
-                    ),
-                ),
-                ("attempts", models.PositiveSmallIntegerField(default=0)),
-                ("round_attempts", models.PositiveSmallIntegerField(default=0)),
-                ("response", models.CharField(blank=True, default="", max_length=64)),
-                ("error", models.TextField(blank=True, default="")),
-                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
-                ("claim", models.CharField(blank=True, default="", max_length=32)),
-                ("claimed_until", models.DateTimeField(blank=True, null=True)),
-                ("delivered_at", models.DateTimeField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "event",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="deliveries", to="workspaces.workspaceevent"
-                    ),
-                ),
-                (
-                    "integration",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="deliveries", to="integrations.integration"
-                    ),
-                ),
-                (
-                    "workspace",
-                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="workspaces.workspace"),
-                ),
+                ('id', opbox.ids.PublicIdField(default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False)),
+                ('event_type', models.CharField(choices=[('email.sent', 'Email Sent'), ('email.failed', 'Email Failed'), ('email.delivered', 'Email Delivered'), ('email.bounced', 'Email Bounced'), ('email.complained', 'Email Complained'), ('email.opened', 'Email Opened'), ('email.clicked', 'Email Clicked'), ('document.generated', 'Document Generated'), ('document.failed', 'Document Failed'), ('integration.check_failed', 'Integration Check Failed'), ('integration.reconnect_needed', 'Integration Reconnect Needed')], max_length=40)),
+                ('email_id', models.CharField(blank=True, default='', max_length=25)),
+                ('status', models.CharField(choices=[('pending', 'Pending'), ('delivered', 'Delivered'), ('failed', 'Failed')], default='pending', max_length=10)),
+                ('attempts', models.PositiveSmallIntegerField(default=0)),
+                ('round_attempts', models.PositiveSmallIntegerField(default=0)),
+                ('response', models.CharField(blank=True, default='', max_length=64)),
+                ('error', models.TextField(blank=True, default='')),
+                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
+                ('claim', models.CharField(blank=True, default='', max_length=32)),
+                ('claimed_until', models.DateTimeField(blank=True, null=True)),
+                ('delivered_at', models.DateTimeField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='workspaces.workspaceevent')),
+                ('integration', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='integrations.integration')),
+                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='workspaces.workspace')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
-                "indexes": [
-                    models.Index(fields=["integration", "-created_at", "-id"], name="delivery_log_newest_first"),
-                    models.Index(fields=["integration", "status", "-created_at", "-id"], name="delivery_log_by_status"),
-                    models.Index(fields=["integration", "event_type", "-created_at", "-id"], name="delivery_log_by_event"),
-                    models.Index(condition=models.Q(("status", "pending")), fields=["next_attempt_at"], name="delivery_pending"),
-                ],
-                "constraints": [
-                    models.UniqueConstraint(fields=("event", "integration"), name="one_delivery_per_event_and_integration"),
-                    models.CheckConstraint(
-                        condition=models.Q(("status__in", ["pending", "delivered", "failed"])), name="delivery_status_is_known"
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            (
-                                "event_type__in",
-                                [
-                                    "email.sent",
-                                    "email.failed",
-                                    "email.delivered",
-                                    "email.bounced",
-                                    "email.complained",
-                                    "email.opened",
-                                    "email.clicked",
-                                    "document.generated",
-                                    "document.failed",
-                                    "integration.check_failed",
-                                    "integration.reconnect_needed",
-                                ],
-                            )
-                        ),
-                        name="delivery_event_type_is_known",
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            models.Q(("status", "delivered"), _negated=True), ("delivered_at__isnull", False), _connector="OR"
-                        ),
-                        name="delivered_delivery_has_its_time",
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            models.Q(("status", "pending"), _negated=True), ("next_attempt_at__isnull", False), _connector="OR"
-                        ),
-                        name="pending_delivery_is_due_sometime",
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(("round_attempts__lte", models.F("attempts"))), name="delivery_round_within_attempts"
-                    ),
-                ],
+                'ordering': ['-created_at', '-id'],
+                'indexes': [models.Index(fields=['integration', '-created_at', '-id'], name='delivery_log_newest_first'), models.Index(fields=['integration', 'status', '-created_at', '-id'], name='delivery_log_by_status'), models.Index(fields=['integration', 'event_type', '-created_at', '-id'], name='delivery_log_by_event'), models.Index(condition=models.Q(('status', 'pending')), fields=['next_attempt_at'], name='delivery_pending')],
+                'constraints': [models.UniqueConstraint(fields=('event', 'integration'), name='one_delivery_per_event_and_integration'), models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'delivered', 'failed'])), name='delivery_status_is_known'), models.CheckConstraint(condition=models.Q(('event_type__in', ['email.sent', 'email.failed', 'email.delivered', 'email.bounced', 'email.complained', 'email.opened', 'email.clicked', 'document.generated', 'document.failed', 'integration.check_failed', 'integration.reconnect_needed'])), name='delivery_event_type_is_known'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'delivered'), _negated=True), ('delivered_at__isnull', False), _connector='OR'), name='delivered_delivery_has_its_time'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'pending'), _negated=True), ('next_attempt_at__isnull', False), _connector='OR'), name='pending_delivery_is_due_sometime'), models.CheckConstraint(condition=models.Q(('round_attempts__lte', models.F('attempts'))), name='delivery_round_within_attempts')],
             },
         ),
     ]

@@ -38,13 +38,7 @@ def test_a_failure_stops_the_run_and_hands_the_rest_back_untried(run_of_five, mo
         mock.add("POST", svc.WEBHOOK, status=status)
     later = Later()
     assert attempts.attempt(*run_of_five, later=later) == "delivered"
-    assert by_email() == {
-        "0": ("delivered", 1),
-        "1": ("delivered", 1),
-        "2": ("pending", 1),
-        "3": ("pending", 0),
-        "4": ("pending", 0),
-    }
+    assert by_email() == {"0": ("delivered", 1), "1": ("delivered", 1), "2": ("pending", 1), "3": ("pending", 0), "4": ("pending", 0)}
     untried = [ids for when, _, ids in later.calls if when is None]
     assert len(mock.calls) == 3 and sorted(untried[0]) == sorted(Delivery.objects.filter(attempts=0).values_list("pk", flat=True))
 

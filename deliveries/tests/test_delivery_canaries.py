@@ -43,11 +43,7 @@ def test_no_credential_comes_out_of_a_delivery(workspace, mock, record, pages_as
         create_integration(workspace, name=type_name, type=type_name, config=config, credentials=credentials)
     mock.add("POST", svc.WEBHOOK, status=500, body="server error")
     mock.add("POST", svc.ZAPIER, status=200)
-    mock.add_callback(
-        "POST",
-        f"{svc.SLACK}/chat.postMessage",
-        callback=echo(200, lambda t: {"ok": False, "error": "invalid_auth", "warning": t}),
-    )
+    mock.add_callback("POST", f"{svc.SLACK}/chat.postMessage", callback=echo(200, lambda t: {"ok": False, "error": "invalid_auth", "warning": t}))
     mock.add_callback("GET", f"{svc.HUBSPOT}/crm/v3/objects/contacts/client@example.com",
                       callback=echo(401, lambda t: {"status": "error", "message": f"token {t} refused", "category": "INVALID_AUTHENTICATION"}))  # fmt: skip
     mock.add_callback("PATCH", f"{svc.AIRTABLE}/v0/appCANARYbase01/Email%20Log",
@@ -77,9 +73,5 @@ def test_no_credential_comes_out_of_a_delivery(workspace, mock, record, pages_as
     assert "[redacted]" in delivered_and_shown  # the echoes were scrubbed, not dropped
     for _, credentials in CANARIES.values():
         for secret in credentials.values():
-            for place, text in (
-                ("a delivered body", bodies),
-                ("a delivery's record or a page", delivered_and_shown),
-                ("the logs", logged),
-            ):
+            for place, text in (("a delivered body", bodies), ("a delivery's record or a page", delivered_and_shown), ("the logs", logged)):
                 assert secret not in text, f"a planted credential leaked into {place}"

@@ -69,26 +69,13 @@ def test_a_generated_document_is_uploaded_to_drive_with_its_stored_bytes_and_opb
     document = render()
     upload = mock.calls[-1]
     assert upload.request.url.split("?")[0] == UPLOAD
-    assert parse_qs(urlsplit(upload.request.url).query) == {
-        "uploadType": ["multipart"],
-        "supportsAllDrives": ["true"],
-        "fields": ["id"],
-    }
+    assert parse_qs(urlsplit(upload.request.url).query) == {"uploadType": ["multipart"], "supportsAllDrives": ["true"], "fields": ["id"]}
     metadata, content = uploaded(upload)
-    assert metadata == {
-        "name": "Engagement letter.pdf",
-        "parents": ["1AbcFolder"],
-        "appProperties": {"opboxDocumentId": document.pk},
-    }
+    assert metadata == {"name": "Engagement letter.pdf", "parents": ["1AbcFolder"], "appProperties": {"opboxDocumentId": document.pk}}
     assert content == read_document(document) == PDF
     assert upload.request.headers["Authorization"] == f"Bearer {svc.KEYS['drive_access']}"
     delivery = Delivery.objects.get()
-    assert (delivery.event_type, delivery.status, delivery.attempts, delivery.response) == (
-        "document.generated",
-        "delivered",
-        1,
-        "200",
-    )
+    assert (delivery.event_type, delivery.status, delivery.attempts, delivery.response) == ("document.generated", "delivered", 1, "200")
 
 
 def test_a_failed_render_uploads_nothing(receiver, workspace, engine, mock, django_capture_on_commit_callbacks):

@@ -16,9 +16,7 @@ from .conftest import email_row
 pytestmark = pytest.mark.django_db
 
 
-def test_an_event_whose_change_rolls_back_leaves_no_event_and_no_delivery(
-    receiver, workspace, mock, django_capture_on_commit_callbacks
-):
+def test_an_event_whose_change_rolls_back_leaves_no_event_and_no_delivery(receiver, workspace, mock, django_capture_on_commit_callbacks):
     receiver("WEBHOOK")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         with pytest.raises(RuntimeError), transaction.atomic():

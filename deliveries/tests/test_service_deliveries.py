@@ -48,9 +48,7 @@ def test_slack_without_a_bot_token_posts_the_message_to_its_incoming_webhook(rec
     mock.add("POST", svc.SLACK_HOOK, body="ok")
     receiver("SLACK", config={"channel": "", "webhookUrl": svc.SLACK_HOOK}, credentials={})
     record(workspace, "email.complained", email_row())
-    assert json.loads(mock.calls[0].request.body) == {
-        "text": f"The email 'Engagement letter 1' to client@example.com was marked as spam. {EMAIL_PAGE}"
-    }
+    assert json.loads(mock.calls[0].request.body) == {"text": f"The email 'Engagement letter 1' to client@example.com was marked as spam. {EMAIL_PAGE}"}
 
 
 @pytest.mark.parametrize("code", ["channel_not_found", "not_in_channel", "invalid_auth"])
@@ -64,13 +62,7 @@ def test_slacks_ok_false_is_a_permanent_failure_with_its_error(code, receiver, w
 
 
 def test_slacks_429_ratelimited_is_retried_after_its_retry_after_and_pauses_the_integration(receiver, workspace, record, mock):
-    mock.add(
-        "POST",
-        f"{svc.SLACK}/chat.postMessage",
-        status=429,
-        headers={"Retry-After": "40"},
-        json={"ok": False, "error": "ratelimited"},
-    )
+    mock.add("POST", f"{svc.SLACK}/chat.postMessage", status=429, headers={"Retry-After": "40"}, json={"ok": False, "error": "ratelimited"})
     slack = receiver("SLACK")
     before = timezone.now()
     record(workspace, "email.failed", email_row(status="failed"))
@@ -84,23 +76,13 @@ def test_slacks_429_ratelimited_is_retried_after_its_retry_after_and_pauses_the_
 
 
 def hubspot_engagement(mock):
-    mock.add(
-        "POST",
-        f"{svc.HUBSPOT}/crm/v3/objects/emails",
-        status=201,
-        json={"id": "9001", "properties": {}, "createdAt": "2026-12-05T09:00:01Z"},
-    )
+    mock.add("POST", f"{svc.HUBSPOT}/crm/v3/objects/emails", status=201, json={"id": "9001", "properties": {}, "createdAt": "2026-12-05T09:00:01Z"})
 
 
 def test_a_sent_email_creates_the_missing_contact_then_logs_an_engagement_on_it(receiver, workspace, record, mock):
     mock.add("GET", f"{svc.HUBSPOT}/crm/v3/objects/contacts/client@example.com", status=404,
              json={"status": "error", "message": "Object not found.  objectId are usually numeric.", "correlationId": "c1", "category": "OBJECT_NOT_FOUND"})  # fmt: skip
-    mock.add(
-        "POST",
-        f"{svc.HUBSPOT}/crm/v3/objects/contacts",
-        status=201,
-        json={"id": "501", "properties": {"email": "client@example.com"}},
-    )
+    mock.add("POST", f"{svc.HUBSPOT}/crm/v3/objects/contacts", status=201, json={"id": "501", "properties": {"email": "client@example.com"}})
     hubspot_engagement(mock)
     receiver("CRM_PLATFORM")
     record(workspace, "email.sent", email_row())
@@ -112,9 +94,7 @@ def test_a_sent_email_creates_the_missing_contact_then_logs_an_engagement_on_it(
         "hs_timestamp": "2026-12-05T09:00:00Z", "hs_email_direction": "EMAIL", "hs_email_status": "SENT",
         "hs_email_subject": "Engagement letter 1", "hs_email_text": "",
     }  # fmt: skip
-    assert body["associations"] == [
-        {"to": {"id": "501"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 198}]}
-    ]
+    assert body["associations"] == [{"to": {"id": "501"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 198}]}]
     assert Delivery.objects.get().status == "delivered"
 
 
@@ -131,9 +111,7 @@ def test_a_409_on_create_carries_the_existing_contacts_id(receiver, workspace, r
 
 def test_one_engagement_is_logged_on_every_to_recipients_contact(receiver, workspace, record, mock):
     for n, address in enumerate(("a@example.com", "b@example.com")):
-        mock.add(
-            "GET", f"{svc.HUBSPOT}/crm/v3/objects/contacts/{address}", json={"id": f"70{n}", "properties": {"email": address}}
-        )
+        mock.add("GET", f"{svc.HUBSPOT}/crm/v3/objects/contacts/{address}", json={"id": f"70{n}", "properties": {"email": address}})
     hubspot_engagement(mock)
     receiver("CRM_PLATFORM")
     record(workspace, "email.sent", email_row(to="a@example.com, B <b@example.com>"))
@@ -183,9 +161,7 @@ def test_a_hubspot_400_is_permanent_with_its_reason(receiver, workspace, record,
 # Airtable ---------------------------------------------------------------------------------------------------
 
 
-def test_airtable_upserts_on_email_id_never_more_than_10_records_a_request(
-    receiver, workspace, mock, django_capture_on_commit_callbacks, settings
-):
+def test_airtable_upserts_on_email_id_never_more_than_10_records_a_request(receiver, workspace, mock, django_capture_on_commit_callbacks, settings):
     settings.DELIVERY_EXTERNAL_DATABASE_REQUESTS_PER_SECOND = None  # pacing has its own tests
     mock.add("PATCH", AIRTABLE_TABLE, json={"records": [], "createdRecords": [], "updatedRecords": []})
     receiver("EXTERNAL_DATABASE")
@@ -206,12 +182,7 @@ def test_airtable_upserts_on_email_id_never_more_than_10_records_a_request(
 
 
 def test_airtables_429_waits_30_seconds(receiver, workspace, record, mock):
-    mock.add(
-        "PATCH",
-        AIRTABLE_TABLE,
-        status=429,
-        json={"errors": [{"error": "RATE_LIMIT_REACHED", "message": "Rate limit exceeded. Please try again later"}]},
-    )
+    mock.add("PATCH", AIRTABLE_TABLE, status=429, json={"errors": [{"error": "RATE_LIMIT_REACHED", "message": "Rate limit exceeded. Please try again later"}]})
     airtable = receiver("EXTERNAL_DATABASE")
     before = timezone.now()
     record(workspace, "email.failed", email_row(status="failed"))

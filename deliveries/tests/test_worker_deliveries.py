@@ -28,9 +28,7 @@ def database_queue(settings):
 
 
 def webhook(workspace, receiver, path, name="Receiver"):
-    return create_integration(
-        workspace, name=name, type="WEBHOOK", config={"url": receiver.url + path}, credentials={"secret": SECRET}
-    )
+    return create_integration(workspace, name=name, type="WEBHOOK", config={"url": receiver.url + path}, credentials={"secret": SECRET})
 
 
 def emit(workspace, count, start=0):
@@ -39,7 +37,7 @@ def emit(workspace, count, start=0):
 
 
 def test_a_worker_retries_500_500_200_on_the_schedule_under_one_webhook_id(workspace):
-    receiver = Receiver(lambda path, n: (500, {}) if n <= 2 else (200, {}))
+    receiver = Receiver(lambda path, n: ((500, {}) if n <= 2 else (200, {})))
     try:
         webhook(workspace, receiver, "/hook")
         with worker():

@@ -7,128 +7,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
         # The earliest migrations that hold what a Document refers to: a schema rolled back past a later
         # integrations migration (as the Email Log data migration's test does) keeps the documents table.
-        ("integrations", "0001_initial"),
-        ("tables", "0002_document_log"),
-        ("workspaces", "0001_initial"),
+        ('integrations', '0001_initial'),
+        ('tables', '0002_document_log'),
+        ('workspaces', '0001_initial'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Document",
+            name='Document',
             fields=[
-                (
-                    "id",
-                    opbox.ids.PublicIdField(
-                        default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False
-                    ),
-                ),
-                ("generated_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("template_id", models.CharField(max_length=255)),
-                (
-                    "format",
-                    models.CharField(
-                        choices=[("pdf", "Pdf"), ("docx", "Docx"), ("odt", "Odt"), ("xlsx", "Xlsx"), ("html", "Html")],
-                        max_length=8,
-                    ),
-                ),
-                ("filename", models.CharField(max_length=255)),
-                ("size", models.BigIntegerField(default=0)),
-                ("status", models.CharField(choices=[("generated", "Generated"), ("failed", "Failed")], max_length=16)),
-                ("error", models.TextField(blank=True, default="")),
-                (
-                    "source",
-                    models.CharField(
-                        choices=[
-                            ("Workflow Automation", "Workflow Automation"),
-                            ("Matter Email Step", "Matter Email Step"),
-                            ("Matter Form Step", "Matter Form Step"),
-                            ("Workflow Step", "Workflow Step"),
-                            ("Workflow Email", "Workflow Email"),
-                            ("Form Send", "Form Send"),
-                            ("Submission Share", "Submission Share"),
-                            ("Matter Step", "Matter Step"),
-                        ],
-                        max_length=32,
-                    ),
-                ),
-                ("email_id", models.CharField(blank=True, default="", max_length=64)),
-                ("storage_name", models.CharField(blank=True, default="", max_length=255)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                (
-                    "integration",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="integrations.integration",
-                    ),
-                ),
-                (
-                    "table",
-                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="documents", to="tables.table"),
-                ),
-                (
-                    "workspace",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="documents", to="workspaces.workspace"
-                    ),
-                ),
+                ('id', opbox.ids.PublicIdField(default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False)),
+                ('generated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('template_id', models.CharField(max_length=255)),
+                ('format', models.CharField(choices=[('pdf', 'Pdf'), ('docx', 'Docx'), ('odt', 'Odt'), ('xlsx', 'Xlsx'), ('html', 'Html')], max_length=8)),
+                ('filename', models.CharField(max_length=255)),
+                ('size', models.BigIntegerField(default=0)),
+                ('status', models.CharField(choices=[('generated', 'Generated'), ('failed', 'Failed')], max_length=16)),
+                ('error', models.TextField(blank=True, default='')),
+                ('source', models.CharField(choices=[('Workflow Automation', 'Workflow Automation'), ('Matter Email Step', 'Matter Email Step'), ('Matter Form Step', 'Matter Form Step'), ('Workflow Step', 'Workflow Step'), ('Workflow Email', 'Workflow Email'), ('Form Send', 'Form Send'), ('Submission Share', 'Submission Share'), ('Matter Step', 'Matter Step')], max_length=32)),
+                ('email_id', models.CharField(blank=True, default='', max_length=64)),
+                ('storage_name', models.CharField(blank=True, default='', max_length=255)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('integration', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='integrations.integration')),
+                ('table', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='documents', to='tables.table')),
+                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='documents', to='workspaces.workspace')),
             ],
             options={
-                "indexes": [
-                    models.Index(fields=["table", "-generated_at", "-id"], name="document_log_newest_first"),
-                    models.Index(fields=["workspace", "generated_at"], name="document_by_age"),
-                    models.Index(
-                        condition=models.Q(("email_id", ""), _negated=True), fields=["email_id"], name="document_by_email"
-                    ),
-                ],
-                "constraints": [
-                    models.CheckConstraint(
-                        condition=models.Q(("status__in", ["generated", "failed"])), name="document_status_is_known"
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(("format__in", ["pdf", "docx", "odt", "xlsx", "html"])),
-                        name="document_format_is_known",
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            (
-                                "source__in",
-                                [
-                                    "Workflow Automation",
-                                    "Matter Email Step",
-                                    "Matter Form Step",
-                                    "Workflow Step",
-                                    "Workflow Email",
-                                    "Form Send",
-                                    "Submission Share",
-                                    "Matter Step",
-                                ],
-                            )
-                        ),
-                        name="document_source_is_known",
-                    ),
-                    models.CheckConstraint(condition=models.Q(("size__gte", 0)), name="document_size_not_negative"),
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            models.Q(("status", "generated"), models.Q(("storage_name", ""), _negated=True)),
-                            models.Q(("status", "failed"), ("storage_name", ""), models.Q(("error", ""), _negated=True)),
-                            _connector="OR",
-                        ),
-                        name="document_stored_iff_generated",
-                    ),
-                    models.UniqueConstraint(
-                        condition=models.Q(("storage_name", ""), _negated=True),
-                        fields=("storage_name",),
-                        name="one_document_per_stored_file",
-                    ),
-                ],
+                'indexes': [models.Index(fields=['table', '-generated_at', '-id'], name='document_log_newest_first'), models.Index(fields=['workspace', 'generated_at'], name='document_by_age'), models.Index(condition=models.Q(('email_id', ''), _negated=True), fields=['email_id'], name='document_by_email')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('status__in', ['generated', 'failed'])), name='document_status_is_known'), models.CheckConstraint(condition=models.Q(('format__in', ['pdf', 'docx', 'odt', 'xlsx', 'html'])), name='document_format_is_known'), models.CheckConstraint(condition=models.Q(('source__in', ['Workflow Automation', 'Matter Email Step', 'Matter Form Step', 'Workflow Step', 'Workflow Email', 'Form Send', 'Submission Share', 'Matter Step'])), name='document_source_is_known'), models.CheckConstraint(condition=models.Q(('size__gte', 0)), name='document_size_not_negative'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'generated'), models.Q(('storage_name', ''), _negated=True)), models.Q(('status', 'failed'), ('storage_name', ''), models.Q(('error', ''), _negated=True)), _connector='OR'), name='document_stored_iff_generated'), models.UniqueConstraint(condition=models.Q(('storage_name', ''), _negated=True), fields=('storage_name',), name='one_document_per_stored_file')],
             },
         ),
     ]

@@ -53,9 +53,7 @@ def test_a_render_whose_transaction_rolls_back_leaves_no_event(engine, workspace
 
 def test_an_attachment_whose_outbox_write_fails_leaves_neither_document_nor_event(engine, workspace, mock):
     carbone_render(mock)
-    payload = {
-        "attachments": [{"filename": "letter.pdf", "document": {"templateId": "tpl-letter", "data": {}, "convertTo": "pdf"}}]
-    }
+    payload = {"attachments": [{"filename": "letter.pdf", "document": {"templateId": "tpl-letter", "data": {}, "convertTo": "pdf"}}]}
 
     def save_payload(new_payload):
         raise Boom
@@ -68,9 +66,7 @@ def test_an_attachment_whose_outbox_write_fails_leaves_neither_document_nor_even
 
 def test_an_attachment_rendered_records_its_event_naming_the_email(engine, workspace, mock):
     carbone_render(mock)
-    payload = {
-        "attachments": [{"filename": "letter.pdf", "document": {"templateId": "tpl-letter", "data": {}, "convertTo": "pdf"}}]
-    }
+    payload = {"attachments": [{"filename": "letter.pdf", "document": {"templateId": "tpl-letter", "data": {}, "convertTo": "pdf"}}]}
     saved = []
     outcome = render_attachments(workspace.pk, "cemail0000000000000000001", "Workflow Email", payload, saved.append)
     assert outcome.failure == ""
@@ -82,15 +78,9 @@ def test_an_attachment_rendered_records_its_event_naming_the_email(engine, works
 
 def test_a_failed_attachment_render_keeps_its_row_and_its_document_failed_event(engine, workspace, mock):
     carbone_render(mock, status=400, json={"success": False, "error": "Error while rendering template"})
-    payload = {
-        "attachments": [{"filename": "letter.pdf", "document": {"templateId": "tpl-letter", "data": {}, "convertTo": "pdf"}}]
-    }
+    payload = {"attachments": [{"filename": "letter.pdf", "document": {"templateId": "tpl-letter", "data": {}, "convertTo": "pdf"}}]}
     outcome = render_attachments(workspace.pk, "cemail0000000000000000001", "Workflow Email", payload, lambda new: None)
     assert outcome.failure.startswith("Document letter.pdf:")
     document = Document.objects.get()
     (event,) = WorkspaceEvent.objects.all()
-    assert (event.type, event.data["id"], event.data["values"]["Email ID"]) == (
-        "document.failed",
-        document.pk,
-        "cemail0000000000000000001",
-    )
+    assert (event.type, event.data["id"], event.data["values"]["Email ID"]) == ("document.failed", document.pk, "cemail0000000000000000001")

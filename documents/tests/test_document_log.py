@@ -25,17 +25,7 @@ def test_saving_a_document_engine_creates_its_document_log_with_columns_in_order
     detail = member_api.get(f"/api/tables/{table.pk}").json()
     assert detail["systemType"] == "DOCUMENT_LOG"
     assert [column["name"] for column in detail["columns"]] == COLUMNS
-    assert [column["type"] for column in detail["columns"]] == [
-        "Date",
-        "Text",
-        "Text",
-        "Text",
-        "Text",
-        "Number",
-        "Text",
-        "Text",
-        "Text",
-    ]
+    assert [column["type"] for column in detail["columns"]] == ["Date", "Text", "Text", "Text", "Text", "Number", "Text", "Text", "Text"]
 
 
 def test_init_returns_document_logs_beside_email_logs_and_is_idempotent(admin_api, engine, make_integration):
@@ -64,9 +54,7 @@ def test_rows_filters_search_and_csv(member_api, engine, mock):
     carbone_render(mock, template_id="tpl-invoice")
     carbone_render(mock, template_id="tpl-missing", status=404, json={"success": False, "error": "Template not found"})
     member_api.post("/api/documents", BODY, format="json")
-    member_api.post(
-        "/api/documents", {"templateId": "tpl-invoice", "data": {}, "convertTo": "docx", "source": "Form Send"}, format="json"
-    )
+    member_api.post("/api/documents", {"templateId": "tpl-invoice", "data": {}, "convertTo": "docx", "source": "Form Send"}, format="json")
     member_api.post("/api/documents", {"templateId": "tpl-missing", "data": {}}, format="json")
     table = document_log(engine)
     rows = member_api.get(f"/api/tables/{table.pk}/rows").json()["results"]
@@ -137,3 +125,4 @@ def test_workspaces_that_keep_everything_keep_their_documents(workspace, engine,
     Document.objects.update(generated_at=timezone.now() - timedelta(days=4000))
     call_command("purge_documents", stdout=open("/dev/null", "w"))
     assert Document.objects.count() == 1
+

@@ -78,9 +78,7 @@ def test_unknown_template_is_422_with_a_failed_row(member_api, engine, mock, doc
 
 
 def test_bad_data_is_422(member_api, engine, mock):
-    carbone_render(
-        mock, status=400, json={"success": False, "error": "Error while rendering template Error: formatter does not exist"}
-    )
+    carbone_render(mock, status=400, json={"success": False, "error": "Error while rendering template Error: formatter does not exist"})
     response = member_api.post("/api/documents", BODY, format="json")
     assert response.status_code == 422
     assert "formatter does not exist" in response.json()["detail"]

@@ -54,9 +54,7 @@ class SendEmailView(APIView):
             409: OpenApiResponse(description="No usable email provider is configured (or it was disabled before sending)."),
             422: OpenApiResponse(_FailedSend, description="Every recipient is suppressed: not sent; the failed log row."),
             502: OpenApiResponse(_FailedSend, description="The provider refused or failed: the failed log row."),
-            503: OpenApiResponse(
-                _FailedSend, description="The integration's key cannot be decrypted: not sent; the failed log row."
-            ),
+            503: OpenApiResponse(_FailedSend, description="The integration's key cannot be decrypted: not sent; the failed log row."),
         },
         parameters=[
             OpenApiParameter(

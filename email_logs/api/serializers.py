@@ -86,9 +86,7 @@ class SendEmailSerializer(StrictSerializer):
             template_id=data["templateId"],
             template_data=data["templateData"] or None,
             attachments=[
-                DocumentAttachment.of(a["filename"], a["document"])
-                if "document" in a
-                else Attachment(a["filename"], a["contentType"], a["content"])
+                DocumentAttachment.of(a["filename"], a["document"]) if "document" in a else Attachment(a["filename"], a["contentType"], a["content"])
                 for a in data["attachments"]
             ],
         )

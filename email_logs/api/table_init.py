@@ -15,11 +15,7 @@ from .serializers import InitResponseSerializer, InitTableSerializer
 class InitEmailLogTablesView(APIView):
     permission_classes = [IsWorkspaceAdmin]
 
-    @extend_schema(
-        request=None,
-        responses=InitResponseSerializer,
-        summary="Initialize the log tables (Email Log, Document Log) of active integrations",
-    )
+    @extend_schema(request=None, responses=InitResponseSerializer, summary="Initialize the log tables (Email Log, Document Log) of active integrations")
     def post(self, request):
         # The system tables of every active integration that keeps one: Email Logs, then Document Logs.
         tables = ensure_email_log_tables(request.auth.workspace) + ensure_document_log_tables(request.auth.workspace)

@@ -106,11 +106,7 @@ def _apply(integration: Integration, batch: WebhookBatch) -> dict:
     failed = _settle_failures(locked, {rows[event.event_id] for event in new if event.type in FAILURES})
     _suppress(integration.workspace_id, new, rows)
     # The workspace's subscribers hear of each applied event, and of each row it failed, with this commit.
-    heard = [
-        (rows[event.event_id], PROVIDER_EVENTS[event.type])
-        for event in sorted(new, key=lambda e: e.occurred_at)
-        if event.type in PROVIDER_EVENTS
-    ]
+    heard = [(rows[event.event_id], PROVIDER_EVENTS[event.type]) for event in sorted(new, key=lambda e: e.occurred_at) if event.type in PROVIDER_EVENTS]
     record_email_events(heard + [(row_id, WorkspaceEventType.EMAIL_FAILED) for row_id in sorted(failed)])
     return counts
 
@@ -137,12 +133,7 @@ def _keep_erased_out(workspace_id, events: list[WebhookEvent]) -> list[WebhookEv
     `[erased]`, as recipient and where the detail names it: providers report on an email for days after it
     went (SendGrid's bounces, up to 72 hours), and an erasure must hold against what arrives late. One query.
     """
-    named = {
-        address
-        for event in events
-        for address in (event.recipient, *event.addresses, *ADDRESS_LIKE.findall(event.detail))
-        if address
-    }
+    named = {address for event in events for address in (event.recipient, *event.addresses, *ADDRESS_LIKE.findall(event.detail)) if address}
     erased = {address.strip().lower() for address in suppressions_among(workspace_id, named)[1]} if named else set()
     if not erased:
         return events
@@ -191,24 +182,11 @@ def _insert_new(integration: Integration, events: list[WebhookEvent], rows: dict
     """
     now = timezone.now()
     values = [
-        (
-            rows[e.event_id],
-            integration.pk,
-            e.event_id,
-            e.type,
-            e.recipient,
-            e.occurred_at,
-            " ".join(e.detail.split())[:_DETAIL_LENGTH],
-            now,
-        )
+        (rows[e.event_id], integration.pk, e.event_id, e.type, e.recipient, e.occurred_at, " ".join(e.detail.split())[:_DETAIL_LENGTH], now)
         for e in sorted(events, key=lambda event: event.event_id)
     ]
     names = ["entry", "integration", "provider_event_id", "type", "recipient", "occurred_at", "detail", "received_at"]
-    return set(
-        insert_ignoring_conflicts(
-            EmailEvent, names, values, conflict=["integration", "provider_event_id"], returning="provider_event_id"
-        )
-    )
+    return set(insert_ignoring_conflicts(EmailEvent, names, values, conflict=["integration", "provider_event_id"], returning="provider_event_id"))
 
 
 def _settle_failures(locked: dict[str, dict], row_ids: set[str]) -> set[str]:

@@ -85,9 +85,7 @@ def suppressions_among(workspace, addresses, *, digests: dict | None = None) -> 
     hashes = list(by_hash)
     size = len(hashes) if connection.vendor == "postgresql" else LOOKUP_CHUNK
     for start in range(0, len(hashes), size or 1):
-        chunk = Suppression.objects.filter(
-            workspace_id=_workspace_id(workspace), address_hash__in=hashes_in(hashes[start : start + size])
-        )
+        chunk = Suppression.objects.filter(workspace_id=_workspace_id(workspace), address_hash__in=hashes_in(hashes[start : start + size]))
         found.update(chunk.values_list("address_hash", "address"))
     suppressed = {address for digest in found for address in by_hash[digest]}
     erased = {address for digest, kept in found.items() if not kept for address in by_hash[digest]}
@@ -236,11 +234,7 @@ def withhold_from_outboxes(outboxes: list[OutboundEmail], workspace_id) -> set[s
             outbox.payload = payloads[outbox.pk] = payload | {name: getattr(message, name) for name in names}
         else:
             unsent.add(outbox.pk)
-    update_each(
-        EmailLogEntry,
-        list(_WITHHELD_FIELDS),
-        {pk: tuple(getattr(e, name) for name in _WITHHELD_FIELDS) for pk, e in entries.items()},
-    )
+    update_each(EmailLogEntry, list(_WITHHELD_FIELDS), {pk: tuple(getattr(e, name) for name in _WITHHELD_FIELDS) for pk, e in entries.items()})
     update_each(OutboundEmail, ["payload"], {pk: (payload,) for pk, payload in payloads.items()})
     OutboundEmail.objects.filter(pk__in=unsent).delete()
     record_email_events([(pk, WorkspaceEventType.EMAIL_FAILED) for pk in sorted(unsent)])  # withheld whole: failed

@@ -121,21 +121,13 @@ def _scrub_rows(ids, address: str) -> tuple[int, list[str]]:
                     setattr(entry, name, value)
                 changed.append(entry)
         # One UPDATE for the batch whatever its size (opbox.bulk), as a settle writes its rows.
-        update_each(
-            EmailLogEntry,
-            list(_SCRUBBED_FIELDS),
-            {entry.pk: tuple(getattr(entry, name) for name in _SCRUBBED_FIELDS) for entry in changed},
-        )
+        update_each(EmailLogEntry, list(_SCRUBBED_FIELDS), {entry.pk: tuple(getattr(entry, name) for name in _SCRUBBED_FIELDS) for entry in changed})
         held = [entry.pk for entry in changed]
         # Only a queued row has an outbox (settling a row deletes it in the same transaction). One a sender is
         # claiming right now (its record locked: the claim locks it before the row) is in flight: skipped, not
         # waited for, or the two would wait on each other.
         queued = [entry.pk for entry in changed if entry.status == EmailStatus.QUEUED]
-        outboxes = (
-            list(OutboundEmail.objects.filter(entry_id__in=queued).select_for_update(of=("self",), skip_locked=True))
-            if queued
-            else []
-        )
+        outboxes = list(OutboundEmail.objects.filter(entry_id__in=queued).select_for_update(of=("self",), skip_locked=True)) if queued else []
         free = {outbox.pk for outbox in outboxes}
         in_flight = [pk for pk in queued if pk not in free]
         in_flight += [outbox.pk for outbox in outboxes if _withdraw_from_outbox(outbox, address, now)]

@@ -7,150 +7,77 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("integrations", "0001_initial"),
-        ("tables", "0001_initial"),
+        ('integrations', '0001_initial'),
+        ('tables', '0001_initial'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="EmailLogEntry",
+            name='EmailLogEntry',
             fields=[
-                (
-                    "id",
-                    opbox.ids.PublicIdField(
-                        default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False
-                    ),
-                ),
-                ("sent_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("to", models.TextField()),
-                ("from_address", models.TextField()),
-                ("subject", models.TextField()),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[("queued", "Queued"), ("delivered", "Delivered"), ("failed", "Failed")],
-                        default="queued",
-                        max_length=10,
-                    ),
-                ),
-                ("provider", models.CharField(max_length=32)),
-                ("message_id", models.CharField(blank=True, default="", max_length=255)),
-                ("cc", models.TextField(blank=True, default="")),
-                ("bcc", models.TextField(blank=True, default="")),
-                ("template_id", models.CharField(blank=True, default="", max_length=255)),
-                (
-                    "source",
-                    models.CharField(
-                        choices=[
-                            ("Workflow Automation", "Workflow Automation"),
-                            ("Matter Email Step", "Matter Email Step"),
-                            ("Matter Form Step", "Matter Form Step"),
-                            ("Workflow Step", "Workflow Step"),
-                            ("Workflow Email", "Workflow Email"),
-                            ("Form Send", "Form Send"),
-                            ("Submission Share", "Submission Share"),
-                            ("Matter Step", "Matter Step"),
-                        ],
-                        max_length=32,
-                    ),
-                ),
-                ("error", models.TextField(blank=True, default="")),
-                ("attachment_count", models.PositiveIntegerField(default=0)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                (
-                    "integration",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="integrations.integration",
-                    ),
-                ),
-                (
-                    "table",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="email_log_entries", to="tables.table"
-                    ),
-                ),
+                ('id', opbox.ids.PublicIdField(default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False)),
+                ('sent_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('to', models.TextField()),
+                ('from_address', models.TextField()),
+                ('subject', models.TextField()),
+                ('status', models.CharField(choices=[('queued', 'Queued'), ('delivered', 'Delivered'), ('failed', 'Failed')], default='queued', max_length=10)),
+                ('provider', models.CharField(max_length=32)),
+                ('message_id', models.CharField(blank=True, default='', max_length=255)),
+                ('cc', models.TextField(blank=True, default='')),
+                ('bcc', models.TextField(blank=True, default='')),
+                ('template_id', models.CharField(blank=True, default='', max_length=255)),
+                ('source', models.CharField(choices=[('Workflow Automation', 'Workflow Automation'), ('Matter Email Step', 'Matter Email Step'), ('Matter Form Step', 'Matter Form Step'), ('Workflow Step', 'Workflow Step'), ('Workflow Email', 'Workflow Email'), ('Form Send', 'Form Send'), ('Submission Share', 'Submission Share'), ('Matter Step', 'Matter Step')], max_length=32)),
+                ('error', models.TextField(blank=True, default='')),
+                ('attachment_count', models.PositiveIntegerField(default=0)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('integration', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='integrations.integration')),
+                ('table', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='email_log_entries', to='tables.table')),
             ],
             options={
-                "verbose_name": "email log entry",
-                "verbose_name_plural": "email log entries",
+                'verbose_name': 'email log entry',
+                'verbose_name_plural': 'email log entries',
             },
         ),
         migrations.CreateModel(
-            name="OutboundEmail",
+            name='OutboundEmail',
             fields=[
-                (
-                    "entry",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        primary_key=True,
-                        related_name="outbox",
-                        serialize=False,
-                        to="email_logs.emaillogentry",
-                    ),
-                ),
-                ("payload", models.JSONField()),
-                ("attempts", models.PositiveSmallIntegerField(default=0)),
-                ("last_attempt_at", models.DateTimeField(blank=True, null=True)),
-                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ('entry', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='outbox', serialize=False, to='email_logs.emaillogentry')),
+                ('payload', models.JSONField()),
+                ('attempts', models.PositiveSmallIntegerField(default=0)),
+                ('last_attempt_at', models.DateTimeField(blank=True, null=True)),
+                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.AddIndex(
-            model_name="emaillogentry",
-            index=models.Index(fields=["table", "-sent_at", "-id"], name="email_log_newest_first"),
+            model_name='emaillogentry',
+            index=models.Index(fields=['table', '-sent_at', '-id'], name='email_log_newest_first'),
         ),
         migrations.AddIndex(
-            model_name="emaillogentry",
-            index=models.Index(fields=["table", "status", "-sent_at", "-id"], name="email_log_by_status"),
+            model_name='emaillogentry',
+            index=models.Index(fields=['table', 'status', '-sent_at', '-id'], name='email_log_by_status'),
         ),
         migrations.AddIndex(
-            model_name="emaillogentry",
-            index=models.Index(fields=["table", "source", "-sent_at", "-id"], name="email_log_by_source"),
+            model_name='emaillogentry',
+            index=models.Index(fields=['table', 'source', '-sent_at', '-id'], name='email_log_by_source'),
         ),
         migrations.AddIndex(
-            model_name="emaillogentry",
-            index=models.Index(condition=models.Q(("status", "queued")), fields=["sent_at"], name="email_log_in_flight"),
+            model_name='emaillogentry',
+            index=models.Index(condition=models.Q(('status', 'queued')), fields=['sent_at'], name='email_log_in_flight'),
         ),
         migrations.AddConstraint(
-            model_name="emaillogentry",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("status__in", ["queued", "delivered", "failed"])), name="email_log_status_is_known"
-            ),
+            model_name='emaillogentry',
+            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'delivered', 'failed'])), name='email_log_status_is_known'),
         ),
         migrations.AddConstraint(
-            model_name="emaillogentry",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    (
-                        "source__in",
-                        [
-                            "Workflow Automation",
-                            "Matter Email Step",
-                            "Matter Form Step",
-                            "Workflow Step",
-                            "Workflow Email",
-                            "Form Send",
-                            "Submission Share",
-                            "Matter Step",
-                        ],
-                    )
-                ),
-                name="email_log_source_is_known",
-            ),
+            model_name='emaillogentry',
+            constraint=models.CheckConstraint(condition=models.Q(('source__in', ['Workflow Automation', 'Matter Email Step', 'Matter Form Step', 'Workflow Step', 'Workflow Email', 'Form Send', 'Submission Share', 'Matter Step'])), name='email_log_source_is_known'),
         ),
         migrations.AddConstraint(
-            model_name="emaillogentry",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("status", "delivered"), _negated=True), models.Q(("message_id", ""), _negated=True), _connector="OR"
-                ),
-                name="delivered_email_has_message_id",
-            ),
+            model_name='emaillogentry',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'delivered'), _negated=True), models.Q(('message_id', ''), _negated=True), _connector='OR'), name='delivered_email_has_message_id'),
         ),
     ]

@@ -5,17 +5,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("email_logs", "0003_email_log_tables_for_existing_integrations"),
-        ("tables", "0001_initial"),
+        ('email_logs', '0003_email_log_tables_for_existing_integrations'),
+        ('tables', '0001_initial'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="emaillogentry",
-            name="table",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE, related_name="email_log_entries", to="tables.table"
-            ),
+            model_name='emaillogentry',
+            name='table',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='email_log_entries', to='tables.table'),
         ),
     ]

@@ -8,132 +8,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("email_logs", "0004_table_cascade"),
-        ("integrations", "0002_integrationauditevent"),
-        ("workspaces", "0002_email_log_retention"),
+        ('email_logs', '0004_table_cascade'),
+        ('integrations', '0002_integrationauditevent'),
+        ('workspaces', '0002_email_log_retention'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="emaillogentry",
-            name="attempts",
+            model_name='emaillogentry',
+            name='attempts',
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.CreateModel(
-            name="EmailEvent",
+            name='EmailEvent',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("provider_event_id", models.CharField(max_length=255)),
-                (
-                    "type",
-                    models.CharField(
-                        choices=[
-                            ("accepted", "Accepted"),
-                            ("delivered", "Delivered"),
-                            ("deferred", "Deferred"),
-                            ("bounced", "Bounced"),
-                            ("dropped", "Dropped"),
-                            ("complained", "Complained"),
-                            ("opened", "Opened"),
-                            ("clicked", "Clicked"),
-                            ("unsubscribed", "Unsubscribed"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                ("recipient", models.TextField(blank=True, default="")),
-                ("occurred_at", models.DateTimeField()),
-                ("detail", models.CharField(blank=True, default="", max_length=500)),
-                ("received_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                (
-                    "entry",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="email_logs.emaillogentry"
-                    ),
-                ),
-                (
-                    "integration",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="integrations.integration"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('provider_event_id', models.CharField(max_length=255)),
+                ('type', models.CharField(choices=[('accepted', 'Accepted'), ('delivered', 'Delivered'), ('deferred', 'Deferred'), ('bounced', 'Bounced'), ('dropped', 'Dropped'), ('complained', 'Complained'), ('opened', 'Opened'), ('clicked', 'Clicked'), ('unsubscribed', 'Unsubscribed')], max_length=16)),
+                ('recipient', models.TextField(blank=True, default='')),
+                ('occurred_at', models.DateTimeField()),
+                ('detail', models.CharField(blank=True, default='', max_length=500)),
+                ('received_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('entry', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='email_logs.emaillogentry')),
+                ('integration', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='integrations.integration')),
             ],
             options={
-                "ordering": ["occurred_at", "id"],
-                "indexes": [models.Index(fields=["entry", "occurred_at"], name="email_event_timeline")],
-                "constraints": [
-                    models.UniqueConstraint(fields=("integration", "provider_event_id"), name="one_event_per_provider_event_id"),
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            (
-                                "type__in",
-                                [
-                                    "accepted",
-                                    "delivered",
-                                    "deferred",
-                                    "bounced",
-                                    "dropped",
-                                    "complained",
-                                    "opened",
-                                    "clicked",
-                                    "unsubscribed",
-                                ],
-                            )
-                        ),
-                        name="email_event_type_is_known",
-                    ),
-                ],
+                'ordering': ['occurred_at', 'id'],
+                'indexes': [models.Index(fields=['entry', 'occurred_at'], name='email_event_timeline')],
+                'constraints': [models.UniqueConstraint(fields=('integration', 'provider_event_id'), name='one_event_per_provider_event_id'), models.CheckConstraint(condition=models.Q(('type__in', ['accepted', 'delivered', 'deferred', 'bounced', 'dropped', 'complained', 'opened', 'clicked', 'unsubscribed'])), name='email_event_type_is_known')],
             },
         ),
         migrations.CreateModel(
-            name="Suppression",
+            name='Suppression',
             fields=[
-                (
-                    "id",
-                    opbox.ids.PublicIdField(
-                        default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False
-                    ),
-                ),
-                ("address", models.CharField(blank=True, default="", max_length=320)),
-                ("address_hash", models.CharField(max_length=64)),
-                (
-                    "reason",
-                    models.CharField(
-                        choices=[("bounced", "Bounced"), ("complained", "Complained"), ("manual", "Manual")], max_length=16
-                    ),
-                ),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                (
-                    "entry",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="email_logs.emaillogentry",
-                    ),
-                ),
-                (
-                    "workspace",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="suppressions", to="workspaces.workspace"
-                    ),
-                ),
+                ('id', opbox.ids.PublicIdField(default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False)),
+                ('address', models.CharField(blank=True, default='', max_length=320)),
+                ('address_hash', models.CharField(max_length=64)),
+                ('reason', models.CharField(choices=[('bounced', 'Bounced'), ('complained', 'Complained'), ('manual', 'Manual')], max_length=16)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('entry', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='email_logs.emaillogentry')),
+                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='suppressions', to='workspaces.workspace')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
-                "constraints": [
-                    models.UniqueConstraint(fields=("workspace", "address_hash"), name="one_suppression_per_address"),
-                    models.CheckConstraint(
-                        condition=models.Q(("reason__in", ["bounced", "complained", "manual"])),
-                        name="suppression_reason_is_known",
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(("address", django.db.models.functions.text.Lower("address"))),
-                        name="suppression_address_is_lower_case",
-                    ),
-                ],
+                'ordering': ['-created_at', '-id'],
+                'constraints': [models.UniqueConstraint(fields=('workspace', 'address_hash'), name='one_suppression_per_address'), models.CheckConstraint(condition=models.Q(('reason__in', ['bounced', 'complained', 'manual'])), name='suppression_reason_is_known'), models.CheckConstraint(condition=models.Q(('address', django.db.models.functions.text.Lower('address'))), name='suppression_address_is_lower_case')],
             },
         ),
     ]

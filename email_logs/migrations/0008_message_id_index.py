@@ -4,19 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("email_logs", "0007_data_lifecycle"),
-        ("integrations", "0004_connection_check"),
-        ("tables", "0001_initial"),
+        ('email_logs', '0007_data_lifecycle'),
+        ('integrations', '0004_connection_check'),
+        ('tables', '0001_initial'),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name="emaillogentry",
-            index=models.Index(
-                condition=models.Q(("message_id", ""), _negated=True),
-                fields=["integration", "message_id"],
-                name="email_log_by_message_id",
-            ),
+            model_name='emaillogentry',
+            index=models.Index(condition=models.Q(('message_id', ''), _negated=True), fields=['integration', 'message_id'], name='email_log_by_message_id'),
         ),
     ]

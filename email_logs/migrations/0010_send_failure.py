@@ -4,41 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("email_logs", "0009_shared_machinery_moves_down"),
-        ("integrations", "0005_integrationpace"),
-        ("tables", "0001_initial"),
+        ('email_logs', '0009_shared_machinery_moves_down'),
+        ('integrations', '0005_integrationpace'),
+        ('tables', '0001_initial'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="emaillogentry",
-            name="failure",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("suppressed", "Suppressed"),
-                    ("erased", "Erased"),
-                    ("unavailable", "Unavailable"),
-                    ("credentials", "Credentials"),
-                    ("provider", "Provider"),
-                    ("interrupted", "Interrupted"),
-                    ("internal", "Internal"),
-                ],
-                default="",
-                max_length=16,
-            ),
+            model_name='emaillogentry',
+            name='failure',
+            field=models.CharField(blank=True, choices=[('suppressed', 'Suppressed'), ('erased', 'Erased'), ('unavailable', 'Unavailable'), ('credentials', 'Credentials'), ('provider', 'Provider'), ('interrupted', 'Interrupted'), ('internal', 'Internal')], default='', max_length=16),
         ),
         migrations.AddConstraint(
-            model_name="emaillogentry",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    (
-                        "failure__in",
-                        ["", "suppressed", "erased", "unavailable", "credentials", "provider", "interrupted", "internal"],
-                    )
-                ),
-                name="email_log_failure_is_known",
-            ),
+            model_name='emaillogentry',
+            constraint=models.CheckConstraint(condition=models.Q(('failure__in', ['', 'suppressed', 'erased', 'unavailable', 'credentials', 'provider', 'interrupted', 'internal'])), name='email_log_failure_is_known'),
         ),
     ]

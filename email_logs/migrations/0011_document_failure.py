@@ -4,56 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("email_logs", "0010_send_failure"),
-        ("integrations", "0006_check_detail_and_oauth_state"),
-        ("tables", "0002_document_log"),
+        ('email_logs', '0010_send_failure'),
+        ('integrations', '0006_check_detail_and_oauth_state'),
+        ('tables', '0002_document_log'),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name="emaillogentry",
-            name="email_log_failure_is_known",
+            model_name='emaillogentry',
+            name='email_log_failure_is_known',
         ),
         migrations.AlterField(
-            model_name="emaillogentry",
-            name="failure",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("suppressed", "Suppressed"),
-                    ("erased", "Erased"),
-                    ("unavailable", "Unavailable"),
-                    ("credentials", "Credentials"),
-                    ("provider", "Provider"),
-                    ("interrupted", "Interrupted"),
-                    ("internal", "Internal"),
-                    ("document", "Document"),
-                ],
-                default="",
-                max_length=16,
-            ),
+            model_name='emaillogentry',
+            name='failure',
+            field=models.CharField(blank=True, choices=[('suppressed', 'Suppressed'), ('erased', 'Erased'), ('unavailable', 'Unavailable'), ('credentials', 'Credentials'), ('provider', 'Provider'), ('interrupted', 'Interrupted'), ('internal', 'Internal'), ('document', 'Document')], default='', max_length=16),
         ),
         migrations.AddConstraint(
-            model_name="emaillogentry",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    (
-                        "failure__in",
-                        [
-                            "",
-                            "suppressed",
-                            "erased",
-                            "unavailable",
-                            "credentials",
-                            "provider",
-                            "interrupted",
-                            "internal",
-                            "document",
-                        ],
-                    )
-                ),
-                name="email_log_failure_is_known",
-            ),
+            model_name='emaillogentry',
+            constraint=models.CheckConstraint(condition=models.Q(('failure__in', ['', 'suppressed', 'erased', 'unavailable', 'credentials', 'provider', 'interrupted', 'internal', 'document'])), name='email_log_failure_is_known'),
         ),
     ]

@@ -131,10 +131,7 @@ def claim_batch(batch_id: str, *, attempt: bool = True, hold=None) -> list[Outbo
     now = timezone.now()
     with exclusive_transaction():
         members = list(
-            OutboundEmail.objects.filter(batch_id=batch_id)
-            .select_related("entry")
-            .select_for_update(of=("self",))
-            .order_by(*CALL_ORDER)
+            OutboundEmail.objects.filter(batch_id=batch_id).select_related("entry").select_for_update(of=("self",)).order_by(*CALL_ORDER)
         )
         held = [m for m in members if m.lease_expires_at and m.lease_expires_at > now and m.lease_expires_at != hold]
         if not members or held:

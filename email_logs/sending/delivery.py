@@ -65,6 +65,7 @@ def retry_delay(error: ProviderError, attempts: int) -> float:
     return max(0.0, min(delay, settings.EMAIL_SEND_MAX_BACKOFF))
 
 
+
 def deliver_queued(
     integration_id, entry_ids=(), *, batch_id="", slot=None, hold=None, waits=0, later: Later | None = None
 ) -> dict:
@@ -76,9 +77,7 @@ def deliver_queued(
     """
     integration = Integration.objects.filter(pk=integration_id).first() if integration_id else None
     if integration is None or not integration.enabled:
-        return fail_unsent(
-            "The email integration was deleted or disabled before sending.", SendFailure.UNAVAILABLE, entry_ids, batch_id
-        )
+        return fail_unsent("The email integration was deleted or disabled before sending.", SendFailure.UNAVAILABLE, entry_ids, batch_id)
     try:
         client = client_for(integration.type, integration.credentials.get("apiKey", ""))
     except EncryptionError as error:
@@ -129,20 +128,14 @@ class _Sender:
                 if self._left_to_turns_ahead(remaining, batch_id, slot, hold):
                     break
                 # An unpaced integration only checks for a pause, once per run.
-                when = (
-                    pacing.take_turn(self.integration.pk, self.rate, reserved=slot is not None)
-                    if self.rate or not calls
-                    else None
-                )
+                when = pacing.take_turn(self.integration.pk, self.rate, reserved=slot is not None) if self.rate or not calls else None
                 if when is not None:
                     wait = max((when - timezone.now()).total_seconds(), 0.0)
                     if self.later is not None:
                         if wait > MAX_WAIT_IN_WORKER:
                             if self.rate is None:  # a pause: each time it finds one again, it comes back later
                                 when += timedelta(seconds=random.uniform(0, min(2.0**waits, 60.0)))  # noqa: S311
-                            self._hand_on(
-                                when, entry_ids=remaining, batch_id=batch_id, slot=when.isoformat(), hold=hold, waits=waits + 1
-                            )
+                            self._hand_on(when, entry_ids=remaining, batch_id=batch_id, slot=when.isoformat(), hold=hold, waits=waits + 1)
                             break
                         time.sleep(wait)
                         slot = when
@@ -189,23 +182,13 @@ class _Sender:
         and push every later send back by one interval. Emails that go singly, and a scheduled retry (its
         emails held for it), always take their own turns.
         """
-        if not (
-            self.rate
-            and self.later
-            and remaining
-            and not batch_id
-            and slot is None
-            and hold is None
-            and self.client.batch_size > 1
-        ):
+        if not (self.rate and self.later and remaining and not batch_id and slot is None and hold is None and self.client.batch_size > 1):
             return False
         ahead, first_free = pacing.turns_ahead(self.integration.pk, self.rate)
         if not ahead:
             return False
         queued = OutboundEmail.objects.filter(unleased(timezone.now()), entry__integration_id=self.integration.pk)
-        counts = queued.aggregate(
-            groupable=Count("pk", filter=GROUPABLE), mine_alone=Count("pk", filter=Q(pk__in=remaining) & ~GROUPABLE)
-        )
+        counts = queued.aggregate(groupable=Count("pk", filter=GROUPABLE), mine_alone=Count("pk", filter=Q(pk__in=remaining) & ~GROUPABLE))
         if counts["mine_alone"] or counts["groupable"] > ahead * self.client.batch_size:
             return False
         self._hand_on(first_free, entry_ids=remaining)
@@ -221,11 +204,7 @@ class _Sender:
             # On a worker a batch carries the integration's oldest groupable emails, this run's or not
             # (claims.claim_emails). Inline, a request sends only its own.
             coalesce = self.integration.pk if self.later is not None else None
-            if (
-                size > 1
-                and not self.leased
-                and (call := claim_emails(remaining, limit=size, group=True, hold=hold, coalesce=coalesce, **checked))
-            ):
+            if size > 1 and not self.leased and (call := claim_emails(remaining, limit=size, group=True, hold=hold, coalesce=coalesce, **checked)):
                 return [call]
             if not self.leased:
                 # The emails that go singly are leased together; each one's attempt is recorded before its call.
@@ -272,11 +251,7 @@ class _Sender:
             self.later(when, self.integration.pk, **task_arguments)
             return
         held = OutboundEmail.objects.filter(lease_expires_at=hold)
-        held = (
-            held.filter(batch_id=task_arguments["batch_id"])
-            if task_arguments.get("batch_id")
-            else held.filter(pk__in=task_arguments["entry_ids"])
-        )
+        held = held.filter(batch_id=task_arguments["batch_id"]) if task_arguments.get("batch_id") else held.filter(pk__in=task_arguments["entry_ids"])
         new_hold = when + lease_length()
         with transaction.atomic():  # on the database task backend the task row commits with the new hold
             held.update(lease_expires_at=new_hold)
@@ -350,9 +325,7 @@ class _Sender:
                 outcomes = [(EmailStatus.FAILED, "", str(error), SendFailure.PROVIDER)] * len(call)
             elif isinstance(outcome, Exception):
                 # A bug of ours, not the provider's answer: record it (the rows must not stay queued forever).
-                logger.error(
-                    "Unexpected error while sending email(s) %s", ", ".join(outbox.pk for outbox in call), exc_info=outcome
-                )
+                logger.error("Unexpected error while sending email(s) %s", ", ".join(outbox.pk for outbox in call), exc_info=outcome)
                 outcomes = [(EmailStatus.FAILED, "", INTERNAL_ERROR, SendFailure.INTERNAL)] * len(call)
             else:
                 outcomes = outcome

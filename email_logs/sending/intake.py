@@ -111,7 +111,9 @@ def resolve_sender(workspace, integration_id: str | None = None) -> Integration:
     return integration
 
 
-def send_email(workspace, message: OutboundMessage, *, source: str, integration_id: str | None = None) -> EmailLogEntry:
+def send_email(
+    workspace, message: OutboundMessage, *, source: str, integration_id: str | None = None
+) -> EmailLogEntry:
     """Log and send one email of the workspace from `source`; returns its log row (`send_emails` for one).
 
     The row is `queued` until the provider answers: at once with the inline task backend (the row comes
@@ -229,9 +231,7 @@ def _route_query(by_id: bool, probe: bool) -> CompiledQuery:
         suppressed = []
         if probe:
             hashes = hashes_in(rest.pop(0))  # PostgreSQL: one array parameter
-            tables = tables.annotate(
-                suppressed=Exists(Suppression.objects.filter(workspace_id=OuterRef("workspace_id"), address_hash__in=hashes))
-            )
+            tables = tables.annotate(suppressed=Exists(Suppression.objects.filter(workspace_id=OuterRef("workspace_id"), address_hash__in=hashes)))
             suppressed = ["suppressed"]
         return tables.values_list(*_TABLE_FIELDS, *(f"integration__{name}" for name in _INTEGRATION_FIELDS), *suppressed)[:1]
 
@@ -260,14 +260,8 @@ def _route(workspace, integration_id: str | None, hashes: list[str] | None) -> t
     if hashes is not None and connection.vendor != "postgresql":  # a list of parameters: not compiled
         tables = Table.objects.select_related("integration").defer("integration__credentials")
         tables = tables.filter(workspace=workspace, system_type=SystemType.EMAIL_LOG)
-        tables = (
-            tables.filter(integration_id=integration_id)
-            if integration_id
-            else tables.filter(integration__is_site_email_provider=True)
-        )
-        tables = tables.annotate(
-            suppressed=Exists(Suppression.objects.filter(workspace=workspace, address_hash__in=hashes_in(hashes)))
-        )
+        tables = tables.filter(integration_id=integration_id) if integration_id else tables.filter(integration__is_site_email_provider=True)
+        tables = tables.annotate(suppressed=Exists(Suppression.objects.filter(workspace=workspace, address_hash__in=hashes_in(hashes))))
         table = next(iter(tables), None)
         return table, table is None or table.suppressed
     parameters = [workspace.pk, *([integration_id] if integration_id else []), *([hashes] if hashes is not None else [])]

@@ -46,12 +46,7 @@ def _settle(results) -> None:
                 status = EmailStatus.FAILED
             elif status != EmailStatus.FAILED and failures[outbox.pk]:
                 status, error = receiving.failure_outcome(row | {"status": status, "error": error}, failures[outbox.pk])
-            entry.status, entry.message_id, entry.error, entry.attempts = (
-                status,
-                message_id,
-                error[:MAX_ERROR_LENGTH],
-                outbox.attempts,
-            )
+            entry.status, entry.message_id, entry.error, entry.attempts = status, message_id, error[:MAX_ERROR_LENGTH], outbox.attempts
             entry.failure = failure
             changes[entry.pk] = tuple(getattr(entry, name) for name in fields)
             if status != row["status"] and status in SETTLED:  # the row became delivered (accepted) or failed

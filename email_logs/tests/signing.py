@@ -62,9 +62,7 @@ class SendGridSigner:
         }
 
 
-def sendgrid_event(
-    event: str, sg_event_id: str, *, email="ada@example.com", message_id="", row_id="", timestamp=1_795_000_000, **fields
-):
+def sendgrid_event(event: str, sg_event_id: str, *, email="ada@example.com", message_id="", row_id="", timestamp=1_795_000_000, **fields):
     """One SendGrid event; `message_id` becomes sg_message_id (with a filter suffix), `row_id` our custom arg."""
     item = {"email": email, "timestamp": timestamp, "event": event, "sg_event_id": sg_event_id, **fields}
     if message_id:

@@ -77,15 +77,11 @@ def _die_writing_the_results(execute, sql, params, many, context):
     return execute(sql, params, many, context)
 
 
-def test_a_crash_after_the_batch_call_loses_nothing_and_the_provider_sends_each_email_once(
-    workspace, site_provider_a, fake_provider
-):
+def test_a_crash_after_the_batch_call_loses_nothing_and_the_provider_sends_each_email_once(workspace, site_provider_a, fake_provider):
     with connection.execute_wrapper(_die_writing_the_results):
         send_emails(workspace, emails(), source=EmailSource.WORKFLOW_AUTOMATION)
     left_by_the_crash()
-    first_ids = {
-        record["body"]["to"][0]: record["messageId"] for record in requests.get(f"{fake_provider}/_sent", timeout=5).json()
-    }
+    first_ids = {record["body"]["to"][0]: record["messageId"] for record in requests.get(f"{fake_provider}/_sent", timeout=5).json()}
     assert len(first_ids) == EMAILS  # the provider has them all, and we do not know it yet
 
     the_sweep_runs_later()

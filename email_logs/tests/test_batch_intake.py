@@ -178,9 +178,7 @@ def test_send_email_writes_one_email_in_four_statements(workspace, site_provider
     send_email(workspace, email, source=EmailSource.WORKFLOW_EMAIL)  # the first send creates what later ones reuse
 
     with CaptureQueriesContext(connection) as queries:
-        send_email(
-            workspace, OutboundMessage(to=["client@example.com"], subject="Hi", text="x"), source=EmailSource.WORKFLOW_EMAIL
-        )
+        send_email(workspace, OutboundMessage(to=["client@example.com"], subject="Hi", text="x"), source=EmailSource.WORKFLOW_EMAIL)
 
     # The sender with its table (and whether a recipient is suppressed), the row, the outbox record, the task.
     statements = [query["sql"] for query in queries if query["sql"] not in ("BEGIN", "COMMIT")]  # SQLite logs these

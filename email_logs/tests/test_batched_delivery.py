@@ -164,8 +164,7 @@ def test_emails_with_attachments_go_singly_beside_the_batch(member_api, site_pro
     assert len(singles) == 2
     assert all(json.loads(call.request.body)["attachments"] for call in singles)
     assert {call.request.headers["Idempotency-Key"] for call in singles} == {
-        f"opbox-email-{rows[1]['id']}",
-        f"opbox-email-{rows[3]['id']}",
+        f"opbox-email-{rows[1]['id']}", f"opbox-email-{rows[3]['id']}"
     }
     assert [row["values"]["Message ID"] for row in rows] == [
         "id-client0@example.com", "single-client1@example.com", "id-client2@example.com", "single-client3@example.com",

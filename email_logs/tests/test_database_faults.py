@@ -31,9 +31,7 @@ def test_a_lost_database_after_the_send_leaves_a_row_the_sweep_settles(workspace
     email = OutboundMessage(to=["client@example.com"], subject="Signed", text="Done")
 
     with connection.execute_wrapper(_fail_final_status_writes):
-        send_email(
-            workspace, email, source=EmailSource.MATTER_STEP
-        )  # the task fails; the inline backend records that, the caller goes on
+        send_email(workspace, email, source=EmailSource.MATTER_STEP)  # the task fails; the inline backend records that, the caller goes on
 
     entry = EmailLogEntry.objects.get()
     assert entry.status == "queued"  # never lost: the row was committed before the provider call
@@ -54,9 +52,7 @@ def test_a_message_id_longer_than_the_log_keeps_fails_the_row_with_the_reason(wo
     # The Message ID column holds 255 characters: on PostgreSQL the settle failed and the row stayed queued.
     resend_accepts(provider, "m" * 300)
 
-    entry = send_email(
-        workspace, OutboundMessage(to=["client@example.com"], subject="Signed", text="Done"), source=EmailSource.MATTER_STEP
-    )
+    entry = send_email(workspace, OutboundMessage(to=["client@example.com"], subject="Signed", text="Done"), source=EmailSource.MATTER_STEP)
 
     entry.refresh_from_db()
     assert (entry.status, entry.message_id) == ("failed", "")

@@ -96,9 +96,7 @@ def test_events_match_by_our_row_id_first_then_by_the_message_id_before_its_firs
     assert list(EmailEvent.objects.order_by("provider_event_id").values_list("entry_id", flat=True)) == [by_id.pk, by_message.pk]
 
 
-def test_events_about_emails_this_integration_did_not_send_are_counted_not_stored(
-    hooked_b, post_b, make_integration, other_workspace
-):
+def test_events_about_emails_this_integration_did_not_send_are_counted_not_stored(hooked_b, post_b, make_integration, other_workspace):
     ours = logged(hooked_b, message_id="sg-1")
     theirs = logged(make_integration("EMAIL_PROVIDER_ALT", in_workspace=other_workspace), message_id="sg-theirs")
     before = everything_written()[:3]
@@ -118,9 +116,7 @@ def test_events_about_emails_this_integration_did_not_send_are_counted_not_store
 def test_another_workspaces_integration_cannot_touch_our_rows(client, hooked_a, make_integration, other_workspace):
     ours = logged(hooked_a, message_id="re-shared")
     theirs = make_integration(
-        "EMAIL_PROVIDER",
-        in_workspace=other_workspace,
-        credentials={"apiKey": "re_x_1234567890ab", "webhookSigningSecret": RESEND_SECRET},
+        "EMAIL_PROVIDER", in_workspace=other_workspace, credentials={"apiKey": "re_x_1234567890ab", "webhookSigningSecret": RESEND_SECRET}
     )
     body = resend_event("email.bounced", "re-shared", bounce={"message": UNKNOWN_USER, "type": "Permanent"})
 
@@ -176,12 +172,7 @@ def test_every_recipient_bouncing_fails_the_row_with_the_reason(hooked_b, post_b
 def test_some_recipients_bouncing_keeps_the_row_delivered_and_names_them(hooked_b, post_b):
     row = logged(hooked_b, to="ada@example.com, bob@example.com", bcc="audit@acme.example", message_id="sg-1")
 
-    post_b(
-        [
-            bounce("e1", "bob@example.com", row_id=row.pk),
-            sendgrid_event("delivered", "e2", email="ada@example.com", row_id=row.pk),
-        ]
-    )
+    post_b([bounce("e1", "bob@example.com", row_id=row.pk), sendgrid_event("delivered", "e2", email="ada@example.com", row_id=row.pk)])
 
     assert status_and_error(row) == ("delivered", f"Bounced: bob@example.com - {UNKNOWN_USER} (type: bounce)")
 
@@ -192,10 +183,7 @@ def test_the_last_recipient_failing_later_fails_the_row(hooked_b, post_b):
 
     post_b([sendgrid_event("dropped", "e2", email="ada@example.com", reason="Invalid", row_id=row.pk)])
 
-    assert status_and_error(row) == (
-        "failed",
-        f"Bounced: bob@example.com - {UNKNOWN_USER} (type: bounce); Dropped: ada@example.com - Invalid",
-    )
+    assert status_and_error(row) == ("failed", f"Bounced: bob@example.com - {UNKNOWN_USER} (type: bounce); Dropped: ada@example.com - Invalid")
 
 
 def test_a_late_delivered_never_turns_a_failed_row_back(hooked_b, post_b):
@@ -203,12 +191,7 @@ def test_a_late_delivered_never_turns_a_failed_row_back(hooked_b, post_b):
     post_b([bounce("e1", "ada@example.com", row_id=row.pk, timestamp=200)])
     failed = status_and_error(row)
 
-    post_b(
-        [
-            sendgrid_event("delivered", "e0", row_id=row.pk, timestamp=100),
-            sendgrid_event("delivered", "e2", row_id=row.pk, timestamp=300),
-        ]
-    )
+    post_b([sendgrid_event("delivered", "e0", row_id=row.pk, timestamp=100), sendgrid_event("delivered", "e2", row_id=row.pk, timestamp=300)])
     after_delivered = status_and_error(row)
     post_b([sendgrid_event("dropped", "e3", row_id=row.pk, reason="Bounced Address")])
 
@@ -259,13 +242,8 @@ def test_resend_events_that_are_no_failure_leave_the_row_delivered(hooked_a, pos
     assert status_and_error(row) == ("delivered", "")
 
 
-@pytest.mark.parametrize(
-    "kind, detail",
-    [
-        ("email.failed", {"failed": {"reason": "reached_daily_quota"}}),
-        ("email.suppressed", {"suppressed": {"message": "on the suppression list"}}),
-    ],
-)
+@pytest.mark.parametrize("kind, detail", [("email.failed", {"failed": {"reason": "reached_daily_quota"}}),
+                                          ("email.suppressed", {"suppressed": {"message": "on the suppression list"}})])
 def test_a_resend_failure_or_suppression_drops_the_email(hooked_a, post_a, kind, detail):
     row = logged(hooked_a, message_id="re-1")
 
@@ -282,12 +260,7 @@ def test_the_providers_normalise_onto_the_event_types_the_model_stores():
 def test_an_event_type_we_do_not_keep_is_received_not_stored(hooked_a, post_a):
     logged(hooked_a, message_id="re-1")
 
-    assert post_a(resend_event("email.scheduled", "re-1"), "msg_1") == {
-        "received": 1,
-        "applied": 0,
-        "duplicates": 0,
-        "unmatched": 0,
-    }
+    assert post_a(resend_event("email.scheduled", "re-1"), "msg_1") == {"received": 1, "applied": 0, "duplicates": 0, "unmatched": 0}
     assert not EmailEvent.objects.exists()
 
 
@@ -312,15 +285,10 @@ def test_a_resend_permanent_bounce_suppresses_its_recipients_and_a_transient_one
     logged(hooked_a, to="bob@example.com", message_id="re-2")
 
     post_a(resend_event("email.bounced", "re-1", bounce={"message": "gone", "type": "Permanent"}), "msg_1")
-    post_a(
-        resend_event("email.bounced", "re-2", to=["bob@example.com"], bounce={"message": "full", "type": "Transient"}), "msg_2"
-    )
+    post_a(resend_event("email.bounced", "re-2", to=["bob@example.com"], bounce={"message": "full", "type": "Transient"}), "msg_2")
     post_a(resend_event("email.complained", "re-2", to=["bob@example.com"]), "msg_3")
 
-    assert set(Suppression.objects.values_list("address", "reason")) == {
-        ("ada@example.com", "bounced"),
-        ("bob@example.com", "complained"),
-    }
+    assert set(Suppression.objects.values_list("address", "reason")) == {("ada@example.com", "bounced"), ("bob@example.com", "complained")}
 
 
 def test_a_replayed_complaint_does_not_suppress_again_after_an_admin_removed_it(hooked_b, post_b, admin_api):

@@ -102,9 +102,7 @@ def test_a_huge_retry_after_is_capped_at_the_maximum_backoff_and_pauses_the_inte
 
 
 @pytest.mark.parametrize("url,accepts", [(SEND_A, resend_accepts), (SEND_B, sendgrid_accepts)], ids=["provider-a", "provider-b"])
-def test_successive_5xx_waits_grow_exponentially_with_jitter(
-    workspace, site_provider_a, provider_b, provider, waits, settings, url, accepts
-):
+def test_successive_5xx_waits_grow_exponentially_with_jitter(workspace, site_provider_a, provider_b, provider, waits, settings, url, accepts):
     settings.EMAIL_SEND_MAX_ATTEMPTS = 6
     for _ in range(5):
         provider.add(responses.POST, url, status=503, body="upstream down")
@@ -259,9 +257,7 @@ def test_on_a_worker_singles_sent_at_once_each_find_their_attempt_committed(work
     run_worker()
 
     assert seen == [[1], [1], [1]]
-    assert set(EmailLogEntry.objects.filter(pk__in=[e.pk for e in entries]).values_list("status", flat=True)) == {
-        EmailStatus.DELIVERED
-    }
+    assert set(EmailLogEntry.objects.filter(pk__in=[e.pk for e in entries]).values_list("status", flat=True)) == {EmailStatus.DELIVERED}
 
 
 # Item 8: the in-flight sweep and live leases --------------------------------------------------------
@@ -282,9 +278,7 @@ def attempted(entry, seconds_ago):
     OutboundEmail.objects.filter(pk=entry.pk).update(attempts=1, last_attempt_at=at, lease_expires_at=at + claims.lease_length())
 
 
-def test_the_sweep_leaves_a_provider_b_email_under_a_live_lease_then_fails_it_once_expired(
-    settings, workspace, provider_b, provider
-):
+def test_the_sweep_leaves_a_provider_b_email_under_a_live_lease_then_fails_it_once_expired(settings, workspace, provider_b, provider):
     sendgrid_accepts(provider)
     entry = crashed_mid_send(settings, workspace, provider_b)
     attempted(entry, seconds_ago=5)  # its sender may still be waiting for the provider's answer
@@ -302,9 +296,7 @@ def test_the_sweep_leaves_a_provider_b_email_under_a_live_lease_then_fails_it_on
     assert not provider.calls
 
 
-def test_the_sweep_leaves_a_provider_a_email_under_a_live_lease_then_resends_it_once_expired(
-    settings, workspace, site_provider_a, provider
-):
+def test_the_sweep_leaves_a_provider_a_email_under_a_live_lease_then_resends_it_once_expired(settings, workspace, site_provider_a, provider):
     resend_accepts(provider, "resent-after-lease")
     entry = crashed_mid_send(settings, workspace, site_provider_a)
     attempted(entry, seconds_ago=5)
@@ -362,9 +354,7 @@ def disable(integration):
     Integration.objects.filter(pk=integration.pk).update(enabled=False, is_site_email_provider=False)
 
 
-def test_an_integration_disabled_before_its_queued_send_runs_on_a_worker_fails_the_row(
-    workspace, site_provider_a, provider, settings
-):
+def test_an_integration_disabled_before_its_queued_send_runs_on_a_worker_fails_the_row(workspace, site_provider_a, provider, settings):
     settings.TASKS = DATABASE_TASKS
     resend_accepts(provider)
     entry = send_email(workspace, an_email(), source=EmailSource.MATTER_STEP)
@@ -431,13 +421,9 @@ FILE = bytes(range(256)) * 3 + b"\x00\r\n\xff end"  # every byte value, line bre
 
 
 @pytest.mark.parametrize(
-    "which,accepts,type_key",
-    [("a", resend_accepts, "content_type"), ("b", sendgrid_accepts, "type")],
-    ids=["provider-a", "provider-b"],
+    "which,accepts,type_key", [("a", resend_accepts, "content_type"), ("b", sendgrid_accepts, "type")], ids=["provider-a", "provider-b"]
 )
-def test_attachment_bytes_reach_the_provider_unchanged(
-    member_api, site_provider_a, provider_b, provider, which, accepts, type_key
-):
+def test_attachment_bytes_reach_the_provider_unchanged(member_api, site_provider_a, provider_b, provider, which, accepts, type_key):
     accepts(provider)
     integration = site_provider_a if which == "a" else provider_b
     attachment = {"filename": "deed.pdf", "contentType": "application/pdf", "content": base64.b64encode(FILE).decode()}

@@ -30,10 +30,7 @@ EMAIL = {"to": "client@example.com", "subject": "Your engagement letter", "text"
 @pytest.fixture(autouse=True)
 def document_folder(tmp_path, settings):
     folder = tmp_path / "documents"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "documents": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(folder)}},
-    }
+    settings.STORAGES = {**settings.STORAGES, "documents": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(folder)}}}
     return folder
 
 
@@ -64,16 +61,9 @@ def test_the_provider_receives_exactly_the_rendered_bytes_base64(member_api, sit
     assert response.status_code == 201, response.content
     assert response.json()["values"]["Attachments"] == 1
     (sent,) = provider_calls(provider)
-    assert sent["attachments"] == [
-        {"filename": "letter.pdf", "content": base64.b64encode(PDF).decode(), "content_type": "application/pdf"}
-    ]
+    assert sent["attachments"] == [{"filename": "letter.pdf", "content": base64.b64encode(PDF).decode(), "content_type": "application/pdf"}]
     document = Document.objects.get()
-    assert (document.status, document.email_id, document.size, document.source) == (
-        "generated",
-        response.json()["id"],
-        len(PDF),
-        "Workflow Email",
-    )
+    assert (document.status, document.email_id, document.size, document.source) == ("generated", response.json()["id"], len(PDF), "Workflow Email")
     assert json.loads(provider.calls[0].request.body) == {"data": {"client": "Ada"}, "convertTo": "pdf"}
 
 
@@ -244,18 +234,9 @@ def test_a_worker_sigkilled_after_the_render_resends_without_rendering_again(wor
     silent.listen(8)
     folder = tmp_path / "shared-documents"
     settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "documents": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(folder)}},
-    }
+    settings.STORAGES = {**settings.STORAGES, "documents": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(folder)}}}
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-    create_integration(
-        workspace,
-        name="Carbone",
-        type="DOCUMENT_ENGINE",
-        config={"baseUrl": f"{fake_url}/carbone"},
-        credentials={"apiKey": "carbone-kill-key"},
-    )
+    create_integration(workspace, name="Carbone", type="DOCUMENT_ENGINE", config={"baseUrl": f"{fake_url}/carbone"}, credentials={"apiKey": "carbone-kill-key"})
     db = connection.settings_dict
     environ = {
         **os.environ, "DJANGO_SETTINGS_MODULE": "opbox.settings_test", "TASKS_BACKEND": "database",
@@ -271,10 +252,7 @@ def test_a_worker_sigkilled_after_the_render_resends_without_rendering_again(wor
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:  # rendered, and its attempt recorded: it is in the provider call
-            if (
-                Document.objects.filter(email_id=entry.pk).exists()
-                and OutboundEmail.objects.filter(pk=entry.pk, attempts=1).exists()
-            ):
+            if Document.objects.filter(email_id=entry.pk).exists() and OutboundEmail.objects.filter(pk=entry.pk, attempts=1).exists():
                 break
             time.sleep(0.05)
         else:

@@ -23,9 +23,7 @@ def test_a_page_of_dicts_is_what_the_documented_serializer_gives(make_integratio
     as_dicts = services.row_page(table, query, page_size=page_size, fields=services.row_fields(columns))
     as_models = services.row_page(table, query, page_size=page_size)
 
-    assert (
-        services.rows_data(columns, as_dicts.rows) == RowSerializer(as_models.rows, many=True, context={"columns": columns}).data
-    )
+    assert services.rows_data(columns, as_dicts.rows) == RowSerializer(as_models.rows, many=True, context={"columns": columns}).data
     assert (as_dicts.next_cursor, as_dicts.previous_cursor) == (as_models.next_cursor, as_models.previous_cursor)
 
 

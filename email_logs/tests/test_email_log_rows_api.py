@@ -125,7 +125,7 @@ def test_unknown_filter_values_and_bad_cursors_are_400(member_api, log_table):
 
 def test_csv_export_streams_the_filtered_rows(member_api, log_table):
     add_rows(log_table, 3)
-    add_rows(log_table, 1, status=EmailStatus.FAILED, subject='=HYPERLINK("http://evil")')
+    add_rows(log_table, 1, status=EmailStatus.FAILED, subject="=HYPERLINK(\"http://evil\")")
 
     response = member_api.get(f"/api/tables/{log_table.id}/rows.csv")
     filtered = member_api.get(f"/api/tables/{log_table.id}/rows.csv?status=failed")

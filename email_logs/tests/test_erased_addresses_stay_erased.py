@@ -49,11 +49,7 @@ def test_a_late_sendgrid_bounce_for_an_erased_address_is_stored_erased(workspace
 
     assert response.json()["applied"] == 1
     event = EmailEvent.objects.get()
-    assert (event.type, event.recipient, event.detail) == (
-        "bounced",
-        ERASED,
-        "550 5.1.1 <[erased]>: Recipient address rejected (type: bounce)",
-    )
+    assert (event.type, event.recipient, event.detail) == ("bounced", ERASED, "550 5.1.1 <[erased]>: Recipient address rejected (type: bounce)")
     row.refresh_from_db()
     assert (row.status, row.to) == ("delivered", "[erased], bob@example.com")
     assert row.error == "Bounced: [erased] - 550 5.1.1 <[erased]>: Recipient address rejected (type: bounce)"

@@ -38,9 +38,7 @@ def _plant(owner_api, workspace):
     """Emails naming the canary in every field, a provider refusal echoing it, its event and its suppression."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as provider:
         provider.add(responses.POST, f"{PROVIDER_A}/emails", json={"id": "m-1"})
-        provider.add(
-            responses.POST, f"{PROVIDER_A}/emails/batch", json={"data": [{"id": "m-1"}, {"id": "m-2"}]}
-        )  # the two share a call
+        provider.add(responses.POST, f"{PROVIDER_A}/emails/batch", json={"data": [{"id": "m-1"}, {"id": "m-2"}]})  # the two share a call
         for body in (
             {"to": CANARY, "subject": f"For {CANARY}: your papers", "text": "x"},
             {"to": ["bob@example.com", CANARY.upper()], "cc": CANARY, "bcc": [CANARY], "subject": "Hearing", "text": "x"},
@@ -109,9 +107,7 @@ def test_an_erased_canary_appears_nowhere(workspace, owner_api, api_as, pages_as
     places["the erasure's answer"] = response.content.decode()
     places["log records"] = "\n".join(f"{r.getMessage()} {r.args} {r.exc_text}" for r in caplog.records)
     places["database"] = _database_dump()
-    assert any("email_logs.tasks.deliver_emails" in r.getMessage() for r in caplog.records), (
-        "the send-time lines were not captured"
-    )
+    assert any("email_logs.tasks.deliver_emails" in r.getMessage() for r in caplog.records), "the send-time lines were not captured"
     assert DBTaskResult.objects.filter(task_path="email_logs.tasks.deliver_emails").exists(), "no task rows to search"
     assert DBTaskResult.objects.filter(task_path="email_logs.tasks.sweep_erased_address").exists()
     for place, text in places.items():

@@ -108,6 +108,7 @@ def test_a_partial_bounce_applied_before_the_settle_keeps_its_note_beside_the_de
     }
 
 
+
 # Item 2: provider A's events before the settle find the row by its tag -----------------------------------------
 
 
@@ -150,9 +151,7 @@ def test_a_resend_bounce_before_the_settle_fails_the_row_and_suppresses_the_reci
 
 def test_a_resend_complaint_before_the_settle_suppresses_the_recipient(workspace, hooked_a, provider):
     answers = []
-    provider.add_callback(
-        responses.POST, f"{PROVIDER_A}/emails", callback=resend_answers_after("email.complained", hooked_a, answers)
-    )
+    provider.add_callback(responses.POST, f"{PROVIDER_A}/emails", callback=resend_answers_after("email.complained", hooked_a, answers))
 
     entry = send_email(workspace, an_email("ada@example.com"), source=EmailSource.FORM_SEND, integration_id=hooked_a.pk)
 

@@ -34,11 +34,7 @@ def test_a_subject_with_a_line_break_or_nul_is_a_400(member_api, site_provider_a
 
 @pytest.mark.parametrize("breaker", BREAKERS, ids=IDS)
 def test_an_attachment_filename_with_a_line_break_or_nul_is_a_400(member_api, site_provider_a, provider, breaker):
-    attachment = {
-        "filename": f"letter{breaker}.pdf",
-        "contentType": "application/pdf",
-        "content": base64.b64encode(b"%PDF").decode(),
-    }
+    attachment = {"filename": f"letter{breaker}.pdf", "contentType": "application/pdf", "content": base64.b64encode(b"%PDF").decode()}
 
     response = send(member_api, attachments=[attachment])
 
@@ -47,12 +43,7 @@ def test_an_attachment_filename_with_a_line_break_or_nul_is_a_400(member_api, si
     assert nothing_written() and not provider.calls
 
 
-EMAIL_BODY = {
-    "name": "Mail",
-    "type": "EMAIL_PROVIDER",
-    "config": {"fromEmail": "noreply@acme.example"},
-    "credentials": {"apiKey": "re_1234567890abcdef"},
-}
+EMAIL_BODY = {"name": "Mail", "type": "EMAIL_PROVIDER", "config": {"fromEmail": "noreply@acme.example"}, "credentials": {"apiKey": "re_1234567890abcdef"}}
 
 
 @pytest.mark.parametrize("breaker", BREAKERS, ids=IDS)

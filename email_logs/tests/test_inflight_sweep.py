@@ -116,9 +116,7 @@ def test_no_chain_where_tasks_run_inline(settings):
     assert not TaskChain.objects.exists()
 
 
-@pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="needs PostgreSQL (set DATABASE_URL=postgres://...)"
-)
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="needs PostgreSQL (set DATABASE_URL=postgres://...)")
 def test_workers_starting_at_once_make_one_chain(db_backend):
     barrier = threading.Barrier(6)
     errors = []
@@ -167,17 +165,11 @@ def pending_deliveries():
     return list(DBTaskResult.objects.filter(task_path=tasks.deliver_emails.module_path, status="READY"))
 
 
-def test_a_retry_paused_by_a_429_is_not_sent_by_the_sweep_during_the_pause(
-    db_backend, workspace, site_provider_a, provider, settings
-):
+def test_a_retry_paused_by_a_429_is_not_sent_by_the_sweep_during_the_pause(db_backend, workspace, site_provider_a, provider, settings):
     settings.EMAIL_SEND_MAX_BACKOFF = 1
-    provider.add(
-        responses.POST, f"{PROVIDER_A}/emails", status=429, json={"name": "rate_limit_exceeded"}, headers={"Retry-After": "3600"}
-    )
+    provider.add(responses.POST, f"{PROVIDER_A}/emails", status=429, json={"name": "rate_limit_exceeded"}, headers={"Retry-After": "3600"})
     resend_accepts(provider, "after-the-pause")
-    entry = send_email(
-        workspace, OutboundMessage(to=["client@example.com"], subject="Hi", text="x"), source=EmailSource.FORM_SEND
-    )
+    entry = send_email(workspace, OutboundMessage(to=["client@example.com"], subject="Hi", text="x"), source=EmailSource.FORM_SEND)
     run_worker_quietly()  # the 429: the integration is paused for an hour, the retry scheduled a moment later
     (retry,) = pending_deliveries()
     until_due(retry)
@@ -195,14 +187,10 @@ def test_a_retry_paused_by_a_429_is_not_sent_by_the_sweep_during_the_pause(
     assert OutboundEmail.objects.get(pk=entry.pk).lease_expires_at >= after_the_pause.run_after
 
 
-def test_emails_never_attempted_of_a_paused_integration_are_not_sent_by_the_sweep(
-    db_backend, workspace, site_provider_a, provider
-):
+def test_emails_never_attempted_of_a_paused_integration_are_not_sent_by_the_sweep(db_backend, workspace, site_provider_a, provider):
     resend_accepts(provider, "too-early")
     pacing.pause(site_provider_a.pk, 3600)  # a 429 seen by another sender
-    entry = send_email(
-        workspace, OutboundMessage(to=["client@example.com"], subject="Hi", text="x"), source=EmailSource.FORM_SEND
-    )
+    entry = send_email(workspace, OutboundMessage(to=["client@example.com"], subject="Hi", text="x"), source=EmailSource.FORM_SEND)
     run_worker_quietly()  # finds the pause: handed on to its end
     logged_long_ago(entry)
 
@@ -215,9 +203,7 @@ def test_a_retry_waiting_for_a_paced_turn_keeps_its_lease_until_then(db_backend,
     settings.EMAIL_SEND_MAX_BACKOFF = 1
     provider.add(responses.POST, f"{PROVIDER_A}/emails", status=503, json={"name": "internal_server_error"})
     resend_accepts(provider, "in-its-turn")
-    entry = send_email(
-        workspace, OutboundMessage(to=["client@example.com"], subject="Hi", text="x"), source=EmailSource.FORM_SEND
-    )
+    entry = send_email(workspace, OutboundMessage(to=["client@example.com"], subject="Hi", text="x"), source=EmailSource.FORM_SEND)
     run_worker_quietly()  # the 503: a retry scheduled a moment later
     (retry,) = pending_deliveries()
     until_due(retry)

@@ -78,9 +78,7 @@ def test_the_settle_locks_its_rows_in_primary_key_order(log, other):
     assert other.lock(LOCK_ROW, [BIG])
 
     with ThreadPoolExecutor(1) as pool:
-        settling = pool.submit(
-            on_its_own_connection(lambda: settle_all([(o, EmailStatus.DELIVERED, f"m-{o.pk}", "", "") for o in outboxes]))
-        )
+        settling = pool.submit(on_its_own_connection(lambda: settle_all([(o, EmailStatus.DELIVERED, f"m-{o.pk}", "", "") for o in outboxes])))
         other.until_someone_waits()
         small_was_free = other.lock(LOCK_ROW, [SMALL], nowait=True)
         other.rollback()
@@ -129,10 +127,7 @@ def test_a_settle_that_loses_a_deadlock_runs_again_and_its_row_ends_delivered(wo
     provider.add_callback(responses.POST, f"{PROVIDER_B}/v3/mail/send", callback=answer)
     with ThreadPoolExecutor(1) as pool:
         entry = send_email(
-            workspace,
-            OutboundMessage(to=[ADA], subject="Hi", text="x"),
-            source=EmailSource.FORM_SEND,
-            integration_id=provider_b.pk,
+            workspace, OutboundMessage(to=[ADA], subject="Hi", text="x"), source=EmailSource.FORM_SEND, integration_id=provider_b.pk
         )
         closing[0].result()
 

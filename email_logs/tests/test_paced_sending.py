@@ -93,9 +93,7 @@ def test_two_worker_processes_together_keep_to_the_configured_rate(workspace, si
     # Never more than RATE calls in any second (50 ms allowed for the way from the turn to the provider).
     windows = [later - earlier for earlier, later in zip(times, times[RATE:], strict=False)]
     assert min(windows) >= 1 - 0.05, windows
-    ran_on = {
-        worker for ids in DBTaskResult.objects.filter(status="SUCCESSFUL").values_list("worker_ids", flat=True) for worker in ids
-    }
+    ran_on = {worker for ids in DBTaskResult.objects.filter(status="SUCCESSFUL").values_list("worker_ids", flat=True) for worker in ids}
     assert len(ran_on) == 2  # both processes sent
 
 

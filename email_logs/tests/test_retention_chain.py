@@ -134,9 +134,7 @@ def test_a_run_purges_expired_documents_with_their_files(db_backend, workspace, 
 
     settings.STORAGES = {**settings.STORAGES, "documents": {"BACKEND": "django.core.files.storage.FileSystemStorage",
                                                             "OPTIONS": {"location": str(tmp_path)}}}  # fmt: skip
-    engine = make_integration(
-        "DOCUMENT_ENGINE", config={"baseUrl": "https://carbone.acme.example"}, credentials={"apiKey": "k-0123456789"}
-    )
+    engine = make_integration("DOCUMENT_ENGINE", config={"baseUrl": "https://carbone.acme.example"}, credentials={"apiKey": "k-0123456789"})
     old, new = add_document(engine), add_document(engine)
     Document.objects.filter(pk=old.pk).update(generated_at=timezone.now() - timedelta(days=40))
     set_email_log_retention(workspace, 30)

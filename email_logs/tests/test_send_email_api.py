@@ -86,9 +86,7 @@ def test_sendgrid_send_uses_the_x_message_id_header(member_api, provider_b, prov
 
 
 def test_rejected_key_answers_502_with_a_failed_row_and_no_key(member_api, site_provider_a, provider):
-    provider.add(
-        responses.POST, f"{PROVIDER_A}/emails", status=401, json={"name": "validation_error", "message": f"bad key {KEY_A}"}
-    )
+    provider.add(responses.POST, f"{PROVIDER_A}/emails", status=401, json={"name": "validation_error", "message": f"bad key {KEY_A}"})
 
     response = send(member_api)
 
@@ -104,9 +102,7 @@ def test_rejected_key_answers_502_with_a_failed_row_and_no_key(member_api, site_
 
 def test_server_errors_are_retried_with_the_same_idempotency_key_then_delivered(member_api, site_provider_a, provider):
     provider.add(responses.POST, f"{PROVIDER_A}/emails", status=500, json={"message": "boom"})
-    provider.add(
-        responses.POST, f"{PROVIDER_A}/emails", status=429, json={"name": "rate_limit_exceeded"}, headers={"Retry-After": "1"}
-    )
+    provider.add(responses.POST, f"{PROVIDER_A}/emails", status=429, json={"name": "rate_limit_exceeded"}, headers={"Retry-After": "1"})
     resend_accepts(provider, "after-retries")
 
     response = send(member_api)
@@ -141,7 +137,9 @@ def test_a_timeout_writes_a_failed_row(member_api, site_provider_a, provider, se
 
 
 def test_a_quota_429_is_not_retried(member_api, site_provider_a, provider):
-    provider.add(responses.POST, f"{PROVIDER_A}/emails", status=429, json={"name": "daily_quota_exceeded", "message": "quota"})
+    provider.add(
+        responses.POST, f"{PROVIDER_A}/emails", status=429, json={"name": "daily_quota_exceeded", "message": "quota"}
+    )
 
     response = send(member_api)
 
@@ -206,9 +204,7 @@ def test_anonymous_callers_get_401(anon_api):
 # The answer follows why the email was not sent (issue 18, item 9) ---------------------------------
 
 
-def test_a_key_that_cannot_be_decrypted_is_a_503_naming_the_key_not_a_suppression(
-    member_api, site_provider_a, provider, settings
-):
+def test_a_key_that_cannot_be_decrypted_is_a_503_naming_the_key_not_a_suppression(member_api, site_provider_a, provider, settings):
     resend_accepts(provider)
     settings.OPBOX_ENCRYPTION_KEYS = [base64.urlsafe_b64encode(b"a-brand-new-key-of-32-bytes-long").decode()]
 

@@ -44,9 +44,7 @@ def test_send_test_email_goes_through_the_outbound_service_and_is_logged(admin, 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_refused_test_email_is_logged_as_failed_and_says_why(admin, email_integration, provider):
-    provider.add(
-        responses.POST, f"{PROVIDER_A}/emails", status=422, json={"name": "validation_error", "message": "Domain not verified"}
-    )
+    provider.add(responses.POST, f"{PROVIDER_A}/emails", status=422, json={"name": "validation_error", "message": "Domain not verified"})
 
     html = admin.post(page_of_test_email(email_integration), {"to": "ada@example.com"}, follow=True).content.decode()
 

@@ -90,6 +90,4 @@ def test_waiting_singles_leave_their_emails_to_the_turns_already_reserved(member
 
     assert [len(json.loads(call.request.body)) for call in batch_calls(provider)] == [30]
     assert set(EmailLogEntry.objects.values_list("status", flat=True)) == {"delivered"}
-    assert set(DBTaskResult.objects.filter(task_path="email_logs.tasks.deliver_emails").values_list("status", flat=True)) == {
-        "SUCCESSFUL"
-    }
+    assert set(DBTaskResult.objects.filter(task_path="email_logs.tasks.deliver_emails").values_list("status", flat=True)) == {"SUCCESSFUL"}

@@ -105,9 +105,7 @@ def test_a_batch_formed_after_a_suppression_leaves_that_email_out(workspace, sit
 
 def test_an_email_already_attempted_keeps_its_body_so_its_retry_is_the_same_send(workspace, site_provider_a, provider, settings):
     settings.EMAIL_SEND_MAX_BACKOFF = 30
-    provider.add(
-        responses.POST, f"{PROVIDER_A}/emails", status=503, json={"name": "internal_server_error"}, headers={"Retry-After": "5"}
-    )
+    provider.add(responses.POST, f"{PROVIDER_A}/emails", status=503, json={"name": "internal_server_error"}, headers={"Retry-After": "5"})
     provider.add(responses.POST, f"{PROVIDER_A}/emails", json={"id": "retried"})
     entry = send_email(workspace, an_email("ada@example.com"), source=EmailSource.FORM_SEND)
     run_worker()  # the first attempt: a 503, its retry scheduled

@@ -372,16 +372,12 @@ def test_an_address_with_url_characters_is_deleted_through_the_api(admin_api, ad
     assert with_slash.status_code == 404  # gone, and the optional trailing slash is not part of the address
 
 
-def test_a_bounce_for_an_address_with_a_slash_suppresses_it_and_the_page_still_answers(
-    client, pages_as, hooked_b, signer, admin_api
-):
+def test_a_bounce_for_an_address_with_a_slash_suppresses_it_and_the_page_still_answers(client, pages_as, hooked_b, signer, admin_api):
     from .signing import as_body, sendgrid_event
     from .webhook_helpers import logged, post_webhook, webhook_path
 
     row = logged(hooked_b, to="a/b@example.com", message_id="sg-1")
-    body = as_body(
-        [sendgrid_event("bounce", "evt-1", email="a/b@example.com", row_id=row.pk, type="bounce", reason="550 unknown")]
-    )
+    body = as_body([sendgrid_event("bounce", "evt-1", email="a/b@example.com", row_id=row.pk, type="bounce", reason="550 unknown")])
     assert post_webhook(client, webhook_path(hooked_b), body, signer.headers(body)).status_code == 200
 
     page = pages_as(Role.MEMBER).get("/settings/suppressions/")

@@ -25,11 +25,7 @@ def post_all(integration, signer, batches):
 
 def test_four_concurrent_deliveries_of_one_batch_store_and_count_each_event_once(hooked_b, signer):
     rows = [logged(hooked_b, to=f"r{i}@example.com", message_id=f"sg-{i}") for i in range(50)]
-    batch = [
-        sendgrid_event(kind, f"{kind}-{i}", email=row.to, row_id=row.pk)
-        for i, row in enumerate(rows)
-        for kind in ("processed", "delivered", "open")
-    ]
+    batch = [sendgrid_event(kind, f"{kind}-{i}", email=row.to, row_id=row.pk) for i, row in enumerate(rows) for kind in ("processed", "delivered", "open")]
 
     results = post_all(hooked_b, signer, [batch] * 4)
 

@@ -52,20 +52,14 @@ def test_a_validly_signed_resend_event_is_applied(client, hooked_a):
         pytest.param(lambda body: (body, resend_headers(OTHER_RESEND_SECRET, body)), id="the wrong secret"),
         pytest.param(lambda body: (body.replace(b"550", b"250"), resend_headers(RESEND_SECRET, body)), id="a tampered body"),
         # A minute past the 5-minute tolerance, not a second: a slow request must not bring it back inside.
-        pytest.param(
-            lambda body: (body, resend_headers(RESEND_SECRET, body, timestamp=int(time.time()) - 360)), id="a stale timestamp"
-        ),
-        pytest.param(
-            lambda body: (body, resend_headers(RESEND_SECRET, body, timestamp=int(time.time()) + 360)), id="a future timestamp"
-        ),
+        pytest.param(lambda body: (body, resend_headers(RESEND_SECRET, body, timestamp=int(time.time()) - 360)), id="a stale timestamp"),
+        pytest.param(lambda body: (body, resend_headers(RESEND_SECRET, body, timestamp=int(time.time()) + 360)), id="a future timestamp"),
         pytest.param(lambda body: (body, {}), id="no signature headers"),
         pytest.param(
-            lambda body: (body, {**resend_headers(RESEND_SECRET, body), "HTTP_SVIX_SIGNATURE": "v1,not base64!! v1"}),
-            id="a garbled header",
+            lambda body: (body, {**resend_headers(RESEND_SECRET, body), "HTTP_SVIX_SIGNATURE": "v1,not base64!! v1"}), id="a garbled header"
         ),
         pytest.param(
-            lambda body: (body, {**resend_headers(RESEND_SECRET, body), "HTTP_SVIX_ID": "msg_other"}),
-            id="another event id than signed",
+            lambda body: (body, {**resend_headers(RESEND_SECRET, body), "HTTP_SVIX_ID": "msg_other"}), id="another event id than signed"
         ),
     ],
 )
@@ -116,10 +110,7 @@ def test_malformed_signature_entries_alone_are_a_401(client, hooked_a):
 def test_a_replayed_resend_event_id_is_a_duplicate_that_changes_nothing(client, hooked_a):
     row = logged(hooked_a, message_id="re-msg-1")
     first = resend_event("email.delivered", row.message_id)
-    assert (
-        post_webhook(client, webhook_path(hooked_a), first, resend_headers(RESEND_SECRET, first, msg_id="msg_1")).status_code
-        == 200
-    )
+    assert post_webhook(client, webhook_path(hooked_a), first, resend_headers(RESEND_SECRET, first, msg_id="msg_1")).status_code == 200
     before = everything_written()[:3]
 
     # The same event id again, freshly signed (a provider's retry), even with another body.
@@ -135,9 +126,7 @@ def test_a_replayed_resend_event_id_is_a_duplicate_that_changes_nothing(client, 
 
 def test_a_validly_signed_sendgrid_batch_is_applied(client, hooked_b, signer):
     row = logged(hooked_b, message_id="sg-msg-1")
-    body = as_body(
-        [sendgrid_event("processed", "ev-1", message_id="sg-msg-1"), sendgrid_event("delivered", "ev-2", row_id=row.pk)]
-    )
+    body = as_body([sendgrid_event("processed", "ev-1", message_id="sg-msg-1"), sendgrid_event("delivered", "ev-2", row_id=row.pk)])
 
     response = post_webhook(client, webhook_path(hooked_b), body, signer.headers(body))
 
@@ -159,10 +148,7 @@ def _garbled(signer, body):
         pytest.param(lambda signer, body: (body, {}), id="no signature headers"),
         pytest.param(lambda signer, body: (body, _garbled(signer, body)), id="a signature that is not DER"),
         pytest.param(
-            lambda signer, body: (
-                body,
-                {**signer.headers(body), "HTTP_X_TWILIO_EMAIL_EVENT_WEBHOOK_TIMESTAMP": str(int(time.time()) + 1)},
-            ),
+            lambda signer, body: (body, {**signer.headers(body), "HTTP_X_TWILIO_EMAIL_EVENT_WEBHOOK_TIMESTAMP": str(int(time.time()) + 1)}),
             id="another timestamp than signed",
         ),
     ],
@@ -196,9 +182,7 @@ def test_a_replayed_sendgrid_event_id_is_a_duplicate(client, hooked_b, signer):
 def test_an_unknown_integration_id_gets_the_same_401(client, hooked_a):
     body = resend_bounce(logged(hooked_a, message_id="re-msg-1"))
 
-    response = post_webhook(
-        client, webhook_path("c000000000000000000000000", "EMAIL_PROVIDER"), body, resend_headers(RESEND_SECRET, body)
-    )
+    response = post_webhook(client, webhook_path("c000000000000000000000000", "EMAIL_PROVIDER"), body, resend_headers(RESEND_SECRET, body))
 
     assert (response.status_code, response.json()) == (401, REFUSED)
 
@@ -256,27 +240,13 @@ def test_the_receivers_need_no_csrf_token(hooked_a):
 
 @pytest.mark.parametrize(
     "body",
-    [
-        b"not json",
-        b"[" * 100_000,
-        b"[]",
-        b'{"type": "email.bounced"}',
-        b'{"type": "email.bounced", "data": {"email_id": 7}}',
-        b'{"type": "email.bounced", "created_at": "yesterday", "data": {"email_id": "re-msg-1"}}',
-        # Valid ISO-8601 whose UTC form is outside the years 1 to 9999: converting it overflowed (a 500).
-        b'{"type": "email.bounced", "created_at": "0001-01-01T00:00:00+01:00", "data": {"email_id": "re-msg-1"}}',
-        b'{"type": "email.delivered", "created_at": "9999-12-31T23:59:59-01:00", "data": {"email_id": "re-msg-1"}}',
-    ],
-    ids=[
-        "not JSON",
-        "nested too deep",
-        "an array",
-        "no data",
-        "an email id that is no string",
-        "no time",
-        "a time before year 1 in UTC",
-        "a time after year 9999 in UTC",
-    ],
+    [b"not json", b"[" * 100_000, b"[]", b'{"type": "email.bounced"}', b'{"type": "email.bounced", "data": {"email_id": 7}}',
+     b'{"type": "email.bounced", "created_at": "yesterday", "data": {"email_id": "re-msg-1"}}',
+     # Valid ISO-8601 whose UTC form is outside the years 1 to 9999: converting it overflowed (a 500).
+     b'{"type": "email.bounced", "created_at": "0001-01-01T00:00:00+01:00", "data": {"email_id": "re-msg-1"}}',
+     b'{"type": "email.delivered", "created_at": "9999-12-31T23:59:59-01:00", "data": {"email_id": "re-msg-1"}}'],
+    ids=["not JSON", "nested too deep", "an array", "no data", "an email id that is no string", "no time",
+         "a time before year 1 in UTC", "a time after year 9999 in UTC"],
 )  # (A body that is not UTF-8 cannot be signed under Standard Webhooks, whose signature covers text: a 401.)
 def test_a_signed_resend_body_we_cannot_read_is_a_400_that_writes_nothing(client, hooked_a, body):
     logged(hooked_a, message_id="re-msg-1")
@@ -360,18 +330,10 @@ def test_hostile_requests_never_get_a_5xx(client, hooked_a, hooked_b, signer):
         (webhook_path("c" + "\u0000" * 24, "EMAIL_PROVIDER"), b"{}", {}),
         (webhook_path("x" * 5000, "EMAIL_PROVIDER_ALT"), b"[]", signer.headers(b"[]")),
         (webhook_path(hooked_a), b"{}", {"HTTP_SVIX_ID": "\u00e9", "HTTP_SVIX_TIMESTAMP": "nan", "HTTP_SVIX_SIGNATURE": "v1,,,"}),
-        (
-            webhook_path(hooked_a),
-            b"{}",
-            {"HTTP_SVIX_ID": "m", "HTTP_SVIX_TIMESTAMP": "9" * 400, "HTTP_SVIX_SIGNATURE": "v1,AAAA"},
-        ),
+        (webhook_path(hooked_a), b"{}", {"HTTP_SVIX_ID": "m", "HTTP_SVIX_TIMESTAMP": "9" * 400, "HTTP_SVIX_SIGNATURE": "v1,AAAA"}),
         (webhook_path(hooked_b), b"[]", {"HTTP_X_TWILIO_EMAIL_EVENT_WEBHOOK_TIMESTAMP": "9" * 5000}),
         (webhook_path(hooked_b), b"[]", {"HTTP_X_TWILIO_EMAIL_EVENT_WEBHOOK_TIMESTAMP": "9" * 400}),
-        (
-            webhook_path(hooked_a),
-            b"{}",
-            {"HTTP_SVIX_ID": "m", "HTTP_SVIX_TIMESTAMP": str(int(time.time())), "HTTP_SVIX_SIGNATURE": "v1,abc"},
-        ),
+        (webhook_path(hooked_a), b"{}", {"HTTP_SVIX_ID": "m", "HTTP_SVIX_TIMESTAMP": str(int(time.time())), "HTTP_SVIX_SIGNATURE": "v1,abc"}),
         (webhook_path(hooked_b), b"[]", {**signer.headers(b"[]"), "HTTP_X_TWILIO_EMAIL_EVENT_WEBHOOK_SIGNATURE": "\u00e9\u00e9"}),
     ]
     for path, body, headers in nasty:

@@ -28,9 +28,7 @@ def message(to="ada@example.com"):
     return OutboundMessage(to=[to], subject="Engagement letter", text="Attached.")
 
 
-def test_a_sent_email_is_one_email_sent_event_with_its_row(
-    workspace, site_provider_a, provider, django_capture_on_commit_callbacks
-):
+def test_a_sent_email_is_one_email_sent_event_with_its_row(workspace, site_provider_a, provider, django_capture_on_commit_callbacks):
     provider.add(responses.POST, f"{PROVIDER_A}/emails", json={"id": "re-1"})
     with django_capture_on_commit_callbacks(execute=True):
         entry = send_email(workspace, message(), source=EmailSource.WORKFLOW_EMAIL)
@@ -44,34 +42,21 @@ def test_a_sent_email_is_one_email_sent_event_with_its_row(
 
 
 def test_a_refused_email_is_one_email_failed_event(workspace, site_provider_a, provider, django_capture_on_commit_callbacks):
-    provider.add(
-        responses.POST,
-        f"{PROVIDER_A}/emails",
-        status=422,
-        json={"statusCode": 422, "name": "validation_error", "message": "Invalid `to`."},
-    )
+    provider.add(responses.POST, f"{PROVIDER_A}/emails", status=422, json={"statusCode": 422, "name": "validation_error", "message": "Invalid `to`."})
     with django_capture_on_commit_callbacks(execute=True):
         send_email(workspace, message(), source=EmailSource.WORKFLOW_EMAIL)
     assert [(kind, data["values"]["Status"]) for kind, data in events()] == [("email.failed", "failed")]
 
 
-def test_a_send_whose_transaction_rolls_back_records_nothing(
-    workspace, site_provider_a, provider, django_capture_on_commit_callbacks
-):
+def test_a_send_whose_transaction_rolls_back_records_nothing(workspace, site_provider_a, provider, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
         send_email(workspace, message(), source=EmailSource.WORKFLOW_EMAIL)
         raise RuntimeError("the caller's change failed")
     assert events() == [] and not EmailLogEntry.objects.exists() and len(provider.calls) == 0
 
 
-def test_settling_a_hundred_emails_records_their_events_in_one_insert(
-    workspace, site_provider_a, provider, django_capture_on_commit_callbacks
-):
-    provider.add_callback(
-        responses.POST,
-        f"{PROVIDER_A}/emails/batch",
-        callback=lambda request: (200, {}, '{"data": ' + str([{"id": f"re-{n}"} for n in range(100)]).replace("'", '"') + "}"),
-    )
+def test_settling_a_hundred_emails_records_their_events_in_one_insert(workspace, site_provider_a, provider, django_capture_on_commit_callbacks):
+    provider.add_callback(responses.POST, f"{PROVIDER_A}/emails/batch", callback=lambda request: (200, {}, '{"data": ' + str([{"id": f"re-{n}"} for n in range(100)]).replace("'", '"') + "}"))
     with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
         send_emails(workspace, [message(f"client{n}@example.com") for n in range(100)], source=EmailSource.WORKFLOW_AUTOMATION)
     assert [kind for kind, _ in events()] == ["email.sent"] * 100
@@ -92,11 +77,7 @@ def test_applied_provider_events_are_recorded_once_each_and_a_row_they_fail_is_e
     kinds = [kind for kind, _ in events()]
     assert sorted(kinds) == ["email.bounced", "email.delivered", "email.failed", "email.opened"]
     failed = dict(events())["email.failed"]
-    assert (
-        failed["id"] == row.pk
-        and failed["values"]["Status"] == "failed"
-        and "Bounced: ada@example.com" in failed["values"]["Error"]
-    )
+    assert failed["id"] == row.pk and failed["values"]["Status"] == "failed" and "Bounced: ada@example.com" in failed["values"]["Error"]
 
 
 def test_the_settle_writes_its_event_in_its_own_transaction_and_a_rollback_takes_both(workspace, site_provider_a, settings):

@@ -8,91 +8,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("workspaces", "0001_initial"),
+        ('workspaces', '0001_initial'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Integration",
+            name='Integration',
             fields=[
-                (
-                    "id",
-                    opbox.ids.PublicIdField(
-                        default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False
-                    ),
-                ),
-                ("name", models.CharField(max_length=255)),
-                (
-                    "type",
-                    models.CharField(
-                        choices=[
-                            ("EMAIL_PROVIDER", "Email provider A"),
-                            ("EMAIL_PROVIDER_ALT", "Email provider B"),
-                            ("DOCUMENT_ENGINE", "Document engine"),
-                            ("WEBHOOK", "Webhook"),
-                            ("SLACK", "Slack"),
-                            ("EXTERNAL_DATABASE", "External database"),
-                            ("WEBHOOK_PLATFORM", "Webhook platform"),
-                            ("CRM_PLATFORM", "CRM platform"),
-                            ("CLOUD_STORAGE", "Cloud storage"),
-                        ],
-                        max_length=32,
-                    ),
-                ),
-                ("config", models.JSONField(blank=True, default=dict)),
-                ("credentials", integrations.fields.EncryptedJSONField(blank=True, default=dict)),
-                ("credential_fingerprints", models.JSONField(blank=True, default=dict, editable=False)),
-                ("enabled", models.BooleanField(default=True)),
-                ("is_site_email_provider", models.BooleanField(default=False)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ("updated_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                (
-                    "workspace",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="integrations", to="workspaces.workspace"
-                    ),
-                ),
+                ('id', opbox.ids.PublicIdField(default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False)),
+                ('name', models.CharField(max_length=255)),
+                ('type', models.CharField(choices=[('EMAIL_PROVIDER', 'Email provider A'), ('EMAIL_PROVIDER_ALT', 'Email provider B'), ('DOCUMENT_ENGINE', 'Document engine'), ('WEBHOOK', 'Webhook'), ('SLACK', 'Slack'), ('EXTERNAL_DATABASE', 'External database'), ('WEBHOOK_PLATFORM', 'Webhook platform'), ('CRM_PLATFORM', 'CRM platform'), ('CLOUD_STORAGE', 'Cloud storage')], max_length=32)),
+                ('config', models.JSONField(blank=True, default=dict)),
+                ('credentials', integrations.fields.EncryptedJSONField(blank=True, default=dict)),
+                ('credential_fingerprints', models.JSONField(blank=True, default=dict, editable=False)),
+                ('enabled', models.BooleanField(default=True)),
+                ('is_site_email_provider', models.BooleanField(default=False)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('updated_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='integrations', to='workspaces.workspace')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
-                "indexes": [models.Index(fields=["workspace", "-created_at"], name="integration_newest_first")],
-                "constraints": [
-                    models.UniqueConstraint(
-                        condition=models.Q(("is_site_email_provider", True)),
-                        fields=("workspace",),
-                        name="one_site_email_provider_per_workspace",
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            ("is_site_email_provider", False),
-                            models.Q(("enabled", True), ("type__in", ("EMAIL_PROVIDER", "EMAIL_PROVIDER_ALT"))),
-                            _connector="OR",
-                        ),
-                        name="site_email_provider_is_an_enabled_email_integration",
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            (
-                                "type__in",
-                                [
-                                    "EMAIL_PROVIDER",
-                                    "EMAIL_PROVIDER_ALT",
-                                    "DOCUMENT_ENGINE",
-                                    "WEBHOOK",
-                                    "SLACK",
-                                    "EXTERNAL_DATABASE",
-                                    "WEBHOOK_PLATFORM",
-                                    "CRM_PLATFORM",
-                                    "CLOUD_STORAGE",
-                                ],
-                            )
-                        ),
-                        name="integration_type_is_known",
-                    ),
-                ],
+                'ordering': ['-created_at', '-id'],
+                'indexes': [models.Index(fields=['workspace', '-created_at'], name='integration_newest_first')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('is_site_email_provider', True)), fields=('workspace',), name='one_site_email_provider_per_workspace'), models.CheckConstraint(condition=models.Q(('is_site_email_provider', False), models.Q(('enabled', True), ('type__in', ('EMAIL_PROVIDER', 'EMAIL_PROVIDER_ALT'))), _connector='OR'), name='site_email_provider_is_an_enabled_email_integration'), models.CheckConstraint(condition=models.Q(('type__in', ['EMAIL_PROVIDER', 'EMAIL_PROVIDER_ALT', 'DOCUMENT_ENGINE', 'WEBHOOK', 'SLACK', 'EXTERNAL_DATABASE', 'WEBHOOK_PLATFORM', 'CRM_PLATFORM', 'CLOUD_STORAGE'])), name='integration_type_is_known')],
             },
         ),
     ]

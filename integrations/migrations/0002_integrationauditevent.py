@@ -8,54 +8,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("integrations", "0001_initial"),
-        ("workspaces", "0001_initial"),
+        ('integrations', '0001_initial'),
+        ('workspaces', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="IntegrationAuditEvent",
+            name='IntegrationAuditEvent',
             fields=[
-                (
-                    "id",
-                    opbox.ids.PublicIdField(
-                        default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False
-                    ),
-                ),
-                ("integration_id", models.CharField(db_index=True, max_length=25)),
-                ("integration_name", models.CharField(max_length=255)),
-                (
-                    "action",
-                    models.CharField(
-                        choices=[("created", "Created"), ("updated", "Updated"), ("deleted", "Deleted")], max_length=10
-                    ),
-                ),
-                ("changes", models.JSONField(default=list)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                (
-                    "actor",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "workspace",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="integration_audit_events",
-                        to="workspaces.workspace",
-                    ),
-                ),
+                ('id', opbox.ids.PublicIdField(default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False)),
+                ('integration_id', models.CharField(db_index=True, max_length=25)),
+                ('integration_name', models.CharField(max_length=255)),
+                ('action', models.CharField(choices=[('created', 'Created'), ('updated', 'Updated'), ('deleted', 'Deleted')], max_length=10)),
+                ('changes', models.JSONField(default=list)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='integration_audit_events', to='workspaces.workspace')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
-                "indexes": [models.Index(fields=["integration_id", "-created_at"], name="audit_by_integration")],
+                'ordering': ['-created_at', '-id'],
+                'indexes': [models.Index(fields=['integration_id', '-created_at'], name='audit_by_integration')],
             },
         ),
     ]

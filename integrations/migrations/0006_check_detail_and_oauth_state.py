@@ -4,24 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("integrations", "0005_integrationpace"),
+        ('integrations', '0005_integrationpace'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="integration",
-            name="last_check_detail",
-            field=models.TextField(blank=True, default="", editable=False),
+            model_name='integration',
+            name='last_check_detail',
+            field=models.TextField(blank=True, default='', editable=False),
         ),
         migrations.AddField(
-            model_name="integration",
-            name="reconnect_needed",
+            model_name='integration',
+            name='reconnect_needed',
             field=models.BooleanField(default=False, editable=False),
         ),
         migrations.AddField(
-            model_name="integration",
-            name="token_expires_at",
+            model_name='integration',
+            name='token_expires_at',
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
     ]

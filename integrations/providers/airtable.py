@@ -40,9 +40,7 @@ class AirtableClient(ServiceClient):
 
     @classmethod
     def from_values(cls, config, credentials, *, service_url, timeout, identity, unsaved=False, tokens=None):
-        missing = [
-            name for name, value in (("apiToken", credentials.get("apiToken")), ("baseId", config.get("baseId"))) if not value
-        ]
+        missing = [name for name, value in (("apiToken", credentials.get("apiToken")), ("baseId", config.get("baseId"))) if not value]
         if missing:
             raise MissingSetting(f"The external database {identity['name']!r} has no {' and no '.join(missing)}: add it first.")
         return cls(credentials["apiToken"], base_url=config.get("baseUrl") or API_URL, timeout=timeout, unsaved=unsaved,
@@ -78,12 +76,8 @@ class AirtableClient(ServiceClient):
         fields = table.get("fields")
         fields = {field.get("name") for field in fields if isinstance(field, dict)} if isinstance(fields, list) else set()
         if MERGE_FIELD not in fields:
-            raise self._resource_error(
-                f"Table {self.table_name!r} has no {MERGE_FIELD!r} field: add it (emails are upserted on it)."
-            )
-        return CheckResult(
-            f"Table {self.table_name!r} in base {self.base_id} is ready: emails will be upserted on its {MERGE_FIELD!r} field."
-        )
+            raise self._resource_error(f"Table {self.table_name!r} has no {MERGE_FIELD!r} field: add it (emails are upserted on it).")
+        return CheckResult(f"Table {self.table_name!r} in base {self.base_id} is ready: emails will be upserted on its {MERGE_FIELD!r} field.")
 
     def deliver(self, events) -> str:
         """Upsert one record per email (merged on "Email ID", so a retry rewrites the same record), up to 10 a
@@ -96,10 +90,6 @@ class AirtableClient(ServiceClient):
             if event.type == "email.bounced":
                 fields["Status"] = "bounced"
             records[fields[MERGE_FIELD]] = {"fields": fields}
-        body = {
-            "performUpsert": {"fieldsToMergeOn": [MERGE_FIELD]},
-            "records": list(records.values())[:RECORDS_PER_REQUEST],
-            "typecast": True,
-        }
+        body = {"performUpsert": {"fieldsToMergeOn": [MERGE_FIELD]}, "records": list(records.values())[:RECORDS_PER_REQUEST], "typecast": True}
         path = f"/v0/{quote(self.base_id, safe='')}/{quote(self.table_name, safe='')}"
         return str(self._request("PATCH", path, json=body, idempotent=True).status_code)

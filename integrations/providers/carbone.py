@@ -98,12 +98,7 @@ class CarboneClient(ServiceClient):
             raise self._bad_response("a template that is not an object")
         template_id = item.get("id") or item.get("versionId")
         created = item.get("createdAt")
-        if (
-            not isinstance(template_id, str)
-            or not template_id
-            or isinstance(created, bool)
-            or not isinstance(created, int | float)
-        ):
+        if not isinstance(template_id, str) or not template_id or isinstance(created, bool) or not isinstance(created, int | float):
             raise self._bad_response("a template without an id or a createdAt time")
         try:
             created_at = datetime.fromtimestamp(created, UTC)

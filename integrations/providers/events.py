@@ -65,11 +65,7 @@ def sentence(event: OutgoingEvent) -> str:
         values = email_values(event)  # a document's row has the same shape: its column values
         name = values.get("Filename") or data.get("id") or "(unnamed)"
         error = values.get("Error")
-        text = (
-            f"The document {name!r} was generated."
-            if kind == "document.generated"
-            else f"The document {name!r} failed" + (f": {error}" if error else ".")
-        )
+        text = f"The document {name!r} was generated." if kind == "document.generated" else f"The document {name!r} failed" + (f": {error}" if error else ".")
     else:
         text = f"{kind}: {data.get('id') or ''}".strip()
     return f"{text} {event.link}".strip() if event.link else text

@@ -111,9 +111,7 @@ class GoogleDriveClient(ServiceClient):
         "userRateLimitExceeded": ProviderRateLimited,
         "dailyLimitExceeded": ProviderQuotaExceeded,
     }
-    check_proves = (
-        "Drive accepts the token (refreshed when due), and the root folder exists, is not trashed and can take new files."
-    )
+    check_proves = "Drive accepts the token (refreshed when due), and the root folder exists, is not trashed and can take new files."
     default_events = ("document.generated",)
 
     def __init__(self, tokens: TokenSource, *, folder_id: str = "", **kwargs):
@@ -183,16 +181,10 @@ class GoogleDriveClient(ServiceClient):
         (event,) = events
         document_id = str(event.data.get("id") or "")
         if event.document is None or not document_id:
-            raise self._error(
-                ProviderError, "The document's file is not stored (or the event names no document): nothing to upload."
-            )
+            raise self._error(ProviderError, "The document's file is not stored (or the event names no document): nothing to upload.")
         if event.attempt > 1 and (found := self._earlier_upload(document_id)):
             return f"found {found}"
-        metadata = {
-            "name": event.document.filename,
-            "parents": [self.folder_id],
-            "appProperties": {DOCUMENT_PROPERTY: document_id},
-        }
+        metadata = {"name": event.document.filename, "parents": [self.folder_id], "appProperties": {DOCUMENT_PROPERTY: document_id}}
         boundary = f"opbox-{uuid.uuid4().hex}"
         body = b"".join([
             f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(), json.dumps(metadata).encode(),

@@ -80,10 +80,7 @@ class HubSpotClient(ServiceClient):
         }
         contact_ids = list(dict.fromkeys(self._contact_id(address) for address in recipients))
         associations = [
-            {
-                "to": {"id": contact_id},
-                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": EMAIL_TO_CONTACT}],
-            }
+            {"to": {"id": contact_id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": EMAIL_TO_CONTACT}]}
             for contact_id in contact_ids
         ]
         response = self._request("POST", "/crm/v3/objects/emails", json={"properties": properties, "associations": associations})
@@ -98,9 +95,7 @@ class HubSpotClient(ServiceClient):
     def _contact_id(self, address: str) -> str:
         """The id of the contact with this email address: looked up, or created (a 409 names the existing one)."""
         try:
-            found = self._json(
-                self._request("GET", f"/crm/v3/objects/contacts/{quote(address, safe='@')}", params={"idProperty": "email"})
-            )
+            found = self._json(self._request("GET", f"/crm/v3/objects/contacts/{quote(address, safe='@')}", params={"idProperty": "email"}))
             return self._contact_id_in(found)
         except ProviderError as error:
             if error.status_code != 404:

@@ -125,15 +125,8 @@ CONNECTORS: dict[str, Connector] = {
         Connector(IntegrationType.SLACK.value, SlackClient, "DELIVERY_SLACK_REQUESTS_PER_SECOND", "SLACK_API_URL"),
         Connector(IntegrationType.EXTERNAL_DATABASE.value, AirtableClient, "DELIVERY_EXTERNAL_DATABASE_REQUESTS_PER_SECOND"),
         Connector(IntegrationType.WEBHOOK_PLATFORM.value, PlatformWebhookPoster, "DELIVERY_WEBHOOK_PLATFORM_REQUESTS_PER_SECOND"),
-        Connector(
-            IntegrationType.CRM_PLATFORM.value, HubSpotClient, "DELIVERY_CRM_PLATFORM_REQUESTS_PER_SECOND", "HUBSPOT_API_URL"
-        ),
-        Connector(
-            IntegrationType.CLOUD_STORAGE.value,
-            GoogleDriveClient,
-            "DELIVERY_CLOUD_STORAGE_REQUESTS_PER_SECOND",
-            "GOOGLE_DRIVE_API_URL",
-        ),
+        Connector(IntegrationType.CRM_PLATFORM.value, HubSpotClient, "DELIVERY_CRM_PLATFORM_REQUESTS_PER_SECOND", "HUBSPOT_API_URL"),
+        Connector(IntegrationType.CLOUD_STORAGE.value, GoogleDriveClient, "DELIVERY_CLOUD_STORAGE_REQUESTS_PER_SECOND", "GOOGLE_DRIVE_API_URL"),
     )
 }
 

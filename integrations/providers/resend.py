@@ -65,10 +65,7 @@ class ResendClient(EmailProviderClient):
         if not idempotency_key:
             raise ValueError("Resend sends need an idempotency key: it is what makes a retry safe.")
         response = self._request(
-            "POST",
-            "/emails",
-            json=self._payload(message),
-            headers={"Idempotency-Key": idempotency_key},
+            "POST", "/emails", json=self._payload(message), headers={"Idempotency-Key": idempotency_key},
             idempotent=self.idempotent_sends,
         )
         return self._message_id(self._json(response).get("id"), "its answer")
@@ -123,7 +120,8 @@ class ResendClient(EmailProviderClient):
             payload |= {key: value for key, value in (("html", message.html), ("text", message.text)) if value}
         if message.attachments:
             payload["attachments"] = [
-                {"filename": a.filename, "content": a.content_base64, "content_type": a.content_type} for a in message.attachments
+                {"filename": a.filename, "content": a.content_base64, "content_type": a.content_type}
+                for a in message.attachments
             ]
         if message.reference:
             payload["tags"] = [{"name": REFERENCE_TAG, "value": message.reference}]
@@ -158,9 +156,7 @@ class ResendClient(EmailProviderClient):
         allowed to hide a valid one after it.
         """
         headers = webhooks.lower_headers(headers)
-        msg_id, stamp, entries = (
-            headers.get(f"svix-{name}") or headers.get(f"webhook-{name}", "") for name in ("id", "timestamp", "signature")
-        )
+        msg_id, stamp, entries = (headers.get(f"svix-{name}") or headers.get(f"webhook-{name}", "") for name in ("id", "timestamp", "signature"))
         if not (msg_id and stamp and entries):
             raise WebhookSignatureError("Resend webhook refused: a signature header is missing.")
         try:

@@ -96,7 +96,8 @@ class SendGridClient(EmailProviderClient):
             payload["content"] = [{"type": kind, "value": value} for kind, value in parts if value]
         if message.attachments:
             payload["attachments"] = [
-                {"content": a.content_base64, "filename": a.filename, "type": a.content_type, "disposition": "attachment"}
+                {"content": a.content_base64, "filename": a.filename, "type": a.content_type,
+                 "disposition": "attachment"}
                 for a in message.attachments
             ]
         if message.reference:
@@ -127,6 +128,7 @@ class SendGridClient(EmailProviderClient):
         except (KeyError, ValueError):
             return None
         return max(0.0, seconds) if math.isfinite(seconds) else None
+
 
     # Event Webhook: a JSON array of events, one per recipient and happening, signed as a whole.
 

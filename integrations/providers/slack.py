@@ -106,9 +106,7 @@ class SlackClient(ServiceClient):
         bot = f"@{identity.get('user') or identity.get('user_id') or 'the bot'}"
         if not self.channel:
             team = identity.get("team") or "its"
-            return CheckResult(
-                f"The bot token works as {bot} in the {team} workspace; set a channel (its ID, C...) to post there."
-            )
+            return CheckResult(f"The bot token works as {bot} in the {team} workspace; set a channel (its ID, C...) to post there.")
         try:
             answer = self._request("GET", "/conversations.info", params={"channel": self.channel})
         except ProviderResourceError:
@@ -126,7 +124,5 @@ class SlackClient(ServiceClient):
         if channel.get("is_member") is True:
             return CheckResult(f"Posting as {bot} in {name}.")
         if channel.get("is_private") is False and POST_WITHOUT_JOINING in scopes:
-            return CheckResult(
-                f"Posting as {bot} in {name} (a public channel: {POST_WITHOUT_JOINING} lets it post without joining)."
-            )
+            return CheckResult(f"Posting as {bot} in {name} (a public channel: {POST_WITHOUT_JOINING} lets it post without joining).")
         raise self._resource_error(f"{bot} is not a member of {name}: invite the bot to the channel (/invite {bot}).")

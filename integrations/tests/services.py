@@ -48,10 +48,7 @@ VALUES = {
     "EXTERNAL_DATABASE": ({"baseId": "appCANARYbase01"}, {"apiToken": KEYS["airtable"]}),
     "WEBHOOK_PLATFORM": ({"webhookUrl": ZAPIER}, {}),
     "CRM_PLATFORM": ({"portalId": "12345678"}, {"accessToken": KEYS["hubspot"]}),
-    "CLOUD_STORAGE": (
-        {"rootFolderId": "1AbcFolder"},
-        {"accessToken": KEYS["drive_access"], "refreshToken": KEYS["drive_refresh"]},
-    ),
+    "CLOUD_STORAGE": ({"rootFolderId": "1AbcFolder"}, {"accessToken": KEYS["drive_access"], "refreshToken": KEYS["drive_refresh"]}),
 }
 
 
@@ -72,14 +69,10 @@ def slack_auth(mock, ok=True, error="invalid_auth"):
 
 def slack_channel(mock, *, is_member=True, is_private=False, scopes="chat:write,channels:read", error=None):
     if error:
-        return mock.add(
-            responses.GET, f"{SLACK}/conversations.info", json={"ok": False, "error": error}, headers={"X-OAuth-Scopes": scopes}
-        )
+        return mock.add(responses.GET, f"{SLACK}/conversations.info", json={"ok": False, "error": error}, headers={"X-OAuth-Scopes": scopes})
     channel = {"id": "C0123ALERTS", "name": "alerts", "is_channel": True, "is_private": is_private, "is_archived": False,
                "is_member": is_member, "created": 1449252889}  # fmt: skip
-    return mock.add(
-        responses.GET, f"{SLACK}/conversations.info", json={"ok": True, "channel": channel}, headers={"X-OAuth-Scopes": scopes}
-    )
+    return mock.add(responses.GET, f"{SLACK}/conversations.info", json={"ok": True, "channel": channel}, headers={"X-OAuth-Scopes": scopes})
 
 
 def airtable_tables(mock, base="appCANARYbase01", tables=None, status=200, error=None):
@@ -122,12 +115,7 @@ def drive_file(mock, folder="1AbcFolder", *, name="Client files", mime=FOLDER_MI
 
 
 def token_answer(access="ya29.fresh-access-token", refresh=None, expires_in=3599):
-    body = {
-        "access_token": access,
-        "expires_in": expires_in,
-        "scope": "https://www.googleapis.com/auth/drive",
-        "token_type": "Bearer",
-    }
+    body = {"access_token": access, "expires_in": expires_in, "scope": "https://www.googleapis.com/auth/drive", "token_type": "Bearer"}
     return body | ({"refresh_token": refresh} if refresh else {})
 
 
@@ -138,10 +126,7 @@ def form(request) -> dict:
     """The form fields of a form-encoded request."""
     from urllib.parse import parse_qs
 
-    return {
-        key: values[-1]
-        for key, values in parse_qs(request.body if isinstance(request.body, str) else request.body.decode()).items()
-    }
+    return {key: values[-1] for key, values in parse_qs(request.body if isinstance(request.body, str) else request.body.decode()).items()}
 
 
 def body_of(request) -> dict:
@@ -155,9 +140,7 @@ def good(type_name: str, mock) -> None:
         "WEBHOOK": lambda: mock.add(responses.POST, WEBHOOK, json={"received": True}),
         "SLACK": lambda: (slack_auth(mock), slack_channel(mock)),
         "EXTERNAL_DATABASE": lambda: airtable_tables(mock),
-        "WEBHOOK_PLATFORM": lambda: mock.add(
-            responses.POST, ZAPIER, json={"attempt": "a1", "id": "e1", "request_id": "r1", "status": "success"}
-        ),
+        "WEBHOOK_PLATFORM": lambda: mock.add(responses.POST, ZAPIER, json={"attempt": "a1", "id": "e1", "request_id": "r1", "status": "success"}),
         "CRM_PLATFORM": lambda: hubspot_details(mock),
         "CLOUD_STORAGE": lambda: drive_file(mock),
     }[type_name]()

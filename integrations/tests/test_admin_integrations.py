@@ -145,9 +145,7 @@ def test_an_added_slack_integration_is_validated_like_the_api(staff, workspace, 
 
     refused = staff.post("/admin/integrations/integration/add/?type=SLACK", data)
     api_refused = admin_api.post("/api/integrations", api_body, format="json")
-    added = staff.post(
-        "/admin/integrations/integration/add/?type=SLACK", {**data, "config_webhookUrl": "https://hooks.slack.example/T1"}
-    )
+    added = staff.post("/admin/integrations/integration/add/?type=SLACK", {**data, "config_webhookUrl": "https://hooks.slack.example/T1"})
 
     assert refused.status_code == 200 and "Enter a valid https URL." in refused.content.decode()
     assert api_refused.status_code == 400 and "Enter a valid https URL." in str(api_refused.json())
@@ -178,9 +176,7 @@ def test_the_admin_shows_the_last_check_read_only(client, db, workspace):
 
     staff = get_user_model().objects.create_superuser(email="check-staff@opbox.example", password="pw")
     client.force_login(staff)
-    integration = create_integration(
-        workspace, name="CRM", type="CRM_PLATFORM", config={"portalId": "1"}, credentials={"accessToken": "pat-x"}
-    )
+    integration = create_integration(workspace, name="CRM", type="CRM_PLATFORM", config={"portalId": "1"}, credentials={"accessToken": "pat-x"})
     from django.utils import timezone
 
     record_check(integration, CheckOutcome(False, "HubSpot says this token belongs to portal 2.", timezone.now(), 502))

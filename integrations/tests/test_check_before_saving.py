@@ -112,9 +112,7 @@ def test_a_failing_patch_records_nothing_not_even_after_a_pass(admin_api, crm, m
     assert stored_state() == before  # still "passed", and no integration.check_failed event
 
 
-@pytest.mark.parametrize(
-    "body", [{"type": "WEBHOOK"}, {"config": {"portalId": 5}}, {"unknown": 1}, {"credentials": {"nope": "x"}}]
-)
+@pytest.mark.parametrize("body", [{"type": "WEBHOOK"}, {"config": {"portalId": 5}}, {"unknown": 1}, {"credentials": {"nope": "x"}}])
 def test_a_bad_patch_is_a_400(body, admin_api, crm, mock):
     response = admin_api.post(f"/api/integrations/{crm.pk}/check", body, format="json")
 
@@ -131,7 +129,5 @@ def test_an_unsaved_oauth_token_is_used_as_typed_and_never_refreshed(admin_api, 
     }, format="json")  # fmt: skip
 
     # A refresh could rotate the typed refresh token, and a test stores nothing: the token endpoint is not called.
-    assert response.status_code == 502 and [call.request.url.split("?")[0] for call in mock.calls] == [
-        f"{svc.DRIVE}/drive/v3/files/1AbcFolder"
-    ]
+    assert response.status_code == 502 and [call.request.url.split("?")[0] for call in mock.calls] == [f"{svc.DRIVE}/drive/v3/files/1AbcFolder"]
     assert "rejected" in response.json()["detail"]

@@ -75,10 +75,7 @@ def test_test_answers_json_for_the_pages_script(admin, mock):
     response = admin.post("/settings/integrations/new/test/?type=SLACK", add_slack_form(), HTTP_ACCEPT="application/json")
 
     assert response.status_code == 200
-    assert response.json() == {
-        "ok": False,
-        "detail": "The bot token was rejected by Slack (invalid_auth). Update the integration's botToken.",
-    }
+    assert response.json() == {"ok": False, "detail": "The bot token was rejected by Slack (invalid_auth). Update the integration's botToken."}
     assert not Integration.objects.exists()
 
 

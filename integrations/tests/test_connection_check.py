@@ -17,11 +17,7 @@ pytestmark = pytest.mark.django_db
 
 A = "https://provider-a.test"
 B = "https://provider-b.test"
-TEMPLATES = {
-    "object": "list",
-    "has_more": False,
-    "data": [{"id": "tmpl_1", "name": "Welcome", "created_at": "2026-01-10 09:00:00.000+00"}],
-}
+TEMPLATES = {"object": "list", "has_more": False, "data": [{"id": "tmpl_1", "name": "Welcome", "created_at": "2026-01-10 09:00:00.000+00"}]}
 
 
 @pytest.fixture
@@ -71,11 +67,7 @@ def test_a_good_check_answers_its_sentence_and_is_recorded(type_name, admin_api,
     body = response.json()
     assert body["ok"] is True and body["detail"] == GOOD_SENTENCES[type_name]
     detail = admin_api.get(f"/api/integrations/{integration.pk}").json()
-    assert (detail["lastCheckOk"], detail["lastCheckedAt"], detail["lastCheckDetail"]) == (
-        True,
-        body["checkedAt"],
-        body["detail"],
-    )
+    assert (detail["lastCheckOk"], detail["lastCheckedAt"], detail["lastCheckDetail"]) == (True, body["checkedAt"], body["detail"])
     assert_no_secret(response, integration)
 
 
@@ -133,43 +125,21 @@ def test_the_platform_poster_sends_the_same_body_unsigned(admin_api, make, mock)
 # A refused credential: 502 naming it, recorded as failed ---------------------------------------------------------
 
 REFUSALS = {
-    "DOCUMENT_ENGINE": (
-        lambda m: svc.carbone_templates(m, 401, {"success": False, "error": f"Unauthorized, bad key {svc.KEYS['carbone']}"}),
-        "The stored API key was rejected by Carbone (HTTP 401",
-    ),
-    "WEBHOOK": (
-        lambda m: m.add(responses.POST, svc.WEBHOOK, status=401, body="bad signature"),
-        "The stored signing secret was rejected by hooks.acme.example (HTTP 401",
-    ),
+    "DOCUMENT_ENGINE": (lambda m: svc.carbone_templates(m, 401, {"success": False, "error": f"Unauthorized, bad key {svc.KEYS['carbone']}"}),
+                        "The stored API key was rejected by Carbone (HTTP 401"),
+    "WEBHOOK": (lambda m: m.add(responses.POST, svc.WEBHOOK, status=401, body="bad signature"),
+                "The stored signing secret was rejected by hooks.acme.example (HTTP 401"),
     "SLACK": (lambda m: svc.slack_auth(m, ok=False), "The stored bot token was rejected by Slack (invalid_auth)."),
-    "EXTERNAL_DATABASE": (
-        lambda m: svc.airtable_tables(
-            m, status=401, error={"type": "AUTHENTICATION_REQUIRED", "message": "Authentication required"}
-        ),
-        "The stored API token was rejected by Airtable (HTTP 401",
-    ),
-    "WEBHOOK_PLATFORM": (
-        lambda m: m.add(responses.POST, svc.ZAPIER, status=410, body="Gone"),
-        "hooks.zapier.com refused the request (HTTP 410",
-    ),
-    "CRM_PLATFORM": (
-        lambda m: svc.hubspot_details(m, status=401, body=svc.HUBSPOT_REFUSED),
-        "The stored access token was rejected by HubSpot (HTTP 401",
-    ),
-    "CLOUD_STORAGE": (
-        lambda m: (svc.drive_file(m, status=401), m.add(responses.POST, svc.TOKEN_URL, status=400, json=svc.INVALID_GRANT)),
-        "Reconnect",
-    ),
-    "EMAIL_PROVIDER": (
-        lambda m: m.add(
-            responses.GET, f"{A}/templates", status=401, json={"name": "validation_error", "message": "API key is invalid"}
-        ),
-        "The stored API key was rejected by Resend (HTTP 401",
-    ),
-    "EMAIL_PROVIDER_ALT": (
-        lambda m: m.add(responses.GET, f"{B}/v3/templates", status=403, json={"errors": [{"message": "access forbidden"}]}),
-        "The stored API key was rejected by SendGrid (HTTP 403",
-    ),
+    "EXTERNAL_DATABASE": (lambda m: svc.airtable_tables(m, status=401, error={"type": "AUTHENTICATION_REQUIRED", "message": "Authentication required"}),
+                          "The stored API token was rejected by Airtable (HTTP 401"),
+    "WEBHOOK_PLATFORM": (lambda m: m.add(responses.POST, svc.ZAPIER, status=410, body="Gone"), "hooks.zapier.com refused the request (HTTP 410"),
+    "CRM_PLATFORM": (lambda m: svc.hubspot_details(m, status=401, body=svc.HUBSPOT_REFUSED), "The stored access token was rejected by HubSpot (HTTP 401"),
+    "CLOUD_STORAGE": (lambda m: (svc.drive_file(m, status=401), m.add(responses.POST, svc.TOKEN_URL, status=400, json=svc.INVALID_GRANT)),
+                      "Reconnect"),
+    "EMAIL_PROVIDER": (lambda m: m.add(responses.GET, f"{A}/templates", status=401, json={"name": "validation_error", "message": "API key is invalid"}),
+                       "The stored API key was rejected by Resend (HTTP 401"),
+    "EMAIL_PROVIDER_ALT": (lambda m: m.add(responses.GET, f"{B}/v3/templates", status=403, json={"errors": [{"message": "access forbidden"}]}),
+                           "The stored API key was rejected by SendGrid (HTTP 403"),
 }
 
 

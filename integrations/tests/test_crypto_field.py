@@ -85,10 +85,7 @@ def test_an_unknown_key_id_is_named(make_integration, settings):
 
 
 def test_rotation_reencrypts_everything_so_the_old_key_can_go(make_integration, settings):
-    secrets = {
-        make_integration("WEBHOOK", credentials={"secret": f"shared-secret-{n}-abcdefgh"}).pk: f"shared-secret-{n}-abcdefgh"
-        for n in range(5)
-    }
+    secrets = {make_integration("WEBHOOK", credentials={"secret": f"shared-secret-{n}-abcdefgh"}).pk: f"shared-secret-{n}-abcdefgh" for n in range(5)}
     old = list(settings.OPBOX_ENCRYPTION_KEYS)
     new = new_key()
     settings.OPBOX_ENCRYPTION_KEYS = [new, *old]

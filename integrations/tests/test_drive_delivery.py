@@ -35,9 +35,7 @@ def deliver(integration, attempt=1):
         integration.config, integration.credentials, identity={"id": integration.pk, "name": integration.name, "type": integration.type},
         tokens=StoredTokens(integration),
     )  # fmt: skip
-    event = OutgoingEvent(
-        "cdelivery", "document.generated", datetime.now(UTC), {"id": "cdoc0000000000000000000001"}, "", Document(), attempt
-    )
+    event = OutgoingEvent("cdelivery", "document.generated", datetime.now(UTC), {"id": "cdoc0000000000000000000001"}, "", Document(), attempt)
     return client.deliver([event])
 
 
@@ -55,22 +53,13 @@ def test_a_document_is_uploaded_into_the_root_folder_with_its_opbox_id(drive, mo
     (call,) = mock.calls
     assert "uploadType=multipart" in call.request.url and "supportsAllDrives=true" in call.request.url
     metadata, content = uploaded(call)
-    assert metadata == {
-        "name": "Engagement letter.pdf",
-        "parents": ["1AbcFolder"],
-        "appProperties": {"opboxDocumentId": "cdoc0000000000000000000001"},
-    }
+    assert metadata == {"name": "Engagement letter.pdf", "parents": ["1AbcFolder"], "appProperties": {"opboxDocumentId": "cdoc0000000000000000000001"}}
     assert content == b"%PDF-1.4 the letter"
     assert call.request.headers["Authorization"] == f"Bearer {svc.KEYS['drive_access']}"
 
 
 def test_a_401_refreshes_the_token_once_and_uploads_once(drive, mock):
-    mock.add(
-        "POST",
-        UPLOAD,
-        status=401,
-        json={"error": {"code": 401, "message": "Invalid Credentials", "errors": [{"reason": "authError"}]}},
-    )
+    mock.add("POST", UPLOAD, status=401, json={"error": {"code": 401, "message": "Invalid Credentials", "errors": [{"reason": "authError"}]}})
     mock.add("POST", svc.TOKEN_URL, json=svc.token_answer(access="ya29.FRESH"))
     mock.add("POST", UPLOAD, json={"id": "1FileId"})
     assert deliver(drive) == "200"
@@ -83,9 +72,7 @@ def test_a_retry_after_a_crash_finds_the_earlier_upload_instead_of_uploading_aga
     assert deliver(drive, attempt=2) == "found 1EarlierUpload"
     (call,) = mock.calls
     query = parse_qs(urlsplit(call.request.url).query)
-    assert query["q"] == [
-        "appProperties has { key='opboxDocumentId' and value='cdoc0000000000000000000001' } and trashed = false"
-    ]
+    assert query["q"] == ["appProperties has { key='opboxDocumentId' and value='cdoc0000000000000000000001' } and trashed = false"]
     assert query["supportsAllDrives"] == ["true"]
 
 

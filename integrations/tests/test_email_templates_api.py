@@ -28,9 +28,7 @@ def test_provider_a_lists_every_page_in_the_seed_shape(member_api, make_integrat
     make_integration("EMAIL_PROVIDER", credentials={"apiKey": CANARY})
     first = [{"id": "tmpl_1", "name": "Welcome Email", "created_at": "2026-01-10 09:00:00.000+00"}]
     second = [{"id": "tmpl_2", "name": "Reminder", "created_at": "2026-01-11 10:30:00.250+00"}]
-    provider.add(
-        responses.GET, f"{A}/templates", json=resend_page(first, True), match=[matchers.query_param_matcher({"limit": "100"})]
-    )
+    provider.add(responses.GET, f"{A}/templates", json=resend_page(first, True), match=[matchers.query_param_matcher({"limit": "100"})])
     provider.add(
         responses.GET, f"{A}/templates", json=resend_page(second, False),
         match=[matchers.query_param_matcher({"limit": "100", "after": "tmpl_1"})],
@@ -54,10 +52,7 @@ def test_provider_b_asks_for_dynamic_templates_and_follows_next(member_api, make
         "result": [{"id": "d-1111", "name": "Client Onboarding", "generation": "dynamic", "updated_at": "2026-01-10 09:00:00"}],
         "_metadata": {"next": f"{B}/v3/templates?generations=dynamic&page_size=200&page_token=abc"},
     }
-    page_two = {
-        "result": [{"id": "d-2222", "name": "Invoice", "generation": "dynamic", "updated_at": "2026-02-01 12:00:00"}],
-        "_metadata": {},
-    }
+    page_two = {"result": [{"id": "d-2222", "name": "Invoice", "generation": "dynamic", "updated_at": "2026-02-01 12:00:00"}], "_metadata": {}}
     provider.add(
         responses.GET, f"{B}/v3/templates", json=page_one,
         match=[matchers.query_param_matcher({"generations": "dynamic", "page_size": "200"})],
@@ -109,12 +104,7 @@ def test_otherwise_the_most_recently_updated_enabled_integration_is_used(member_
 @pytest.mark.parametrize("status", [401, 403])
 def test_a_rejected_key_is_a_502_that_never_shows_the_key(member_api, make_integration, provider, status):
     make_integration("EMAIL_PROVIDER", credentials={"apiKey": CANARY})
-    provider.add(
-        responses.GET,
-        f"{A}/templates",
-        status=status,
-        json={"name": "invalid_api_key", "message": f"API key {CANARY} is invalid"},
-    )
+    provider.add(responses.GET, f"{A}/templates", status=status, json={"name": "invalid_api_key", "message": f"API key {CANARY} is invalid"})
 
     response = member_api.get("/api/integrations/email-provider-a/templates")
 

@@ -24,11 +24,7 @@ def email_body(**overrides):
 
 
 def snapshot():
-    return list(
-        Integration.objects.order_by("pk").values(
-            "id", "name", "type", "config", "credential_fingerprints", "enabled", "is_site_email_provider"
-        )
-    )
+    return list(Integration.objects.order_by("pk").values("id", "name", "type", "config", "credential_fingerprints", "enabled", "is_site_email_provider"))
 
 
 def test_create_answers_the_seed_detail_shape(admin_api):
@@ -36,24 +32,10 @@ def test_create_answers_the_seed_detail_shape(admin_api):
 
     assert response.status_code == 201
     body = response.json()
-    assert list(body)[:9] == [
-        "id",
-        "name",
-        "type",
-        "config",
-        "enabled",
-        "credentialsConfigured",
-        "isSiteEmailProvider",
-        "createdAt",
-        "updatedAt",
-    ]
+    assert list(body)[:9] == ["id", "name", "type", "config", "enabled", "credentialsConfigured", "isSiteEmailProvider", "createdAt", "updatedAt"]
     assert body["lastCheckedAt"] is None and body["lastCheckOk"] is None  # never checked yet
     assert re.fullmatch(r"c[0-9a-z]{24}", body["id"])
-    assert body["config"] == {
-        "fromEmail": "noreply@example.com",
-        "fromName": "Opbox Notifications",
-        "apiKeyFingerprint": "key.a1b2...****",
-    }
+    assert body["config"] == {"fromEmail": "noreply@example.com", "fromName": "Opbox Notifications", "apiKeyFingerprint": "key.a1b2...****"}
     assert TIMESTAMP.match(body["createdAt"]) and TIMESTAMP.match(body["updatedAt"])
     listed = admin_api.get("/api/integrations").json()
     assert list(listed[0]) == ["id", "name", "type", "config", "enabled", "isSiteEmailProvider", "createdAt", "updatedAt"]
@@ -109,9 +91,7 @@ def test_invalid_creates_are_400s_that_write_nothing(admin_api, body, field):
 
 
 def test_unknown_keys_name_the_allowed_ones(admin_api):
-    response = admin_api.post(
-        "/api/integrations", {"name": "S", "type": "CLOUD_STORAGE", "credentials": {"apiKey": "x"}}, format="json"
-    )
+    response = admin_api.post("/api/integrations", {"name": "S", "type": "CLOUD_STORAGE", "credentials": {"apiKey": "x"}}, format="json")
 
     assert "accessToken, refreshToken" in " ".join(response.json()["credentials"])
 
@@ -128,9 +108,7 @@ def test_patch_merges_config_and_credentials(admin_api):
     created = admin_api.post("/api/integrations", email_body(), format="json").json()
     url = f"/api/integrations/{created['id']}"
 
-    patched = admin_api.patch(
-        url, {"config": {"fromName": None, "fromEmail": "team@example.com"}, "name": "Renamed"}, format="json"
-    ).json()
+    patched = admin_api.patch(url, {"config": {"fromName": None, "fromEmail": "team@example.com"}, "name": "Renamed"}, format="json").json()
     assert patched["config"] == {"fromEmail": "team@example.com", "apiKeyFingerprint": "key.a1b2...****"}
     assert patched["name"] == "Renamed" and patched["updatedAt"] >= created["updatedAt"]
 
@@ -167,9 +145,7 @@ def test_a_rejected_patch_changes_nothing(admin_api):
 
 def test_the_site_provider_flag_moves_and_clears(admin_api):
     first = admin_api.post("/api/integrations", email_body(setAsSiteEmailProvider=True), format="json").json()
-    second = admin_api.post(
-        "/api/integrations", email_body(type="EMAIL_PROVIDER_ALT", setAsSiteEmailProvider=True), format="json"
-    ).json()
+    second = admin_api.post("/api/integrations", email_body(type="EMAIL_PROVIDER_ALT", setAsSiteEmailProvider=True), format="json").json()
     holders = lambda: list(Integration.objects.filter(is_site_email_provider=True).values_list("id", flat=True))  # noqa: E731
 
     assert holders() == [second["id"]]

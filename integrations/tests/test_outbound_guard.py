@@ -133,9 +133,7 @@ def test_a_name_resolving_to_a_private_address_is_refused_at_connect_time(admin_
 
 
 def test_a_redirect_is_never_followed(admin_api, workspace):
-    integration = create_integration(
-        workspace, name="Hook", type="WEBHOOK", config={"url": svc.WEBHOOK}, credentials={"secret": "s3cret"}
-    )
+    integration = create_integration(workspace, name="Hook", type="WEBHOOK", config={"url": svc.WEBHOOK}, credentials={"secret": "s3cret"})
     with responses.RequestsMock() as mock:
         mock.add(responses.POST, svc.WEBHOOK, status=307, headers={"Location": "http://10.0.0.5/internal/admin"})
 

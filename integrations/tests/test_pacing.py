@@ -112,3 +112,4 @@ def test_a_turn_taken_after_a_wait_on_the_row_lock_counts_from_when_it_was_taken
         other.close()
 
     assert next_sender is not None  # one interval (0.5 s) after the turn just taken, not after the wait began
+

@@ -73,12 +73,7 @@ def assert_no_key(*texts):
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_rejected_key_raises_auth_error_without_the_key(mock, provider, status):
-    mock.add(
-        responses.POST,
-        provider.send_url,
-        status=status,
-        json=provider.error_body(f"API key {CANARY} is invalid", "invalid_api_key"),
-    )
+    mock.add(responses.POST, provider.send_url, status=status, json=provider.error_body(f"API key {CANARY} is invalid", "invalid_api_key"))
 
     with pytest.raises(ProviderAuthError) as caught:
         provider.send()
@@ -110,13 +105,8 @@ def test_a_validation_error_is_rejected_with_the_providers_text(mock, provider):
 
 
 def test_a_rate_limit_is_retryable_after_the_retry_after_seconds(mock, provider):
-    mock.add(
-        responses.POST,
-        provider.send_url,
-        status=429,
-        headers={"Retry-After": "7"},
-        json=provider.error_body("Too many requests", "rate_limit_exceeded"),
-    )
+    mock.add(responses.POST, provider.send_url, status=429, headers={"Retry-After": "7"},
+             json=provider.error_body("Too many requests", "rate_limit_exceeded"))
 
     with pytest.raises(ProviderRateLimited) as caught:
         provider.send()
@@ -128,13 +118,8 @@ def test_a_rate_limit_is_retryable_after_the_retry_after_seconds(mock, provider)
 
 def test_a_rate_limit_with_an_http_date_retry_after_waits_until_that_time(mock, provider):
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
-    mock.add(
-        responses.POST,
-        provider.send_url,
-        status=429,
-        headers={"Retry-After": when},
-        json=provider.error_body("Too many requests", "rate_limit_exceeded"),
-    )
+    mock.add(responses.POST, provider.send_url, status=429, headers={"Retry-After": when},
+             json=provider.error_body("Too many requests", "rate_limit_exceeded"))
 
     with pytest.raises(ProviderRateLimited) as caught:
         provider.send()
@@ -144,13 +129,8 @@ def test_a_rate_limit_with_an_http_date_retry_after_waits_until_that_time(mock, 
 
 def test_a_quota_429_is_never_retryable(mock):
     client = ResendClient(CANARY, base_url="https://provider-a.test", timeout=5)
-    mock.add(
-        responses.POST,
-        "https://provider-a.test/emails",
-        status=429,
-        headers={"Retry-After": "60"},
-        json={"statusCode": 429, "name": "daily_quota_exceeded", "message": "You have reached your daily email sending quota."},
-    )
+    mock.add(responses.POST, "https://provider-a.test/emails", status=429, headers={"Retry-After": "60"},
+             json={"statusCode": 429, "name": "daily_quota_exceeded", "message": "You have reached your daily email sending quota."})
 
     with pytest.raises(ProviderQuotaExceeded) as caught:
         client.send(MESSAGE, idempotency_key="email-1")
@@ -196,7 +176,7 @@ def test_a_redirect_is_not_followed_and_is_a_bad_response(mock, provider):
 DEEPER_THAN_PYTHON_PARSES = "[" * 100_000  # json.loads raises RecursionError, not ValueError
 
 
-@pytest.mark.parametrize("body", ["<html>not json</html>", '{"data": [', "[1, 2, 3]", "", DEEPER_THAN_PYTHON_PARSES])
+@pytest.mark.parametrize("body", ["<html>not json</html>", "{\"data\": [", "[1, 2, 3]", "", DEEPER_THAN_PYTHON_PARSES])
 def test_malformed_json_on_a_200_is_a_bad_response(mock, provider, body):
     mock.add(responses.GET, provider.templates_url, status=200, body=body, content_type="application/json")
 
@@ -325,11 +305,7 @@ def test_a_reset_during_a_sendgrid_send_is_not_retried_but_a_refused_connection_
     refused = urllib3.exceptions.MaxRetryError(
         None, "/v3/mail/send", reason=urllib3.exceptions.NewConnectionError(None, "Connection refused")
     )
-    mock.add(
-        responses.POST,
-        "https://provider-b.test/v3/mail/send",
-        body=requests.exceptions.ConnectionError("Connection reset by peer"),
-    )
+    mock.add(responses.POST, "https://provider-b.test/v3/mail/send", body=requests.exceptions.ConnectionError("Connection reset by peer"))
     mock.add(responses.POST, "https://provider-b.test/v3/mail/send", body=requests.exceptions.ConnectionError(refused))
 
     with pytest.raises(ProviderUnavailable) as reset:
@@ -359,9 +335,7 @@ def test_the_key_echoed_by_the_provider_never_reaches_messages_reprs_or_logs(moc
     mock.add(responses.POST, provider.send_url, status=401, json=provider.error_body(echo, "invalid_api_key"))
     mock.add(responses.POST, provider.send_url, status=422, json=provider.error_body(echo, "validation_error"))
     mock.add(responses.POST, provider.send_url, status=500, body=echo)
-    mock.add(
-        responses.GET, provider.templates_url, body=requests.exceptions.ConnectionError(f"reset while sending Bearer {CANARY}")
-    )
+    mock.add(responses.GET, provider.templates_url, body=requests.exceptions.ConnectionError(f"reset while sending Bearer {CANARY}"))
 
     errors = []
     for attempt in (provider.send, provider.send, provider.send, provider.client.list_templates):
@@ -390,32 +364,16 @@ def test_the_client_repr_shows_where_it_talks_to_but_not_the_key(provider):
 
 @pytest.mark.parametrize(
     "value, expected",
-    [
-        ("120", 120.0),
-        ("0", 0.0),
-        ("1.5", 1.5),
-        ("-3", 0.0),
-        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
-        ("soon", None),
-        ("", None),
-        (None, None),
-        ("nan", None),
-    ],
+    [("120", 120.0), ("0", 0.0), ("1.5", 1.5), ("-3", 0.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+     ("soon", None), ("", None), (None, None), ("nan", None)],
 )
 def test_retry_after_reads_seconds_or_an_http_date(value, expected):
     assert parse_retry_after(value) == expected
 
 
 def test_every_provider_error_is_one_catchable_family():
-    for cls in (
-        ProviderAuthError,
-        ProviderTimeout,
-        ProviderUnavailable,
-        ProviderRateLimited,
-        ProviderQuotaExceeded,
-        ProviderRejected,
-        ProviderBadResponse,
-    ):
+    for cls in (ProviderAuthError, ProviderTimeout, ProviderUnavailable, ProviderRateLimited,
+                ProviderQuotaExceeded, ProviderRejected, ProviderBadResponse):
         assert issubclass(cls, ProviderError)
     assert [cls.retryable for cls in (ProviderUnavailable, ProviderRateLimited)] == [True, True]
     assert not any(cls.retryable for cls in (ProviderAuthError, ProviderQuotaExceeded, ProviderRejected, ProviderBadResponse))

@@ -52,24 +52,12 @@ def sent_json(mock, index=0):
 
 
 def test_every_page_is_fetched_with_the_last_id_as_cursor(mock, client):
-    mock.add(
-        responses.GET,
-        f"{BASE}/templates",
-        json=page([template("t1"), template("t2")], True),
-        match=[matchers.query_param_matcher({"limit": "100"})],
-    )
-    mock.add(
-        responses.GET,
-        f"{BASE}/templates",
-        json=page([template("t3")], True),
-        match=[matchers.query_param_matcher({"limit": "100", "after": "t2"})],
-    )
-    mock.add(
-        responses.GET,
-        f"{BASE}/templates",
-        json=page([template("t4")], False),
-        match=[matchers.query_param_matcher({"limit": "100", "after": "t3"})],
-    )
+    mock.add(responses.GET, f"{BASE}/templates", json=page([template("t1"), template("t2")], True),
+             match=[matchers.query_param_matcher({"limit": "100"})])
+    mock.add(responses.GET, f"{BASE}/templates", json=page([template("t3")], True),
+             match=[matchers.query_param_matcher({"limit": "100", "after": "t2"})])
+    mock.add(responses.GET, f"{BASE}/templates", json=page([template("t4")], False),
+             match=[matchers.query_param_matcher({"limit": "100", "after": "t3"})])
 
     templates = client.list_templates()
 
@@ -217,18 +205,12 @@ def test_attachments_are_sent_base64_encoded_with_their_content_type(mock, clien
     client.send(message(attachments=[Attachment("contract.pdf", "application/pdf", pdf)]), idempotency_key="email-1")
 
     (attachment,) = sent_json(mock)["attachments"]
-    assert attachment == {
-        "filename": "contract.pdf",
-        "content": base64.b64encode(pdf).decode(),
-        "content_type": "application/pdf",
-    }
+    assert attachment == {"filename": "contract.pdf", "content": base64.b64encode(pdf).decode(), "content_type": "application/pdf"}
     assert base64.b64decode(attachment["content"]) == pdf
 
 
 def test_the_same_idempotency_key_is_sent_identically_on_every_attempt(mock, client):
-    mock.add(
-        responses.POST, f"{BASE}/emails", status=500, json={"statusCode": 500, "name": "internal_server_error", "message": "x"}
-    )
+    mock.add(responses.POST, f"{BASE}/emails", status=500, json={"statusCode": 500, "name": "internal_server_error", "message": "x"})
     mock.add(responses.POST, f"{BASE}/emails", json={"id": "m1"})
 
     with pytest.raises(ProviderUnavailable):
@@ -261,13 +243,8 @@ def test_an_answer_without_an_id_is_a_bad_response(mock, client):
 
 @pytest.mark.parametrize("name", ["daily_quota_exceeded", "monthly_quota_exceeded"])
 def test_a_quota_429_is_not_retryable(mock, client, name):
-    mock.add(
-        responses.POST,
-        f"{BASE}/emails",
-        status=429,
-        headers={"Retry-After": "3600"},
-        json={"statusCode": 429, "name": name, "message": "You have reached your quota."},
-    )
+    mock.add(responses.POST, f"{BASE}/emails", status=429, headers={"Retry-After": "3600"},
+             json={"statusCode": 429, "name": name, "message": "You have reached your quota."})
 
     with pytest.raises(ProviderQuotaExceeded) as caught:
         client.send(message(), idempotency_key="email-1")

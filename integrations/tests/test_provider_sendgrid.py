@@ -62,24 +62,12 @@ def sent_json(mock, index=0):
 
 
 def test_dynamic_templates_are_asked_for_and_every_next_link_is_followed(mock, client):
-    mock.add(
-        responses.GET,
-        f"{BASE}/v3/templates",
-        match=[matchers.query_param_matcher(FIRST_PAGE)],
-        json=page([template("d-1"), template("d-2")], f"{BASE}/v3/templates?page_size=200&generations=dynamic&page_token=p2"),
-    )
-    mock.add(
-        responses.GET,
-        f"{BASE}/v3/templates",
-        match=[matchers.query_param_matcher(FIRST_PAGE | {"page_token": "p2"})],
-        json=page([template("d-3")], f"{BASE}/v3/templates?page_size=200&generations=dynamic&page_token=p3"),
-    )
-    mock.add(
-        responses.GET,
-        f"{BASE}/v3/templates",
-        match=[matchers.query_param_matcher(FIRST_PAGE | {"page_token": "p3"})],
-        json=page([template("d-4")]),
-    )
+    mock.add(responses.GET, f"{BASE}/v3/templates", match=[matchers.query_param_matcher(FIRST_PAGE)],
+             json=page([template("d-1"), template("d-2")], f"{BASE}/v3/templates?page_size=200&generations=dynamic&page_token=p2"))
+    mock.add(responses.GET, f"{BASE}/v3/templates", match=[matchers.query_param_matcher(FIRST_PAGE | {"page_token": "p2"})],
+             json=page([template("d-3")], f"{BASE}/v3/templates?page_size=200&generations=dynamic&page_token=p3"))
+    mock.add(responses.GET, f"{BASE}/v3/templates", match=[matchers.query_param_matcher(FIRST_PAGE | {"page_token": "p3"})],
+             json=page([template("d-4")]))
 
     templates = client.list_templates()
 
@@ -90,35 +78,19 @@ def test_dynamic_templates_are_asked_for_and_every_next_link_is_followed(mock, c
 
 
 def test_a_next_link_without_the_required_parameters_still_sends_them(mock, client):
-    mock.add(
-        responses.GET,
-        f"{BASE}/v3/templates",
-        match=[matchers.query_param_matcher(FIRST_PAGE)],
-        json=page([template("d-1")], f"{BASE}/v3/templates?page_token=p2"),
-    )
-    mock.add(
-        responses.GET,
-        f"{BASE}/v3/templates",
-        match=[matchers.query_param_matcher(FIRST_PAGE | {"page_token": "p2"})],
-        json=page([template("d-2")]),
-    )
+    mock.add(responses.GET, f"{BASE}/v3/templates", match=[matchers.query_param_matcher(FIRST_PAGE)],
+             json=page([template("d-1")], f"{BASE}/v3/templates?page_token=p2"))
+    mock.add(responses.GET, f"{BASE}/v3/templates", match=[matchers.query_param_matcher(FIRST_PAGE | {"page_token": "p2"})],
+             json=page([template("d-2")]))
 
     assert [t.id for t in client.list_templates()] == ["d-1", "d-2"]
 
 
 def test_a_next_link_to_another_host_is_followed_on_our_base_url(mock, client):
-    mock.add(
-        responses.GET,
-        f"{BASE}/v3/templates",
-        match=[matchers.query_param_matcher(FIRST_PAGE)],
-        json=page([template("d-1")], "https://api.sendgrid.com/v3/templates?generations=dynamic&page_size=200&page_token=p2"),
-    )
-    mock.add(
-        responses.GET,
-        f"{BASE}/v3/templates",
-        match=[matchers.query_param_matcher(FIRST_PAGE | {"page_token": "p2"})],
-        json=page([template("d-2")]),
-    )
+    mock.add(responses.GET, f"{BASE}/v3/templates", match=[matchers.query_param_matcher(FIRST_PAGE)],
+             json=page([template("d-1")], "https://api.sendgrid.com/v3/templates?generations=dynamic&page_size=200&page_token=p2"))
+    mock.add(responses.GET, f"{BASE}/v3/templates", match=[matchers.query_param_matcher(FIRST_PAGE | {"page_token": "p2"})],
+             json=page([template("d-2")]))
 
     assert [t.id for t in client.list_templates()] == ["d-1", "d-2"]
     assert all(call.request.url.startswith(f"{BASE}/") for call in mock.calls)
@@ -160,16 +132,14 @@ def test_an_answer_without_result_is_a_bad_response(mock, client):
 def test_send_posts_personalizations_and_returns_the_x_message_id(mock, client):
     accepts(mock, "sg-message-42")
 
-    message_id = client.send(message(cc=["c@client.example"], bcc=["audit@acme.example"]), idempotency_key="email-1")
+    message_id = client.send(
+        message(cc=["c@client.example"], bcc=["audit@acme.example"]), idempotency_key="email-1"
+    )
 
     assert message_id == "sg-message-42"
     assert sent_json(mock) == {
         "personalizations": [
-            {
-                "to": [{"email": "a@client.example"}],
-                "cc": [{"email": "c@client.example"}],
-                "bcc": [{"email": "audit@acme.example"}],
-            }
+            {"to": [{"email": "a@client.example"}], "cc": [{"email": "c@client.example"}], "bcc": [{"email": "audit@acme.example"}]}
         ],
         "from": {"email": "noreply@acme.example", "name": "Acme Legal"},
         "subject": "Your documents",
@@ -194,10 +164,8 @@ def test_empty_cc_and_bcc_are_omitted_because_sendgrid_rejects_empty_arrays(mock
 def test_an_address_repeated_across_to_cc_and_bcc_is_sent_once(mock, client):
     accepts(mock)
 
-    client.send(
-        message(to=["a@client.example"], cc=["A@client.example", "c@client.example"], bcc=["c@client.example"]),
-        idempotency_key="email-1",
-    )
+    client.send(message(to=["a@client.example"], cc=["A@client.example", "c@client.example"], bcc=["c@client.example"]),
+                idempotency_key="email-1")
 
     (personalization,) = sent_json(mock)["personalizations"]
     assert personalization == {"to": [{"email": "a@client.example"}], "cc": [{"email": "c@client.example"}]}
@@ -229,12 +197,7 @@ def test_attachments_are_base64_with_type_and_attachment_disposition(mock, clien
     client.send(message(attachments=[Attachment("contract.pdf", "application/pdf", pdf)]), idempotency_key="email-1")
 
     assert sent_json(mock)["attachments"] == [
-        {
-            "content": base64.b64encode(pdf).decode(),
-            "filename": "contract.pdf",
-            "type": "application/pdf",
-            "disposition": "attachment",
-        }
+        {"content": base64.b64encode(pdf).decode(), "filename": "contract.pdf", "type": "application/pdf", "disposition": "attachment"}
     ]
 
 
@@ -283,13 +246,8 @@ def test_validation_errors_name_the_field_and_message(mock, client):
 
 
 def test_a_429_without_retry_after_waits_until_x_ratelimit_reset(mock, client):
-    mock.add(
-        responses.POST,
-        f"{BASE}/v3/mail/send",
-        status=429,
-        json={"errors": [{"field": None, "message": "too many requests"}]},
-        headers={"X-RateLimit-Limit": "150", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time()) + 30)},
-    )
+    mock.add(responses.POST, f"{BASE}/v3/mail/send", status=429, json={"errors": [{"field": None, "message": "too many requests"}]},
+             headers={"X-RateLimit-Limit": "150", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time()) + 30)})
 
     with pytest.raises(ProviderRateLimited) as caught:
         client.send(message(), idempotency_key="email-1")

@@ -17,10 +17,7 @@ def _templates(mock):
 
 
 def test_clients_in_one_thread_share_a_session_but_not_their_keys():
-    first, second = (
-        client_for("EMAIL_PROVIDER", "re_first_key_0123456789"),
-        client_for("EMAIL_PROVIDER", "re_second_key_0123456789"),
-    )
+    first, second = client_for("EMAIL_PROVIDER", "re_first_key_0123456789"), client_for("EMAIL_PROVIDER", "re_second_key_0123456789")
     with responses.RequestsMock() as mock:
         _templates(mock)
         first.list_templates()
@@ -42,3 +39,4 @@ def test_each_thread_has_its_own_session():
     thread.join()
 
     assert sessions[0] is not client_for("EMAIL_PROVIDER", "re_key_0123456789")._session
+

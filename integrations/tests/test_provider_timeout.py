@@ -21,9 +21,7 @@ CALLS = {
 def test_the_configured_timeout_reaches_each_provider_call(integration_type, settings):
     settings.EMAIL_PROVIDER_TIMEOUT = 2.5  # not the 10 s default, so a hard-coded default cannot pass
     client = client_for(integration_type, "key_0123456789abcdef")
-    message = OutboundMessage(
-        from_email="noreply@acme.example", from_name="", to=["ada@example.com"], cc=[], bcc=[], subject="Hi", text="Hello"
-    )
+    message = OutboundMessage(from_email="noreply@acme.example", from_name="", to=["ada@example.com"], cc=[], bcc=[], subject="Hi", text="Hello")
     with responses.RequestsMock() as mock:
         for method, url, answer in CALLS[integration_type]:
             mock.add(method, url, **answer)

@@ -110,10 +110,7 @@ def test_admins_and_owners_add_an_email_provider(pages_as, role):
 
     integration = Integration.objects.get(name="Transactional")
     assert response.status_code == 302 and response["Location"] == "/settings/integrations/"
-    assert integration.is_site_email_provider and integration.config == {
-        "fromEmail": "noreply@acme.example",
-        "fromName": "Acme Legal",
-    }
+    assert integration.is_site_email_provider and integration.config == {"fromEmail": "noreply@acme.example", "fromName": "Acme Legal"}
     assert integration.credentials == {"apiKey": CANARY}
     assert IntegrationAuditEvent.objects.get(integration_id=integration.pk).actor == browser.user
 
@@ -205,16 +202,11 @@ def test_check_connection_lists_templates(admin, email_integration, provider):
 
     html = admin.post(action_urls(email_integration)["check-connection"], follow=True).content.decode()
 
-    assert (
-        "Production Email: connection check passed. Resend accepts the API key; 2 templates found: Template 0, Template 1."
-        in html
-    )
+    assert "Production Email: connection check passed. Resend accepts the API key; 2 templates found: Template 0, Template 1." in html
 
 
 def test_check_connection_reports_a_rejected_key_without_revealing_it(admin, email_integration, provider):
-    provider.add(
-        responses.GET, f"{A}/templates", status=401, json={"name": "validation_error", "message": f"API key {CANARY} is invalid"}
-    )
+    provider.add(responses.GET, f"{A}/templates", status=401, json={"name": "validation_error", "message": f"API key {CANARY} is invalid"})
 
     html = admin.post(action_urls(email_integration)["check-connection"], follow=True).content.decode()
 

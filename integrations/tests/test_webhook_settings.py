@@ -102,18 +102,10 @@ WEAK_SIGNING_SECRETS = [
 
 
 @pytest.mark.parametrize("secret", WEAK_SIGNING_SECRETS)
-def test_a_signing_secret_that_is_not_whsec_and_24_bytes_of_base64_is_a_400_on_create_and_patch(
-    admin_api, make_integration, secret
-):
-    integration = make_integration(
-        "EMAIL_PROVIDER", credentials={"apiKey": "re_test_123456789", "webhookSigningSecret": SIGNING_SECRET}
-    )
-    created = admin_api.post(
-        "/api/integrations", email_body(credentials={"apiKey": "re_x_123456789", "webhookSigningSecret": secret}), format="json"
-    )
-    patched = admin_api.patch(
-        f"/api/integrations/{integration.pk}", {"credentials": {"webhookSigningSecret": secret}}, format="json"
-    )
+def test_a_signing_secret_that_is_not_whsec_and_24_bytes_of_base64_is_a_400_on_create_and_patch(admin_api, make_integration, secret):
+    integration = make_integration("EMAIL_PROVIDER", credentials={"apiKey": "re_test_123456789", "webhookSigningSecret": SIGNING_SECRET})
+    created = admin_api.post("/api/integrations", email_body(credentials={"apiKey": "re_x_123456789", "webhookSigningSecret": secret}), format="json")
+    patched = admin_api.patch(f"/api/integrations/{integration.pk}", {"credentials": {"webhookSigningSecret": secret}}, format="json")
 
     for response in (created, patched):
         assert response.status_code == 400
@@ -128,12 +120,7 @@ def test_the_settings_page_and_the_admin_refuse_a_weak_signing_secret(pages_as, 
     integration = make_integration("EMAIL_PROVIDER")
     staff = Client()
     staff.force_login(User.objects.create_superuser(email="staff@opbox.example", password="pw"))
-    form = {
-        "name": "Resend",
-        "enabled": "on",
-        "config_fromEmail": "noreply@acme.example",
-        "credential_webhookSigningSecret": secret,
-    }
+    form = {"name": "Resend", "enabled": "on", "config_fromEmail": "noreply@acme.example", "credential_webhookSigningSecret": secret}
 
     page = pages_as(Role.ADMIN).post(f"/settings/integrations/{integration.pk}/", form)
     admin = staff.post(f"/admin/integrations/integration/{integration.pk}/change/", form)
@@ -146,9 +133,7 @@ def test_the_settings_page_and_the_admin_refuse_a_weak_signing_secret(pages_as, 
 def test_a_signing_secret_of_exactly_24_bytes_is_taken(admin_api):
     secret = "whsec_" + base64.b64encode(b"y" * 24).decode()  # the length Resend's own secrets have
 
-    response = admin_api.post(
-        "/api/integrations", email_body(credentials={"apiKey": "re_x_123456789", "webhookSigningSecret": secret}), format="json"
-    )
+    response = admin_api.post("/api/integrations", email_body(credentials={"apiKey": "re_x_123456789", "webhookSigningSecret": secret}), format="json")
 
     assert response.status_code == 201
     assert Integration.objects.get().credentials["webhookSigningSecret"] == secret
@@ -184,9 +169,7 @@ def test_other_types_have_no_webhook_url(admin_api, make_integration):
 
 def test_the_settings_page_shows_where_to_point_the_provider_and_when_it_last_posted(pages_as, make_integration):
     a = make_integration("EMAIL_PROVIDER", name="Resend")
-    b = make_integration(
-        "EMAIL_PROVIDER_ALT", name="SendGrid", config={"fromEmail": "a@acme.example", "webhookVerificationKey": P256_KEY}
-    )
+    b = make_integration("EMAIL_PROVIDER_ALT", name="SendGrid", config={"fromEmail": "a@acme.example", "webhookVerificationKey": P256_KEY})
     Integration.objects.filter(pk=b.pk).update(last_event_at=timezone.now())
 
     html = pages_as(Role.MEMBER).get("/settings/integrations/").content.decode()
@@ -219,9 +202,7 @@ def test_the_settings_form_takes_the_secret_write_only_and_checks_the_key(pages_
 def test_the_admin_form_follows_the_type_definition(make_integration):
     staff = Client()
     staff.force_login(User.objects.create_superuser(email="staff@opbox.example", password="pw"))
-    integration = make_integration(
-        "EMAIL_PROVIDER", credentials={"apiKey": "re_test_123456789", "webhookSigningSecret": SIGNING_SECRET}
-    )
+    integration = make_integration("EMAIL_PROVIDER", credentials={"apiKey": "re_test_123456789", "webhookSigningSecret": SIGNING_SECRET})
 
     change = staff.get(f"/admin/integrations/integration/{integration.pk}/change/").content.decode()
     add_b = staff.get("/admin/integrations/integration/add/?type=EMAIL_PROVIDER_ALT").content.decode()
@@ -236,15 +217,11 @@ def test_the_edit_page_of_an_email_integration_shows_its_webhook_url(pages_as, m
     hook = make_integration("WEBHOOK")
     admin = pages_as(Role.ADMIN)
 
-    pages = {
-        integration.type: admin.get(f"/settings/integrations/{integration.pk}/").content.decode() for integration in (a, b, hook)
-    }
+    pages = {integration.type: admin.get(f"/settings/integrations/{integration.pk}/").content.decode() for integration in (a, b, hook)}
 
     assert f'<code class="webhook-url">http://testserver/api/webhooks/email-provider-a/{a.pk}</code>' in pages["EMAIL_PROVIDER"]
     assert "webhook signing secret" in pages["EMAIL_PROVIDER"]
-    assert (
-        f'<code class="webhook-url">http://testserver/api/webhooks/email-provider-b/{b.pk}</code>' in pages["EMAIL_PROVIDER_ALT"]
-    )
+    assert f'<code class="webhook-url">http://testserver/api/webhooks/email-provider-b/{b.pk}</code>' in pages["EMAIL_PROVIDER_ALT"]
     assert "webhook verification key" in pages["EMAIL_PROVIDER_ALT"]
     assert "webhook-url" not in pages["WEBHOOK"]
 

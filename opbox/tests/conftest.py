@@ -26,12 +26,7 @@ def objects(make_integration, other_workspace):
     make_integration("EMAIL_PROVIDER_ALT")
     other = make_integration("EMAIL_PROVIDER", in_workspace=other_workspace, set_as_site_email_provider=True)
     engines = {
-        whose: make_integration(
-            "DOCUMENT_ENGINE",
-            in_workspace=ws,
-            config={"baseUrl": DOCUMENT_ENGINE_URL},
-            credentials={"apiKey": "carbone_test_key"},
-        )
+        whose: make_integration("DOCUMENT_ENGINE", in_workspace=ws, config={"baseUrl": DOCUMENT_ENGINE_URL}, credentials={"apiKey": "carbone_test_key"})
         for whose, ws in (("own", own.workspace), ("other", other_workspace))
     }
     ids = {}
@@ -46,9 +41,7 @@ def objects(make_integration, other_workspace):
                       "document": document.pk, "document_table": document.table_id, "engine": engines[whose].pk}  # fmt: skip
         # A webhook (so a Delivery Log table) with one failed delivery of an email.failed event.
         webhook = make_integration("WEBHOOK", in_workspace=table.workspace)
-        event = WorkspaceEvent.objects.create(
-            workspace=table.workspace, type="email.failed", data={"id": email.pk, "tableId": table.pk}
-        )
+        event = WorkspaceEvent.objects.create(workspace=table.workspace, type="email.failed", data={"id": email.pk, "tableId": table.pk})
         delivery = Delivery.objects.create(
             workspace=table.workspace, integration=webhook, event=event, event_type=event.type, email_id=email.pk,
             status="failed", attempts=1, round_attempts=1, response="500", error="HTTP 500",

@@ -35,15 +35,11 @@ def _everything_logged(caplog) -> str:
 @pytest.mark.parametrize(
     "answer",
     [
-        pytest.param(
-            {"status": 422, "json": {"name": "validation_error", "message": f"Invalid `to` field: {CANARY}"}}, id="refused"
-        ),
+        pytest.param({"status": 422, "json": {"name": "validation_error", "message": f"Invalid `to` field: {CANARY}"}}, id="refused"),
         pytest.param({"status": 503, "json": {"message": f"Could not deliver to {CANARY}"}}, id="unavailable on every attempt"),
     ],
 )
-def test_a_failed_send_logs_its_entry_id_and_error_class_never_the_address(
-    member_api, make_integration, settings, all_logs, answer
-):
+def test_a_failed_send_logs_its_entry_id_and_error_class_never_the_address(member_api, make_integration, settings, all_logs, answer):
     settings.EMAIL_SEND_MAX_BACKOFF = 0
     make_integration("EMAIL_PROVIDER", set_as_site_email_provider=True)
     with responses.RequestsMock() as provider:
@@ -112,7 +108,7 @@ def test_the_access_log_masks_addresses(method, raw_uri, masked_path):
 
 
 def test_another_format_prints_a_header_named_in_any_case_and_masks_the_referer():
-    line = _access_line("GET", "/api/integrations", access_log_format="%(U)s rid=%({X-Request-ID}o)s ref=%(f)s")
+    line = _access_line("GET", "/api/integrations", access_log_format='%(U)s rid=%({X-Request-ID}o)s ref=%(f)s')
 
     assert line.startswith("/api/integrations rid=r1 ref=http://127.0.0.1/settings/suppressions/?q=[address]"), line
     assert "clientco" not in line

@@ -84,9 +84,7 @@ def server(tmp_path_factory):
     }
 
     def manage(*args):
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-        )
+        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
 
@@ -193,28 +191,18 @@ def test_the_api_as_a_client_sees_it(server):
     assert len(member("GET", f"/api/tables/{table_a['id']}").json()["columns"]) == 13
 
     # Send through a named integration, and a failure that still logs a row.
-    sent = member(
-        "POST",
-        "/api/emails",
-        json={"to": "client@example.com", "subject": "Welcome", "text": "Hi", "integrationId": integration["id"]},
-    )
+    sent = member("POST", "/api/emails", json={"to": "client@example.com", "subject": "Welcome", "text": "Hi", "integrationId": integration["id"]})
     assert sent.status_code == 201, sent.text
     assert sent.json()["values"]["Status"] == "delivered"
     owner("PATCH", f"/api/integrations/{integration['id']}", json={"credentials": {"apiKey": "re_reject_this_key_000"}})
-    refused = member(
-        "POST",
-        "/api/emails",
-        json={"to": "client@example.com", "subject": "Again", "text": "Hi", "integrationId": integration["id"]},
-    )
+    refused = member("POST", "/api/emails", json={"to": "client@example.com", "subject": "Again", "text": "Hi", "integrationId": integration["id"]})
     assert refused.status_code == 502 and refused.json()["row"]["values"]["Status"] == "failed"
     assert member("POST", "/api/emails", json={"to": "nope", "subject": "x", "text": "y"}).status_code == 400
 
     # Rows: newest first, filters, search, CSV, tenancy.
     rows = member("GET", f"/api/tables/{table_a['id']}/rows").json()
     assert [r["values"]["Subject"] for r in rows["results"]] == ["Again", "Welcome"]
-    assert [
-        r["values"]["Status"] for r in member("GET", f"/api/tables/{table_a['id']}/rows?status=failed").json()["results"]
-    ] == ["failed"]
+    assert [r["values"]["Status"] for r in member("GET", f"/api/tables/{table_a['id']}/rows?status=failed").json()["results"]] == ["failed"]
     assert len(member("GET", f"/api/tables/{table_a['id']}/rows?q=welc").json()["results"]) == 1
     csv_text = member("GET", f"/api/tables/{table_a['id']}/rows.csv").text
     assert csv_text.splitlines()[0].startswith("Sent At,To,From,Subject,Status") and len(csv_text.splitlines()) == 3
@@ -225,20 +213,10 @@ def test_the_api_as_a_client_sees_it(server):
     assert len(member("GET", f"/api/tables/{table_a['id']}/rows").json()["results"]) == 2
 
     # No canary anywhere a client can reach.
-    everything = (
-        "".join(
-            member("GET", path).text
-            for path in (
-                "/api/integrations",
-                "/api/integrations/stats",
-                f"/api/tables/{table_a['id']}/rows",
-                f"/api/tables/{table_a['id']}/rows.csv",
-            )
-        )
-        + sent.text
-        + refused.text
-        + created.text
-    )
+    everything = "".join(
+        member("GET", path).text
+        for path in ("/api/integrations", "/api/integrations/stats", f"/api/tables/{table_a['id']}/rows", f"/api/tables/{table_a['id']}/rows.csv")
+    ) + sent.text + refused.text + created.text
     assert CANARY not in everything
 
 
@@ -251,11 +229,7 @@ def test_pages_are_served_in_production(server):
     stylesheet = re.search(r'href="(/static/css/opbox\.[0-9a-f]+\.css)"', login_page.text)
     logged_in = browser.post(
         f"{base}/login/",
-        data={
-            "username": "member@acme.example",
-            "password": "a long test password",
-            "csrfmiddlewaretoken": browser.cookies["csrftoken"],
-        },
+        data={"username": "member@acme.example", "password": "a long test password", "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
         headers={"Referer": f"{base}/login/"},
         timeout=30,
     )

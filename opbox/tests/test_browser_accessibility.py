@@ -19,7 +19,6 @@ from workspaces.services import add_member
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-
 def _visits(objects) -> list[str]:
     paths = []
     for route, methods in PAGES.items():
@@ -34,9 +33,7 @@ def _visits(objects) -> list[str]:
 
 
 def test_every_page_has_no_accessibility_violation(page, workspace, objects):
-    EmailLogEntry.objects.filter(pk=objects["own"]["email"]).update(
-        status=EmailStatus.FAILED, error="Bounced: ada@example.com - 550"
-    )
+    EmailLogEntry.objects.filter(pk=objects["own"]["email"]).update(status=EmailStatus.FAILED, error="Bounced: ada@example.com - 550")
     add_member(workspace, "axe@acme.example", Role.OWNER, password=PASSWORD)
 
     page.goto(reverse("login"))

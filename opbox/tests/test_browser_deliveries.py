@@ -48,10 +48,7 @@ def test_a_failed_email_reaches_slack_and_its_delivery_log_row_links_back_to_it(
 
     (message,) = [sent for sent in requests.get(f"{fakes}/_sent", timeout=5).json() if sent["provider"] == "slack"]
     email_url = f"{live_server.url}/tables/{entry.table_id}/rows/{entry.pk}/"
-    assert message["body"] == {
-        "channel": "C0123ALERTS",
-        "text": f"The email 'Engagement letter' to client@example.com failed: {entry.error}. {email_url}",
-    }
+    assert message["body"] == {"channel": "C0123ALERTS", "text": f"The email 'Engagement letter' to client@example.com failed: {entry.error}. {email_url}"}
 
     log_in(page, "owner@acme.example")
     page.goto("/tables/")

@@ -90,15 +90,7 @@ def test_a_busy_log_filters_pages_and_exports(page, owner, fake_provider):
     )  # fmt: skip
     table = Table.objects.get(integration=integration)
     add_rows(table, 100)
-    add_rows(
-        table,
-        7,
-        start=timezone.now() - timedelta(hours=1),
-        status=EmailStatus.FAILED,
-        source=EmailSource.FORM_SEND,
-        subject="Form copy",
-        error="Mailbox full",
-    )
+    add_rows(table, 7, start=timezone.now() - timedelta(hours=1), status=EmailStatus.FAILED, source=EmailSource.FORM_SEND, subject="Form copy", error="Mailbox full")
 
     log_in(page, "owner@acme.example")
     page.goto(f"/tables/{table.pk}/")

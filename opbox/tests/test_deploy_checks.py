@@ -77,18 +77,10 @@ def test_a_malformed_encryption_key_is_a_named_system_check_error():
 
 @pytest.mark.parametrize(
     "database_url, backend",
-    [
-        ("postgres://opbox@db.example:5432/opbox", "django_tasks_db.DatabaseBackend"),
-        ("sqlite:///first-run.sqlite3", "django_tasks.backends.immediate.ImmediateBackend"),
-    ],
+    [("postgres://opbox@db.example:5432/opbox", "django_tasks_db.DatabaseBackend"), ("sqlite:///first-run.sqlite3", "django_tasks.backends.immediate.ImmediateBackend")],
 )
 def test_sends_go_to_db_workers_on_postgresql_and_inline_on_sqlite_by_default(database_url, backend):
-    result = manage(
-        "shell",
-        "-c",
-        "from django.conf import settings; print(settings.TASKS['default']['BACKEND'])",
-        **{**PRODUCTION, "DATABASE_URL": database_url},
-    )
+    result = manage("shell", "-c", "from django.conf import settings; print(settings.TASKS['default']['BACKEND'])", **{**PRODUCTION, "DATABASE_URL": database_url})
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == backend

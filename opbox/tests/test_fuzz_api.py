@@ -89,13 +89,7 @@ def real(tokens, workspace, make_integration):
             webhook = Integration.objects.filter(workspace=workspace, type="WEBHOOK").first() or make_integration("WEBHOOK")
             event = WorkspaceEvent.objects.create(workspace=workspace, type="email.failed", data={"id": emails[0].pk})
             delivery = Delivery.objects.create(
-                workspace=workspace,
-                integration=webhook,
-                event=event,
-                event_type=event.type,
-                status="failed",
-                attempts=1,
-                round_attempts=1,
+                workspace=workspace, integration=webhook, event=event, event_type=event.type, status="failed", attempts=1, round_attempts=1
             ).pk
         return {
             "delivery_id": delivery,
@@ -117,12 +111,7 @@ def _fake_providers():
     mock.add(responses.POST, "https://provider-a.test/emails", json={"id": "fuzz-message"})
     mock.add(responses.POST, "https://provider-b.test/v3/mail/send", status=202, headers={"X-Message-Id": "fuzz-b"})
     mock.add(responses.GET, f"{DOCUMENT_ENGINE_URL}/templates", json={"success": True, "data": [], "hasMore": False})
-    mock.add(
-        responses.POST,
-        re.compile(rf"{re.escape(DOCUMENT_ENGINE_URL)}/render/.*"),
-        body=b"%PDF-1.7",
-        content_type="application/pdf",
-    )
+    mock.add(responses.POST, re.compile(rf"{re.escape(DOCUMENT_ENGINE_URL)}/render/.*"), body=b"%PDF-1.7", content_type="application/pdf")
     return mock
 
 
@@ -152,9 +141,7 @@ def _check(case, token):
     if case.path.endswith("/check"):
         excluded.append(not_a_server_error)
     response = case.call_and_validate(headers={"Authorization": token}, excluded_checks=excluded)
-    assert response.status_code < 500 or (case.path.endswith("/check") and response.status_code in CHECK_FAILURES), (
-        case.as_curl_command()
-    )
+    assert response.status_code < 500 or (case.path.endswith("/check") and response.status_code in CHECK_FAILURES), case.as_curl_command()
     return response
 
 
@@ -189,25 +176,10 @@ def test_every_operation_needs_credentials(case, db, settings):
 # each provider signs, and must get a 200 or a 400, never a 5xx (SPEC §9).
 
 _JSON_LEAF = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
-_JSON = st.recursive(
-    _JSON_LEAF, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=10
-)
-_SENDGRID_KEYS = [
-    "email",
-    "timestamp",
-    "event",
-    "sg_event_id",
-    "sg_message_id",
-    "reason",
-    "type",
-    "opbox_email_id",
-    "response",
-    "url",
-]
+_JSON = st.recursive(_JSON_LEAF, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=10)
+_SENDGRID_KEYS = ["email", "timestamp", "event", "sg_event_id", "sg_message_id", "reason", "type", "opbox_email_id", "response", "url"]
 _SENDGRID_VALUES = {
-    "event": st.sampled_from(
-        ["processed", "delivered", "deferred", "bounce", "dropped", "spamreport", "open", "click", "unsubscribe", "nope"]
-    ),
+    "event": st.sampled_from(["processed", "delivered", "deferred", "bounce", "dropped", "spamreport", "open", "click", "unsubscribe", "nope"]),
     "timestamp": st.integers(min_value=-(10**20), max_value=10**20) | _JSON_LEAF,
     "type": st.sampled_from(["bounce", "blocked"]) | _JSON_LEAF,
 }
@@ -234,16 +206,8 @@ _RESEND_BODY = st.fixed_dictionaries(
     optional={
         "created_at": _TIMESTAMP | _JSON_LEAF,
         "data": st.fixed_dictionaries(
-            {},
-            optional={
-                "email_id": st.text(max_size=20) | _JSON_LEAF,
-                "to": _JSON,
-                "bounce": _JSON,
-                "failed": _JSON,
-                "click": _JSON,
-            },
-        )
-        | _JSON,
+            {}, optional={"email_id": st.text(max_size=20) | _JSON_LEAF, "to": _JSON, "bounce": _JSON, "failed": _JSON, "click": _JSON}
+        ) | _JSON,
     },
 )
 
@@ -255,9 +219,7 @@ def signed_receivers(make_integration):
 
     signer = SendGridSigner()
     a = make_integration("EMAIL_PROVIDER", credentials={"apiKey": "re_fuzz_1234567890", "webhookSigningSecret": RESEND_SECRET})
-    b = make_integration(
-        "EMAIL_PROVIDER_ALT", config={"fromEmail": "a@acme.example", "webhookVerificationKey": signer.verification_key}
-    )
+    b = make_integration("EMAIL_PROVIDER_ALT", config={"fromEmail": "a@acme.example", "webhookVerificationKey": signer.verification_key})
     row_a, row_b = logged(a, message_id="re-1"), logged(b, message_id="sg-1")
     return {
         "a": (webhook_path(a), lambda body: resend_headers(RESEND_SECRET, body), row_a.pk),

@@ -35,41 +35,20 @@ def _everything_a_user_can_see(workspace, admin_api, provider):
     seen = []
 
     def keep(response):
-        seen.append(
-            response.content.decode()
-            if not getattr(response, "streaming", False)
-            else b"".join(response.streaming_content).decode()
-        )
+        seen.append(response.content.decode() if not getattr(response, "streaming", False) else b"".join(response.streaming_content).decode())
         return response
 
     # The provider echoes the key back in its errors, as real ones sometimes do.
     provider.add(responses.GET, "https://provider-a.test/templates", status=401, json={"message": f"bad key {PROVIDER_KEY}"})
-    provider.add(
-        responses.POST, "https://provider-a.test/emails", status=422, json={"message": f"key {PROVIDER_KEY} cannot send"}
-    )
+    provider.add(responses.POST, "https://provider-a.test/emails", status=422, json={"message": f"key {PROVIDER_KEY} cannot send"})
     created = keep(admin_api.post("/api/integrations", {
         "name": "Canary Email", "type": "EMAIL_PROVIDER", "config": {"fromEmail": "noreply@acme.example"},
         "credentials": {"apiKey": PROVIDER_KEY}, "setAsSiteEmailProvider": True,
     }, format="json")).json()  # fmt: skip
-    hook = keep(
-        admin_api.post(
-            "/api/integrations", {"name": "Hook", "type": "WEBHOOK", "credentials": {"secret": HOOK_SECRET}}, format="json"
-        )
-    ).json()
-    keep(
-        admin_api.post(
-            "/api/integrations",
-            {"name": "x", "type": "WEBHOOK", "credentials": {"secret": HOOK_SECRET, "nope": HOOK_SECRET}},
-            format="json",
-        )
-    )
+    hook = keep(admin_api.post("/api/integrations", {"name": "Hook", "type": "WEBHOOK", "credentials": {"secret": HOOK_SECRET}}, format="json")).json()
+    keep(admin_api.post("/api/integrations", {"name": "x", "type": "WEBHOOK", "credentials": {"secret": HOOK_SECRET, "nope": HOOK_SECRET}}, format="json"))
     keep(admin_api.patch(f"/api/integrations/{hook['id']}", {"credentials": {"secret": "y" * 3000}}, format="json"))
-    for path in (
-        "/api/integrations",
-        f"/api/integrations/{created['id']}",
-        "/api/integrations/stats",
-        f"/api/integrations/{created['id']}/audit",
-    ):
+    for path in ("/api/integrations", f"/api/integrations/{created['id']}", "/api/integrations/stats", f"/api/integrations/{created['id']}/audit"):
         keep(admin_api.get(path))
     keep(admin_api.get("/api/integrations/email-provider-a/templates"))
     _webhook_traffic(admin_api, created["id"], keep)
@@ -105,19 +84,11 @@ def _webhook_traffic(admin_api, integration_id, keep):
     """The signing secret stored, then webhooks signed with it, with another secret, and signed but unreadable."""
     from email_logs.tests.signing import OTHER_RESEND_SECRET, resend_event, resend_headers
 
-    keep(
-        admin_api.patch(
-            f"/api/integrations/{integration_id}", {"credentials": {"webhookSigningSecret": SIGNING_SECRET}}, format="json"
-        )
-    )
+    keep(admin_api.patch(f"/api/integrations/{integration_id}", {"credentials": {"webhookSigningSecret": SIGNING_SECRET}}, format="json"))
     keep(admin_api.get(f"/api/integrations/{integration_id}"))
     path = f"/api/webhooks/email-provider-a/{integration_id}"
     body = resend_event("email.bounced", "re-unknown", bounce={"message": "550 gone", "type": "Permanent"})
-    for signed_body, secret, status in (
-        (body, SIGNING_SECRET, 200),
-        (body, OTHER_RESEND_SECRET, 401),
-        (b"{not json", SIGNING_SECRET, 400),
-    ):
+    for signed_body, secret, status in ((body, SIGNING_SECRET, 200), (body, OTHER_RESEND_SECRET, 401), (b"{not json", SIGNING_SECRET, 400)):
         response = keep(admin_api.post(path, signed_body, content_type="application/json", **resend_headers(secret, signed_body)))
         assert response.status_code == status
 
@@ -127,61 +98,27 @@ def _check_traffic(admin_api, provider, keep):
     from django.test import Client as BrowserClient
 
     s = SERVICE_SECRETS
-    provider.add(
-        responses.GET,
-        "https://carbone.acme.example/templates",
-        status=401,
-        json={"success": False, "error": f"bad key {s['CARBONE']}"},
-    )
-    provider.add(
-        responses.POST, "https://slack.test/api/auth.test", json={"ok": False, "error": "invalid_auth", "warning": s["SLACK"]}
-    )
-    provider.add(
-        responses.GET,
-        "https://api.airtable.com/v0/meta/bases/appLEAK/tables",
-        status=401,
-        json={"error": {"type": "AUTHENTICATION_REQUIRED", "message": f"token {s['AIRTABLE']} refused"}},
-    )
-
+    provider.add(responses.GET, "https://carbone.acme.example/templates", status=401, json={"success": False, "error": f"bad key {s['CARBONE']}"})
+    provider.add(responses.POST, "https://slack.test/api/auth.test", json={"ok": False, "error": "invalid_auth", "warning": s["SLACK"]})
+    provider.add(responses.GET, "https://api.airtable.com/v0/meta/bases/appLEAK/tables", status=401,
+                 json={"error": {"type": "AUTHENTICATION_REQUIRED", "message": f"token {s['AIRTABLE']} refused"}})
     def hubspot_echo(request):  # echoes the token it was sent, as some services do
         token = request.headers["Authorization"].removeprefix("Bearer ")
         return 401, {}, json.dumps({"status": "error", "message": f"token {token} refused", "category": "INVALID_AUTHENTICATION"})
 
     provider.add_callback(responses.GET, "https://hubspot.test/account-info/v3/details", callback=hubspot_echo)
-    provider.add(
-        responses.GET,
-        "https://drive.test/drive/v3/files/1Leak",
-        status=401,
-        json={"error": {"code": 401, "message": f"token {s['DRIVE_ACCESS']} invalid", "errors": [{"reason": "authError"}]}},
-    )
-    provider.add(
-        responses.POST,
-        "https://oauth.test/token",
-        status=400,
-        json={"error": "invalid_grant", "error_description": f"{s['DRIVE_REFRESH']} revoked; client test-client-secret-CANARY"},
-    )
+    provider.add(responses.GET, "https://drive.test/drive/v3/files/1Leak", status=401,
+                 json={"error": {"code": 401, "message": f"token {s['DRIVE_ACCESS']} invalid", "errors": [{"reason": "authError"}]}})
+    provider.add(responses.POST, "https://oauth.test/token", status=400,
+                 json={"error": "invalid_grant", "error_description": f"{s['DRIVE_REFRESH']} revoked; client test-client-secret-CANARY"})
     failed_engine = None
     made = [
-        {
-            "name": "Docs",
-            "type": "DOCUMENT_ENGINE",
-            "config": {"baseUrl": "https://carbone.acme.example"},
-            "credentials": {"apiKey": s["CARBONE"]},
-        },
+        {"name": "Docs", "type": "DOCUMENT_ENGINE", "config": {"baseUrl": "https://carbone.acme.example"}, "credentials": {"apiKey": s["CARBONE"]}},
         {"name": "Slack", "type": "SLACK", "config": {"channel": "C1"}, "credentials": {"botToken": s["SLACK"]}},
-        {
-            "name": "Base",
-            "type": "EXTERNAL_DATABASE",
-            "config": {"baseId": "appLEAK"},
-            "credentials": {"apiToken": s["AIRTABLE"]},
-        },
+        {"name": "Base", "type": "EXTERNAL_DATABASE", "config": {"baseId": "appLEAK"}, "credentials": {"apiToken": s["AIRTABLE"]}},
         {"name": "CRM", "type": "CRM_PLATFORM", "config": {"portalId": "1"}, "credentials": {"accessToken": s["HUBSPOT"]}},
-        {
-            "name": "Drive",
-            "type": "CLOUD_STORAGE",
-            "config": {"rootFolderId": "1Leak"},
-            "credentials": {"accessToken": s["DRIVE_ACCESS"], "refreshToken": s["DRIVE_REFRESH"]},
-        },
+        {"name": "Drive", "type": "CLOUD_STORAGE", "config": {"rootFolderId": "1Leak"},
+         "credentials": {"accessToken": s["DRIVE_ACCESS"], "refreshToken": s["DRIVE_REFRESH"]}},
     ]
     for body in made:
         integration = keep(admin_api.post("/api/integrations", body, format="json")).json()
@@ -190,12 +127,7 @@ def _check_traffic(admin_api, provider, keep):
         keep(admin_api.get(f"/api/integrations/{integration['id']}"))
     # Documents: the templates list and a render refused by a Carbone that echoes the key, the failed row's
     # API answer, its Document Log (rows, CSV), its page and the "Render a test document" page.
-    provider.add(
-        responses.POST,
-        "https://carbone.acme.example/render/tpl-leak",
-        status=401,
-        json={"success": False, "error": f"bad key {s['CARBONE']}"},
-    )
+    provider.add(responses.POST, "https://carbone.acme.example/render/tpl-leak", status=401, json={"success": False, "error": f"bad key {s['CARBONE']}"})
     keep(admin_api.get("/api/integrations/document-engine/templates"))
     failed = keep(admin_api.post("/api/documents", {"templateId": "tpl-leak", "data": {}}, format="json")).json()["row"]
     assert "[redacted]" in failed["values"]["Error"]  # the echo was scrubbed, not dropped
@@ -244,15 +176,7 @@ def test_planted_secrets_never_come_back_out(workspace, admin_api, caplog):
         "database in clear": dump,
         "error-report settings": settings_report,
     }
-    for secret in (
-        PROVIDER_KEY,
-        ROTATED_KEY,
-        HOOK_SECRET,
-        SIGNING_SECRET,
-        api_token,
-        *SERVICE_SECRETS.values(),
-        "test-client-secret-CANARY",
-    ):
+    for secret in (PROVIDER_KEY, ROTATED_KEY, HOOK_SECRET, SIGNING_SECRET, api_token, *SERVICE_SECRETS.values(), "test-client-secret-CANARY"):
         for place, text in places.items():
             assert secret not in text, f"a planted secret leaked into: {place}"
     assert row.status == "failed" and "[redacted]" in row.error  # the provider's echo was scrubbed, not dropped

@@ -67,13 +67,7 @@ OBJECT_PAGES = {
     "deliveries:redeliver": ("delivery_table", "delivery"),
 }
 # An object's URL argument, when it is not "<kind>_id".
-URL_KWARGS = {
-    "suppression": "address",
-    "document_table": "table_id",
-    "engine": "integration_id",
-    "delivery_table": "table_id",
-    "delivery": "row_id",
-}
+URL_KWARGS = {"suppression": "address", "document_table": "table_id", "engine": "integration_id", "delivery_table": "table_id", "delivery": "row_id"}
 # Where a change redirects, when not to the integrations list.
 REDIRECTS = {
     "emails:suppression-add": "emails:suppressions", "emails:suppression-remove": "emails:suppressions",

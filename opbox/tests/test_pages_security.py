@@ -43,10 +43,7 @@ def test_every_page_form_is_refused_without_its_csrf_token(pages_as, integration
     integration = integrations["EMAIL_PROVIDER"]
     before = list(Integration.objects.order_by("pk").values())
 
-    statuses = {
-        url: browser.post(url, {"name": "x", "enabled": "0", "to": "a@example.com"}).status_code
-        for url in post_targets(integration)
-    }
+    statuses = {url: browser.post(url, {"name": "x", "enabled": "0", "to": "a@example.com"}).status_code for url in post_targets(integration)}
 
     assert set(statuses.values()) == {403}, statuses
     assert list(Integration.objects.order_by("pk").values()) == before
@@ -75,11 +72,7 @@ def test_no_page_shows_a_stored_secret(pages_as, integrations):
     html.append(rejected.content.decode())
     with responses.RequestsMock() as provider:
         provider.add(responses.GET, "https://provider-a.test/templates", status=401, json={"message": "bad key"})
-        html.append(
-            owner.post(
-                f"/settings/integrations/{integrations['EMAIL_PROVIDER'].pk}/check-connection/", follow=True
-            ).content.decode()
-        )
+        html.append(owner.post(f"/settings/integrations/{integrations['EMAIL_PROVIDER'].pk}/check-connection/", follow=True).content.decode())
 
     secrets = [value for values in CANARIES.values() for value in values.values()] + ["whsec_TYPED_CANARY_0000"]
     assert rejected.status_code == 400

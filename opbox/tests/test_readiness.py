@@ -90,12 +90,7 @@ def test_no_static_manifest_leaves_every_page_serving_unstyled_instead_of_500(cl
     table = Table.objects.get()
     member = pages_as(Role.MEMBER)
 
-    for page_client, path in [
-        (client, "/login/"),
-        (member, "/tables/"),
-        (member, f"/tables/{table.pk}/"),
-        (member, "/settings/integrations/"),
-    ]:
+    for page_client, path in [(client, "/login/"), (member, "/tables/"), (member, f"/tables/{table.pk}/"), (member, "/settings/integrations/")]:
         response = page_client.get(path)
         assert response.status_code == 200, path
         assert 'href="/static/css/opbox.css"' in response.content.decode(), path  # the unhashed name, not a 500

@@ -65,12 +65,8 @@ ROLES = [Role.MEMBER, Role.ADMIN, Role.OWNER]
 BODIES = {
     ("integration-list", "POST"): {"name": "Hook", "type": "WEBHOOK", "config": {"url": "https://hooks.example/x"}},
     ("integration-detail", "PATCH"): {"name": "Renamed"},
-    ("integration-check-unsaved", "POST"): {
-        "name": "Hook",
-        "type": "WEBHOOK",
-        "config": {"url": "https://hooks.example/x"},
-        "credentials": {"secret": "whsec_dGVzdA=="},
-    },
+    ("integration-check-unsaved", "POST"): {"name": "Hook", "type": "WEBHOOK", "config": {"url": "https://hooks.example/x"},
+                                            "credentials": {"secret": "whsec_dGVzdA=="}},
     ("email-send", "POST"): {"to": "a@example.com", "subject": "Hi", "text": "Hello"},
     ("email-send-batch", "POST"): {"emails": [{"to": "a@example.com", "subject": "Hi", "text": "Hello"}]},
     ("suppression-list", "POST"): {"address": "new@example.com"},
@@ -189,9 +185,7 @@ def signed(make_integration, other_workspace):
 def _post_signed(client, route, integration_id, body, headers):
     from django.urls import reverse
 
-    return client.post(
-        reverse(route, kwargs={"integration_id": integration_id}), body, content_type="application/json", **headers
-    )
+    return client.post(reverse(route, kwargs={"integration_id": integration_id}), body, content_type="application/json", **headers)
 
 
 @pytest.mark.parametrize("role", [None, *ROLES], ids=["anonymous", *ROLES])
@@ -208,11 +202,7 @@ def test_a_token_of_any_role_is_no_signature(route, role, anon_api, api_as, sign
 def test_a_valid_signature_is_enough_without_any_token(route, anon_api, signed):
     own = signed[SIGNED_ROUTES[route]]
     body = b'{"type": "email.delivered", "created_at": "2026-11-25T10:00:00Z", "data": {"email_id": "x"}}'
-    body = (
-        body
-        if route == "email-provider-a-webhook"
-        else b'[{"event": "delivered", "email": "a@b.example", "timestamp": 1, "sg_event_id": "e"}]'
-    )
+    body = body if route == "email-provider-a-webhook" else b'[{"event": "delivered", "email": "a@b.example", "timestamp": 1, "sg_event_id": "e"}]'
 
     response = _post_signed(anon_api, route, own["own"], body, own["sign"](body))
 

@@ -14,6 +14,8 @@ def a_link(token: str) -> None:
     pass
 
 
+
+
 @pytest.fixture
 def deferring(settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

@@ -7,87 +7,57 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("integrations", "0001_initial"),
-        ("workspaces", "0001_initial"),
+        ('integrations', '0001_initial'),
+        ('workspaces', '0001_initial'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Table",
+            name='Table',
             fields=[
-                (
-                    "id",
-                    opbox.ids.PublicIdField(
-                        default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False
-                    ),
-                ),
-                ("name", models.CharField(max_length=255)),
-                ("system_type", models.CharField(blank=True, choices=[("EMAIL_LOG", "Email log")], default="", max_length=32)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                (
-                    "integration",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="tables",
-                        to="integrations.integration",
-                    ),
-                ),
-                (
-                    "workspace",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="tables", to="workspaces.workspace"
-                    ),
-                ),
+                ('id', opbox.ids.PublicIdField(default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False)),
+                ('name', models.CharField(max_length=255)),
+                ('system_type', models.CharField(blank=True, choices=[('EMAIL_LOG', 'Email log')], default='', max_length=32)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('integration', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='tables', to='integrations.integration')),
+                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tables', to='workspaces.workspace')),
             ],
             options={
-                "ordering": ["created_at", "id"],
+                'ordering': ['created_at', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="Column",
+            name='Column',
             fields=[
-                (
-                    "id",
-                    opbox.ids.PublicIdField(
-                        default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False
-                    ),
-                ),
-                ("name", models.CharField(max_length=255)),
-                ("type", models.CharField(choices=[("Text", "Text"), ("Date", "Date"), ("Number", "Number")], max_length=16)),
-                ("position", models.PositiveSmallIntegerField()),
-                ("field", models.CharField(help_text="Attribute of the row model this column shows.", max_length=64)),
-                (
-                    "table",
-                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="columns", to="tables.table"),
-                ),
+                ('id', opbox.ids.PublicIdField(default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False)),
+                ('name', models.CharField(max_length=255)),
+                ('type', models.CharField(choices=[('Text', 'Text'), ('Date', 'Date'), ('Number', 'Number')], max_length=16)),
+                ('position', models.PositiveSmallIntegerField()),
+                ('field', models.CharField(help_text='Attribute of the row model this column shows.', max_length=64)),
+                ('table', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='columns', to='tables.table')),
             ],
             options={
-                "ordering": ["table", "position"],
+                'ordering': ['table', 'position'],
             },
         ),
         migrations.AddIndex(
-            model_name="table",
-            index=models.Index(fields=["workspace", "system_type"], name="table_by_workspace_type"),
+            model_name='table',
+            index=models.Index(fields=['workspace', 'system_type'], name='table_by_workspace_type'),
         ),
         migrations.AddConstraint(
-            model_name="table",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("integration__isnull", False)),
-                fields=("integration", "system_type"),
-                name="one_system_table_per_integration",
-            ),
+            model_name='table',
+            constraint=models.UniqueConstraint(condition=models.Q(('integration__isnull', False)), fields=('integration', 'system_type'), name='one_system_table_per_integration'),
         ),
         migrations.AddConstraint(
-            model_name="column",
-            constraint=models.UniqueConstraint(fields=("table", "position"), name="one_column_per_position"),
+            model_name='column',
+            constraint=models.UniqueConstraint(fields=('table', 'position'), name='one_column_per_position'),
         ),
         migrations.AddConstraint(
-            model_name="column",
-            constraint=models.UniqueConstraint(fields=("table", "name"), name="column_names_unique_per_table"),
+            model_name='column',
+            constraint=models.UniqueConstraint(fields=('table', 'name'), name='column_names_unique_per_table'),
         ),
     ]

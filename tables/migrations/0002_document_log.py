@@ -4,16 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("tables", "0001_initial"),
+        ('tables', '0001_initial'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="table",
-            name="system_type",
-            field=models.CharField(
-                blank=True, choices=[("EMAIL_LOG", "Email log"), ("DOCUMENT_LOG", "Document log")], default="", max_length=32
-            ),
+            model_name='table',
+            name='system_type',
+            field=models.CharField(blank=True, choices=[('EMAIL_LOG', 'Email log'), ('DOCUMENT_LOG', 'Document log')], default='', max_length=32),
         ),
     ]

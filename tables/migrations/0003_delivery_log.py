@@ -4,19 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("tables", "0002_document_log"),
+        ('tables', '0002_document_log'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="table",
-            name="system_type",
-            field=models.CharField(
-                blank=True,
-                choices=[("EMAIL_LOG", "Email log"), ("DOCUMENT_LOG", "Document log"), ("DELIVERY_LOG", "Delivery log")],
-                default="",
-                max_length=32,
-            ),
+            model_name='table',
+            name='system_type',
+            field=models.CharField(blank=True, choices=[('EMAIL_LOG', 'Email log'), ('DOCUMENT_LOG', 'Document log'), ('DELIVERY_LOG', 'Delivery log')], default='', max_length=32),
         ),
     ]

@@ -8,61 +8,46 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("workspaces", "0001_initial"),
+        ('workspaces', '0001_initial'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="AuditEvent",
+            name='AuditEvent',
             fields=[
-                (
-                    "id",
-                    opbox.ids.PublicIdField(
-                        default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False
-                    ),
-                ),
-                ("action", models.CharField(max_length=64)),
-                ("target", models.CharField(blank=True, default="", max_length=320)),
-                ("changes", models.JSONField(blank=True, default=dict)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('id', opbox.ids.PublicIdField(default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False)),
+                ('action', models.CharField(max_length=64)),
+                ('target', models.CharField(blank=True, default='', max_length=320)),
+                ('changes', models.JSONField(blank=True, default=dict)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.AddField(
-            model_name="workspace",
-            name="email_log_retention_days",
+            model_name='workspace',
+            name='email_log_retention_days',
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
         migrations.AddConstraint(
-            model_name="workspace",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("email_log_retention_days__isnull", True),
-                    models.Q(("email_log_retention_days__gte", 7), ("email_log_retention_days__lte", 3650)),
-                    _connector="OR",
-                ),
-                name="email_log_retention_days_in_range",
-            ),
+            model_name='workspace',
+            constraint=models.CheckConstraint(condition=models.Q(('email_log_retention_days__isnull', True), models.Q(('email_log_retention_days__gte', 7), ('email_log_retention_days__lte', 3650)), _connector='OR'), name='email_log_retention_days_in_range'),
         ),
         migrations.AddField(
-            model_name="auditevent",
-            name="actor",
-            field=models.ForeignKey(
-                blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL
-            ),
+            model_name='auditevent',
+            name='actor',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="auditevent",
-            name="workspace",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE, related_name="audit_events", to="workspaces.workspace"
-            ),
+            model_name='auditevent',
+            name='workspace',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='audit_events', to='workspaces.workspace'),
         ),
         migrations.AddIndex(
-            model_name="auditevent",
-            index=models.Index(fields=["workspace", "-created_at"], name="audit_event_newest_first"),
+            model_name='auditevent',
+            index=models.Index(fields=['workspace', '-created_at'], name='audit_event_newest_first'),
         ),
     ]

@@ -7,74 +7,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("workspaces", "0002_email_log_retention"),
+        ('workspaces', '0002_email_log_retention'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="WorkspaceEvent",
+            name='WorkspaceEvent',
             fields=[
-                (
-                    "id",
-                    opbox.ids.PublicIdField(
-                        default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False
-                    ),
-                ),
-                (
-                    "type",
-                    models.CharField(
-                        choices=[
-                            ("email.sent", "Email Sent"),
-                            ("email.failed", "Email Failed"),
-                            ("email.delivered", "Email Delivered"),
-                            ("email.bounced", "Email Bounced"),
-                            ("email.complained", "Email Complained"),
-                            ("email.opened", "Email Opened"),
-                            ("email.clicked", "Email Clicked"),
-                            ("document.generated", "Document Generated"),
-                            ("document.failed", "Document Failed"),
-                            ("integration.check_failed", "Integration Check Failed"),
-                            ("integration.reconnect_needed", "Integration Reconnect Needed"),
-                        ],
-                        max_length=40,
-                    ),
-                ),
-                ("data", models.JSONField(default=dict)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                (
-                    "workspace",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="workspaces.workspace"
-                    ),
-                ),
+                ('id', opbox.ids.PublicIdField(default=opbox.ids.new_public_id, editable=False, max_length=25, primary_key=True, serialize=False)),
+                ('type', models.CharField(choices=[('email.sent', 'Email Sent'), ('email.failed', 'Email Failed'), ('email.delivered', 'Email Delivered'), ('email.bounced', 'Email Bounced'), ('email.complained', 'Email Complained'), ('email.opened', 'Email Opened'), ('email.clicked', 'Email Clicked'), ('document.generated', 'Document Generated'), ('document.failed', 'Document Failed'), ('integration.check_failed', 'Integration Check Failed'), ('integration.reconnect_needed', 'Integration Reconnect Needed')], max_length=40)),
+                ('data', models.JSONField(default=dict)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='workspaces.workspace')),
             ],
             options={
-                "ordering": ["created_at", "id"],
-                "indexes": [models.Index(fields=["created_at", "id"], name="workspace_event_in_order")],
-                "constraints": [
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            (
-                                "type__in",
-                                [
-                                    "email.sent",
-                                    "email.failed",
-                                    "email.delivered",
-                                    "email.bounced",
-                                    "email.complained",
-                                    "email.opened",
-                                    "email.clicked",
-                                    "document.generated",
-                                    "document.failed",
-                                    "integration.check_failed",
-                                    "integration.reconnect_needed",
-                                ],
-                            )
-                        ),
-                        name="workspace_event_type_is_known",
-                    )
-                ],
+                'ordering': ['created_at', 'id'],
+                'indexes': [models.Index(fields=['created_at', 'id'], name='workspace_event_in_order')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('type__in', ['email.sent', 'email.failed', 'email.delivered', 'email.bounced', 'email.complained', 'email.opened', 'email.clicked', 'document.generated', 'document.failed', 'integration.check_failed', 'integration.reconnect_needed'])), name='workspace_event_type_is_known')],
             },
         ),
     ]

@@ -4,22 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("workspaces", "0003_workspace_events"),
+        ('workspaces', '0003_workspace_events'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="workspaceevent",
-            name="fanned_out_at",
+            model_name='workspaceevent',
+            name='fanned_out_at',
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddIndex(
-            model_name="workspaceevent",
-            index=models.Index(
-                condition=models.Q(("fanned_out_at__isnull", True)),
-                fields=["created_at", "id"],
-                name="workspace_event_to_fan_out",
-            ),
+            model_name='workspaceevent',
+            index=models.Index(condition=models.Q(('fanned_out_at__isnull', True)), fields=['created_at', 'id'], name='workspace_event_to_fan_out'),
         ),
     ]

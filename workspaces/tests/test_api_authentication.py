@@ -10,9 +10,7 @@ from workspaces.services import SESSION_WORKSPACE_KEY, add_member, create_token
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize(
-    "header", [None, "Bearer", "Bearer a b", "Basic Zm9vOmJhcg==", "Bearer opbx_unknown_token_value_000000000000"]
-)
+@pytest.mark.parametrize("header", [None, "Bearer", "Bearer a b", "Basic Zm9vOmJhcg==", "Bearer opbx_unknown_token_value_000000000000"])
 def test_missing_or_bad_credentials_are_401_with_a_bearer_challenge(header):
     client = APIClient()
     if header:

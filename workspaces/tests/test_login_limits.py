@@ -20,7 +20,9 @@ def people(settings):
 
 
 def login(email, password, address="192.0.2.1"):
-    return Client(REMOTE_ADDR=address).post("/admin/login/", {"username": email, "password": password, "next": "/admin/"})
+    return Client(REMOTE_ADDR=address).post(
+        "/admin/login/", {"username": email, "password": password, "next": "/admin/"}
+    )
 
 
 def test_an_account_is_locked_after_repeated_failures_even_with_the_right_password(settings):

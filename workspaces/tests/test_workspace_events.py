@@ -12,9 +12,7 @@ pytestmark = pytest.mark.django_db
 
 def test_the_eleven_event_types_of_the_spec():
     assert len(WorkspaceEventType.values) == 11
-    assert {"email.sent", "integration.check_failed", "integration.reconnect_needed", "document.generated"} <= set(
-        WorkspaceEventType.values
-    )
+    assert {"email.sent", "integration.check_failed", "integration.reconnect_needed", "document.generated"} <= set(WorkspaceEventType.values)
 
 
 def test_an_unknown_type_is_refused_by_the_service_and_by_the_database(workspace):
@@ -26,11 +24,7 @@ def test_an_unknown_type_is_refused_by_the_service_and_by_the_database(workspace
 
 def test_an_event_of_a_rolled_back_change_is_never_recorded(workspace):
     with pytest.raises(RuntimeError), transaction.atomic():
-        record_event(
-            workspace.pk,
-            WorkspaceEventType.INTEGRATION_CHECK_FAILED,
-            {"id": "c1", "name": "x", "type": "SLACK", "lastCheckDetail": ""},
-        )
+        record_event(workspace.pk, WorkspaceEventType.INTEGRATION_CHECK_FAILED, {"id": "c1", "name": "x", "type": "SLACK", "lastCheckDetail": ""})
         raise RuntimeError("the change failed")
 
     record_event(workspace.pk, WorkspaceEventType.EMAIL_SENT, {"id": "e1"})

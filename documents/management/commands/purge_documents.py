@@ -21,6 +21,4 @@ class Command(BaseCommand):
             self.stdout.write("No workspace has a retention period: nothing to purge.")
         verb = "would remove" if dry_run else "removed"
         for report in reports:
-            self.stdout.write(
-                f"{report.workspace} (kept {report.days} days): {verb} {report.rows:,} documents, {report.files:,} files."
-            )
+            self.stdout.write(f"{report.workspace} (kept {report.days} days): {verb} {report.rows:,} documents, {report.files:,} files.")

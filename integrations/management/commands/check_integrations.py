@@ -14,6 +14,4 @@ class Command(BaseCommand):
             self.stdout.write("INTEGRATION_CHECK_INTERVAL_HOURS is 0: re-checks are off.")
             return
         report = recheck_due()
-        self.stdout.write(
-            f"Checked {report.checked} integration(s): {report.failed} failed, {report.skipped} not their turn yet."
-        )
+        self.stdout.write(f"Checked {report.checked} integration(s): {report.failed} failed, {report.skipped} not their turn yet.")
