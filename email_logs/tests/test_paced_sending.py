@@ -90,9 +90,11 @@ def test_two_worker_processes_together_keep_to_the_configured_rate(workspace, si
     assert set(EmailLogEntry.objects.values_list("status", flat=True)) == {"delivered"}
     times = [call["at"] for call in provider_calls(fake_provider)]
     assert len(times) == 16
-    # Never more than RATE calls in any second (50 ms allowed for the way from the turn to the provider).
+    # Never more than RATE calls in any second. 100 ms are allowed for the way from the turn to the provider: on a
+    # loaded machine (the whole suite on 2 cores) one call of a window can arrive late and shorten the next
+    # window by that much (a full run measured 0.926 s); a broken pacer shows windows of a fraction of that.
     windows = [later - earlier for earlier, later in zip(times, times[RATE:], strict=False)]
-    assert min(windows) >= 1 - 0.05, windows
+    assert min(windows) >= 1 - 0.1, windows
     ran_on = {worker for ids in DBTaskResult.objects.filter(status="SUCCESSFUL").values_list("worker_ids", flat=True) for worker in ids}
     assert len(ran_on) == 2  # both processes sent
 

@@ -92,7 +92,7 @@ def test_rotation_keeps_every_credential_patched_while_it_runs(make_integration,
 def test_rotation_under_read_traffic_loses_nothing(workspace, make_integration, settings):
     old_key = fresh_key()
     settings.OPBOX_ENCRYPTION_KEYS = [old_key]
-    integrations = [make_integration("WEBHOOK", credentials={"secret": f"whsec_{i:04d}_value"}) for i in range(60)]
+    integrations = [make_integration("WEBHOOK", credentials={"secret": f"shared-secret-{i:04d}-value"}) for i in range(60)]
     expected = {i.pk: i.credentials for i in integrations}
 
     new_key = fresh_key()
