@@ -36,12 +36,10 @@ def _email_id(event: WorkspaceEvent) -> str:
     return str(values.get("Email ID") or "")[:25] if isinstance(values, dict) else ""
 
 
-def fan_out_batch(
-    enqueue: Callable[[list[tuple[str, list[str]]]], None], *, enqueue_in_transaction: bool, limit: int = BATCH
-) -> FanOut:
+def fan_out_batch(enqueue: Callable[[list[tuple[str, list[str]]]], None], *, limit: int = BATCH) -> FanOut:
     """Fan out up to `limit` events not fanned out yet, oldest first; `enqueue` gets the delivery tasks'
-    arguments, (integration id, delivery ids), one per group of what one call takes. With `enqueue_in_transaction`
-    (a queue that holds tasks in this database) they are enqueued in the same transaction; otherwise after it.
+    arguments, (integration id, delivery ids), one per group of what one call takes, inside the transaction
+    that writes the deliveries (it enqueues them with it: opbox.task_queue.enqueue_each_with_transaction).
     """
     with transaction.atomic():
         queue = WorkspaceEvent.objects.filter(fanned_out_at__isnull=True).order_by("created_at", "id")
@@ -69,8 +67,5 @@ def fan_out_batch(
         for integration, ids in groups.items():
             size = deliveries_per_task(integration.type)
             tasks += [(integration.pk, ids[start : start + size]) for start in range(0, len(ids), size)]
-        if enqueue_in_transaction:
-            enqueue(tasks)
-        else:
-            transaction.on_commit(lambda: enqueue(tasks))
+        enqueue(tasks)
     return FanOut(len(events), len(rows))

@@ -19,15 +19,26 @@ def commits_with_transaction(task) -> bool:
     return isinstance(task.get_backend(), DatabaseBackend)
 
 
-def enqueue_with_transaction(task, *arguments, run_after: datetime | None = None, **keywords) -> None:
-    """Enqueue `task(*arguments, **keywords)` as part of the current transaction: within it on the database backend, after
-    its commit elsewhere (a Redis queue's worker could otherwise run it before its rows exist, and inline it would
-    run on rows not committed yet). A rollback enqueues nothing."""
-    queued = task.using(run_after=run_after) if run_after else task
+def _with_transaction(task, enqueue) -> None:
+    """Run `enqueue` (which enqueues `task`) as part of the current transaction: within it on the database
+    backend, after its commit elsewhere (a Redis queue's worker could otherwise run the task before its rows
+    exist, and inline it would run on rows not committed yet). A rollback enqueues nothing."""
     if commits_with_transaction(task):
-        queued.enqueue(*arguments, **keywords)
+        enqueue()
     else:
-        transaction.on_commit(lambda: queued.enqueue(*arguments, **keywords))
+        transaction.on_commit(enqueue)
+
+
+def enqueue_with_transaction(task, *arguments, run_after: datetime | None = None, **keywords) -> None:
+    """Enqueue `task(*arguments, **keywords)` as part of the current transaction (see `_with_transaction`)."""
+    queued = task.using(run_after=run_after) if run_after else task
+    _with_transaction(task, lambda: queued.enqueue(*arguments, **keywords))
+
+
+def enqueue_each_with_transaction(task, argument_lists) -> None:
+    """`enqueue_each` as part of the current transaction (see `_with_transaction`)."""
+    argument_lists = list(argument_lists)
+    _with_transaction(task, lambda: enqueue_each(task, argument_lists))
 
 
 def enqueue_each(task, argument_lists) -> None:

@@ -24,7 +24,7 @@ def run_of_five(receiver, workspace):
     with transaction.atomic():
         record_events([(workspace.pk, "email.sent", email_row(n)) for n in range(5)])
     tasks = []
-    fan_out_batch(tasks.extend, enqueue_in_transaction=True)
+    fan_out_batch(tasks.extend)
     ((integration_id, ids),) = tasks
     return integration_id, ids
 

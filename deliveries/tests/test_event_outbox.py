@@ -67,7 +67,7 @@ def test_fanning_out_a_thousand_events_costs_the_same_statements_as_ten(receiver
         with transaction.atomic():
             record_events([(workspace.pk, "email.sent", email_row(n)) for n in range(size)])
         with CaptureQueriesContext(connection) as queries:
-            done = fan_out_batch(lambda tasks: None, enqueue_in_transaction=True, limit=size)
+            done = fan_out_batch(lambda tasks: None, limit=size)
         assert (done.events, done.deliveries) == (size, 2 * size)
         counts[size] = len(queries)
     # PostgreSQL: the same statements. SQLite splits an INSERT by its limit on parameters (~70 deliveries each).

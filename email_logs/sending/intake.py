@@ -15,7 +15,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
-from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
 from documents.attachments import attachment_problems
@@ -25,7 +24,7 @@ from integrations.providers import OutboundMessage, provider_for_type
 from integrations.services import site_email_provider
 from opbox.bulk import insert_together
 from opbox.sql import CompiledQuery, instance_from_row, model_fields
-from opbox.task_queue import announce, enqueue_each, task_rows
+from opbox.task_queue import announce, commits_with_transaction, enqueue_each, task_rows
 from tables.models import SystemType, Table
 from workspaces.models import WorkspaceEventType
 
@@ -193,7 +192,7 @@ def send_emails(workspace, messages, *, source: str, integration_id=None) -> lis
     deliveries = _deliveries(senders.values(), queued)
     # Rows failed at once (every To recipient suppressed) are heard of as email.failed, with this commit.
     failed_now = [(entry.pk, WorkspaceEventType.EMAIL_FAILED) for entry in entries if entry.status == EmailStatus.FAILED]
-    on_database = isinstance(deliver_emails.get_backend(), DatabaseBackend)
+    on_database = commits_with_transaction(deliver_emails)
     # On the database task backend the task rows are written with the email rows: one commit, none lost. Alone,
     # those inserts are one statement on PostgreSQL, atomic without a transaction around it.
     tasks = task_rows(deliver_emails, deliveries) if on_database else []
