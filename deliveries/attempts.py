@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -41,7 +41,7 @@ from integrations.providers.events import OutgoingEvent
 from integrations.services import disable_gone_integration
 from opbox.errors import ApplicationError
 
-from .models import Delivery, DeliveryStatus
+from .models import Delivery, DeliveryStatus, unclaimed
 
 logger = logging.getLogger(__name__)
 
@@ -182,8 +182,7 @@ def _identity(integration: Integration) -> dict:
 def _claim(integration_id: str, delivery_ids: list[str], token: str) -> list[Delivery]:
     now = timezone.now()
     lease = now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
-    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    Delivery.objects.filter(free, pk__in=delivery_ids, integration_id=integration_id, status=DeliveryStatus.PENDING,
+    Delivery.objects.filter(unclaimed(now), pk__in=delivery_ids, integration_id=integration_id, status=DeliveryStatus.PENDING,
                             next_attempt_at__lte=now).update(  # fmt: skip
         claim=token, claimed_until=lease, attempts=F("attempts") + 1, round_attempts=F("round_attempts") + 1, updated_at=now
     )

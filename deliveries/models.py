@@ -20,6 +20,11 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed"
 
 
+def unclaimed(now) -> Q:
+    """Deliveries no attempt holds now: never claimed, released, or left by a worker whose lease ran out."""
+    return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+
+
 class Delivery(models.Model):
     id = PublicIdField()  # the webhook-id: the same on every retry and redelivery
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")

@@ -15,7 +15,7 @@ from opbox.errors import ApplicationError
 from opbox.task_queue import enqueue_with_transaction
 
 from .log_tables import delivery_log_table_of
-from .models import Delivery, DeliveryStatus
+from .models import Delivery, DeliveryStatus, unclaimed
 from .subscriptions import receives_events
 from .tasks import deliver_events
 
@@ -42,10 +42,9 @@ def redeliver(delivery: Delivery) -> Delivery:
         raise IntegrationDisabled(f"The integration {delivery.integration.name!r} is disabled: enable it to redeliver.")
     now = timezone.now()
     arguments = [delivery.integration_id, [delivery.pk]]
-    # Not while an attempt holds it: that attempt records its outcome over this reset (and its count under it).
-    unclaimed = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     with transaction.atomic():
-        reset = Delivery.objects.filter(unclaimed, pk=delivery.pk).update(
+        # Not while an attempt holds it: that attempt records its outcome over this reset (and its count under it).
+        reset = Delivery.objects.filter(unclaimed(now), pk=delivery.pk).update(
             status=DeliveryStatus.PENDING, round_attempts=0, next_attempt_at=now, delivered_at=None, error="", updated_at=now
         )
         if not reset:
