@@ -260,7 +260,7 @@ class ServiceClient:
         deadline = time.monotonic() + self.timeout
         parts, size, failure = [], 0, None
         try:
-            while part := response.raw.read1(_READ_BYTES, decode_content=True):  # one socket read at most
+            while failure is None and (part := response.raw.read1(_READ_BYTES, decode_content=True)):  # one socket read
                 parts.append(part)
                 size += len(part)
                 if size > MAX_ANSWER_BYTES:
@@ -269,17 +269,13 @@ class ServiceClient:
                     name = self.provider_name
                     failure = self._error(ProviderTimeout, f"{name} did not send its whole answer within {self.timeout:g} s.",
                                           retryable=idempotent)  # fmt: skip
-                if failure is not None:
-                    response.close()  # the rest unread: the connection is dropped, not reused
-                    return failure
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             failure = self._body_error(exc, idempotent)
-        if failure is not None:
-            response.close()
-            return failure
-        response._content, response._content_consumed = b"".join(parts), True
-        response.close()  # read to its end: the connection goes back to the pool
-        return None
+        if failure is None:
+            response._content, response._content_consumed = b"".join(parts), True
+        # Read to its end, the connection goes back to the pool; with the rest unread, it is dropped.
+        response.close()
+        return failure
 
     def _body_chunks(self, response: requests.Response, chunk_size: int, *, idempotent: bool) -> Iterator[bytes]:
         """A streamed answer's body, chunk by chunk as the caller reads it. A connection that stalls or breaks
