@@ -13,7 +13,7 @@ from django_tasks import task
 
 from integrations.models import Integration
 from opbox import task_chain
-from opbox.task_queue import enqueue_each, enqueue_each_with_transaction, enqueue_with_transaction, is_waiting
+from opbox.task_queue import enqueue_each_with_transaction, enqueue_with_transaction, is_waiting
 
 from . import attempts, fan_out, sweep
 from .subscriptions import deliveries_per_task
@@ -25,10 +25,7 @@ FAN_OUT_ROUNDS = 20  # batches one fan-out task takes before handing on to a fre
 
 
 def _enqueue_attempts(tasks: list[tuple[str, list[str]]]) -> None:
-    enqueue_each(deliver_events, [[integration_id, ids] for integration_id, ids in tasks])
-
-
-def _enqueue_attempts_with_transaction(tasks: list[tuple[str, list[str]]]) -> None:
+    """With the transaction that made them due (the fan-out's, the sweep's)."""
     enqueue_each_with_transaction(deliver_events, [[integration_id, ids] for integration_id, ids in tasks])
 
 
@@ -53,7 +50,7 @@ def fan_out_events() -> dict:
     """Fan out the events not fanned out yet, a batch a transaction; concurrent runs take different events."""
     events = deliveries = 0
     for _ in range(FAN_OUT_ROUNDS):
-        done = fan_out.fan_out_batch(_enqueue_attempts_with_transaction)
+        done = fan_out.fan_out_batch(_enqueue_attempts)
         events, deliveries = events + done.events, deliveries + done.deliveries
         if done.events < fan_out.BATCH:
             break

@@ -88,7 +88,9 @@ def test_a_failed_render_uploads_nothing(receiver, workspace, engine, mock, djan
     assert [call.request.url.split("?")[0] for call in mock.calls] == [f"{CARBONE}/render/tpl-letter"]
 
 
-def test_a_retry_after_a_worker_died_finds_the_earlier_upload_and_uploads_nothing_again(receiver, render, mock):
+def test_a_retry_after_a_worker_died_finds_the_earlier_upload_and_uploads_nothing_again(
+    receiver, render, mock, django_capture_on_commit_callbacks
+):
     carbone_render(mock)
 
     def stored_then_died(request):
@@ -102,7 +104,8 @@ def test_a_retry_after_a_worker_died_finds_the_earlier_upload_and_uploads_nothin
     delivery = Delivery.objects.get()
     assert (delivery.status, delivery.attempts) == ("pending", 1) and delivery.claim  # left claimed by the dead worker
     Delivery.objects.filter(pk=delivery.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))  # its lease ended
-    assert tasks.sweep_now()["deliveries"] == 1
+    with django_capture_on_commit_callbacks(execute=True):  # the sweep's attempt runs once its reset commits
+        assert tasks.sweep_now()["deliveries"] == 1
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.response) == ("delivered", 2, "found 1FileId")
     uploads = [call for call in mock.calls if call.request.url.startswith(UPLOAD)]

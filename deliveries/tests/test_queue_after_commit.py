@@ -2,6 +2,8 @@
 committed: sent inside the transaction, a worker could run it first, find nothing due, and leave the delivery
 to the sweep minutes later. On the database backend the task's row commits with them (its own tests)."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
 from django.utils import timezone
@@ -80,3 +82,23 @@ def test_a_retry_is_sent_once_the_failed_attempt_is_recorded(
     delivery.refresh_from_db()
     assert delivery.status == "pending" and delivery.next_attempt_at > timezone.now()
     assert [args[:2] for args in queued(tasks.deliver_events)[before:]] == [[webhook.pk, [delivery.pk]]]
+
+
+def test_the_sweep_sends_its_attempts_once_their_reset_is_committed(
+    worker_backend, receiver, workspace, django_capture_on_commit_callbacks
+):
+    webhook = receiver("WEBHOOK")
+    with django_capture_on_commit_callbacks(execute=True):
+        record_event(workspace.pk, "email.sent", email_row())
+        tasks.fan_out_events.call()
+    delivery = Delivery.objects.get()
+    Delivery.objects.filter(pk=delivery.pk).update(claim="dead", claimed_until=timezone.now() - timedelta(seconds=1))
+    before = len(queued(tasks.deliver_events))
+
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        assert tasks.sweep_now()["deliveries"] == 1
+        assert len(queued(tasks.deliver_events)) == before  # a worker would still see the dead claim
+
+    for callback in callbacks:
+        callback()
+    assert queued(tasks.deliver_events)[before:] == [[webhook.pk, [delivery.pk]]]
