@@ -28,6 +28,14 @@ def worker_backend(settings):
     settings.TASKS = WORKER_OUTSIDE_THE_DATABASE
 
 
+def fanned_out(workspace, django_capture_on_commit_callbacks) -> Delivery:
+    """The one delivery of an email.sent event recorded and fanned out, both committed."""
+    with django_capture_on_commit_callbacks(execute=True):
+        record_event(workspace.pk, "email.sent", email_row())
+        tasks.fan_out_events.call()
+    return Delivery.objects.get()
+
+
 def test_the_fan_out_sends_its_attempts_once_the_deliveries_are_committed(
     worker_backend, receiver, workspace, django_capture_on_commit_callbacks
 ):
@@ -46,10 +54,7 @@ def test_redeliver_sends_its_attempt_once_the_reset_is_committed(
     worker_backend, receiver, workspace, django_capture_on_commit_callbacks
 ):
     webhook = receiver("WEBHOOK")
-    with django_capture_on_commit_callbacks(execute=True):
-        record_event(workspace.pk, "email.sent", email_row())
-        tasks.fan_out_events.call()
-    delivery = Delivery.objects.get()
+    delivery = fanned_out(workspace, django_capture_on_commit_callbacks)
     Delivery.objects.filter(pk=delivery.pk).update(status="failed", next_attempt_at=None)
     before = len(queued(tasks.deliver_events))
 
@@ -67,10 +72,7 @@ def test_a_retry_is_sent_once_the_failed_attempt_is_recorded(
 ):
     mock.add("POST", "https://hooks.acme.example/opbox", status=500)
     webhook = receiver("WEBHOOK", config={"url": "https://hooks.acme.example/opbox"})
-    with django_capture_on_commit_callbacks(execute=True):
-        record_event(workspace.pk, "email.sent", email_row())
-        tasks.fan_out_events.call()
-    delivery = Delivery.objects.get()
+    delivery = fanned_out(workspace, django_capture_on_commit_callbacks)
     before = len(queued(tasks.deliver_events))
 
     with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
@@ -88,10 +90,7 @@ def test_the_sweep_sends_its_attempts_once_their_reset_is_committed(
     worker_backend, receiver, workspace, django_capture_on_commit_callbacks
 ):
     webhook = receiver("WEBHOOK")
-    with django_capture_on_commit_callbacks(execute=True):
-        record_event(workspace.pk, "email.sent", email_row())
-        tasks.fan_out_events.call()
-    delivery = Delivery.objects.get()
+    delivery = fanned_out(workspace, django_capture_on_commit_callbacks)
     Delivery.objects.filter(pk=delivery.pk).update(claim="dead", claimed_until=timezone.now() - timedelta(seconds=1))
     before = len(queued(tasks.deliver_events))
 
